@@ -1,0 +1,64 @@
+"""Fixtures shared by the whole suite: one user per role, a clean Redis database per test."""
+
+from urllib.parse import urlparse
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth.models import Group
+
+from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _make_user(django_user_model, username, role=None, **extra):
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def marketer(db, django_user_model):
+    return _make_user(django_user_model, "marketer", MARKETER)
+
+
+@pytest.fixture
+def quality_admin(db, django_user_model):
+    return _make_user(django_user_model, "quality", QUALITY_ADMIN)
+
+
+@pytest.fixture
+def auditor(db, django_user_model):
+    return _make_user(django_user_model, "auditor", COMPLIANCE_AUDITOR)
+
+
+@pytest.fixture
+def superuser(db, django_user_model):
+    return django_user_model.objects.create_superuser(
+        username="root", password=PASSWORD, email="root@example.com"
+    )
+
+
+@pytest.fixture
+def role_users(marketer, quality_admin, auditor, superuser):
+    return {"marketer": marketer, "quality_admin": quality_admin, "auditor": auditor, "superuser": superuser}
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    """Each test starts with an empty Redis database (never index 0, which local runs use)."""
+    db_index = int((urlparse(settings.REDIS_URL).path or "/0").lstrip("/") or 0)
+    if db_index == 0:
+        raise RuntimeError("Tests must use a dedicated Redis database index: set REDIS_URL=redis://…/15")
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def pytest_configure(config):
+    # Password hashing dominates fixture time; tests do not need a slow hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_roles_after_migrate(sender, **kwargs):
+    from zalo_admin.services import sync_roles
+
+    sync_roles()
+
+
+class ZaloAdminConfig(AppConfig):
+    name = "zalo_admin"
+    verbose_name = "Zalo OA admin"
+
+    def ready(self):
+        # The roles migration creates the groups; re-applying after every migrate keeps them in
+        # step with CAPABILITIES when a later release adds a capability.
+        post_migrate.connect(_sync_roles_after_migrate, sender=self)

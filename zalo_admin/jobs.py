@@ -1,0 +1,31 @@
+"""The one way to start background work: RQ after commit, or in-process when Redis is unavailable.
+
+Arguments go through JSON even in-process, so a payload that could not cross to a real worker
+fails in tests and local runs too (as Zulip does).
+"""
+
+import json
+import logging
+from collections.abc import Callable
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(func: Callable, *args, queue: str = "default", **kwargs) -> None:
+    """Run `func(*args, **kwargs)` as a job once the current transaction commits."""
+    payload = json.loads(json.dumps({"args": args, "kwargs": kwargs}))
+    transaction.on_commit(lambda: _dispatch(func, payload, queue))
+
+
+def _dispatch(func: Callable, payload: dict, queue: str) -> None:
+    if settings.JOBS_IN_PROCESS:
+        try:
+            func(*payload["args"], **payload["kwargs"])
+        except Exception:
+            logger.exception("in-process job %s failed", func.__qualname__)
+        return
+    django_rq.get_queue(queue).enqueue(func, *payload["args"], **payload["kwargs"])

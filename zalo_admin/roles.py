@@ -1,0 +1,94 @@
+"""Roles, capabilities and the one permission helper every view uses.
+
+A role is a Django group; a capability is a permission on the model-less `zalo_admin.Access`
+content type. The mapping below is the single source of truth: the roles migration applies it,
+`sync_roles` re-applies it, views check capabilities, and the navigation is derived from them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+MARKETER = "Marketer"
+QUALITY_ADMIN = "Quality admin"
+COMPLIANCE_AUDITOR = "Compliance auditor"
+ROLES = (MARKETER, QUALITY_ADMIN, COMPLIANCE_AUDITOR)
+
+# capability codename -> (description, roles that hold it)
+CAPABILITIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "view_dashboard": ("See the home dashboard", ROLES),
+    "view_oas": ("See Official Accounts and templates", ROLES),
+    "manage_oas": ("Create, edit, connect and stop Official Accounts", (QUALITY_ADMIN,)),
+    "use_templates": ("Preview and use message templates", (MARKETER, QUALITY_ADMIN)),
+    "view_audiences": ("See contacts, lists and consent", (MARKETER, COMPLIANCE_AUDITOR)),
+    "manage_audiences": ("Import contacts, edit lists, record consent", (MARKETER,)),
+    "view_campaigns": ("See campaigns and their messages", ROLES),
+    "manage_campaigns": ("Build, schedule and send campaigns", (MARKETER,)),
+    "approve_campaigns": ("Approve, pause and resume campaigns", (QUALITY_ADMIN,)),
+    "view_quality": ("See quality tiers, quotas and forecasts", (MARKETER, QUALITY_ADMIN)),
+    "manage_quality": ("Correct levels, set guardrails and policies", (QUALITY_ADMIN,)),
+    "view_audit": ("Read the audit log and consent evidence", (COMPLIANCE_AUDITOR,)),
+    "export_audit": ("Export audit and consent evidence", (COMPLIANCE_AUDITOR,)),
+    "view_jobs": ("Open the RQ job dashboard", (QUALITY_ADMIN,)),
+}
+
+
+def has_capability(user, capability: str) -> bool:
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+    return bool(user.is_authenticated and user.is_active and user.has_perm(f"zalo_admin.{capability}"))
+
+
+def require_capability(capability: str) -> Callable:
+    """View decorator: anonymous users go to the login page, users without the capability get 403."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_capability(request.user, capability):
+                raise PermissionDenied(f"Missing capability {capability}")
+            return view(request, *args, **kwargs)
+
+        wrapped.required_capability = capability
+        return wrapped
+
+    return decorator
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    capability: str
+
+
+NAVIGATION = (
+    NavItem(_("Official Accounts"), "oas:list", "view_oas"),
+    NavItem(_("Audiences"), "audiences:index", "view_audiences"),
+    NavItem(_("Campaigns"), "campaigns:index", "view_campaigns"),
+    NavItem(_("Quality & quota"), "quotas:index", "view_quality"),
+    NavItem(_("Compliance"), "compliance:index", "view_audit"),
+)
+
+
+def navigation(request):
+    """Context processor: the navigation entries this user may use."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "can_view_jobs": False}
+    path = request.path
+    items = []
+    for item in NAVIGATION:
+        if has_capability(user, item.capability):
+            url = reverse(item.url_name)
+            items.append({"label": item.label, "url": url, "active": path.startswith(url)})
+    return {"nav_items": items, "can_view_jobs": has_capability(user, "view_jobs")}

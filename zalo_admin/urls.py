@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
+
+from zalo_admin import views
+
+rq_api_patterns = get_api_urlpatterns()
+for pattern in rq_api_patterns:  # the stats JSON is session-authenticated here too, never token-only
+    pattern.callback = views.jobs_dashboard_view(pattern.callback)
+rq_patterns = (rq_api_patterns + get_admin_urlpatterns(view_wrapper=views.jobs_dashboard_view), "django_rq")
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("oas/", include("oas.urls")),
+    path("audiences/", include("audiences.urls")),
+    path("campaigns/", include("campaigns.urls")),
+    path("quality/", include("quotas.urls")),
+    path("compliance/", include("compliance.urls")),
+    path("jobs/", include(rq_patterns)),
+    path("admin/", admin.site.urls),
+]
