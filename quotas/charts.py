@@ -38,7 +38,7 @@ def messages_per_day_figure(days: int = 30) -> dict:
             },
         ],
         "layout": {
-            "margin": {"l": 50, "r": 50, "t": 10, "b": 40},
+            "margin": {"l": 50, "r": 50, "t": 10, "b": 60},
             "yaxis": {"title": {"text": _("Messages")}, "rangemode": "tozero"},
             "yaxis2": {
                 "title": {"text": _("Bad reports")},

@@ -10,3 +10,6 @@ class Access(models.Model):
         managed = False
         default_permissions = ()
         permissions = [(codename, description) for codename, (description, _roles) in CAPABILITIES.items()]
+
+    def __str__(self):
+        return "access"

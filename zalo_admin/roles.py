@@ -13,10 +13,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
-MARKETER = "Marketer"
-QUALITY_ADMIN = "Quality admin"
-COMPLIANCE_AUDITOR = "Compliance auditor"
+# Group names are stored untranslated; templates translate them for display.
+MARKETER = gettext_noop("Marketer")
+QUALITY_ADMIN = gettext_noop("Quality admin")
+COMPLIANCE_AUDITOR = gettext_noop("Compliance auditor")
 ROLES = (MARKETER, QUALITY_ADMIN, COMPLIANCE_AUDITOR)
 
 # capability codename -> (description, roles that hold it)

@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand
+
+from zalo_admin.demo import ensure_demo_data, ensure_demo_users
+
+
+class Command(BaseCommand):
+    help = "Create demo data and one demo user per role (idempotent). Prints passwords it sets."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reset-passwords", action="store_true", help="give the demo users new passwords")
+
+    def handle(self, *args, reset_passwords, **options):
+        ensure_demo_data()
+        users = ensure_demo_users(reset_passwords=reset_passwords)
+        self.stdout.write(self.style.SUCCESS("Demo users (log in at http://127.0.0.1:8000/login/):"))
+        for user in users:
+            secret = user.password or "(unchanged; run `manage.py seed_demo --reset-passwords` for a new one)"
+            self.stdout.write(f"  {user.role:<20} {user.username:<10} {secret}")
