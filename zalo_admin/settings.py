@@ -22,7 +22,7 @@ FIELD_ENCRYPTION_KEYS = envlist("FIELD_ENCRYPTION_KEY", [])
 if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when DEBUG is off (production mode)")
-    FIELD_ENCRYPTION_KEYS = ["ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGlvbiE="]
+    FIELD_ENCRYPTION_KEYS = ["bG9jYWwtZGV2LW9ubHkta2V5LW5ldmVyLWluLXByb2Q="]
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])

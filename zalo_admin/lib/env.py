@@ -73,8 +73,8 @@ def database_from_url(url: str) -> dict:
             "CONN_HEALTH_CHECKS": True,
         }
     if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        if not path or path == "/":
+        path = unquote(parsed.path)[1:]  # sqlite:////abs/path or sqlite:///relative/path
+        if not path:
             raise ImproperlyConfigured(f"DATABASE_URL={url!r} names no SQLite file")
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {"timeout": 20}}
     raise ImproperlyConfigured(f"DATABASE_URL={url!r}: only postgres:// and sqlite:/// are supported")
