@@ -48,7 +48,8 @@ def ensure_demo_data() -> None:
         zalo_oa_id="demo-oa-1", defaults={"name": "Demo Fashion", "provider": OfficialAccount.Provider.ZALO}
     )
     bank, _ = OfficialAccount.objects.get_or_create(
-        zalo_oa_id="demo-oa-2", defaults={"name": "Demo Bank (Infobip)", "provider": OfficialAccount.Provider.INFOBIP}
+        zalo_oa_id="demo-oa-2",
+        defaults={"name": "Demo Bank (Infobip)", "provider": OfficialAccount.Provider.INFOBIP},
     )
     templates = {}
     for oa, template_id, name, tag in (
@@ -65,7 +66,9 @@ def ensure_demo_data() -> None:
         ("Year-end sale", "100003", Campaign.Status.AWAITING_APPROVAL),
     ):
         template = templates[template_id]
-        Campaign.objects.get_or_create(name=name, oa=template.oa, defaults={"template": template, "status": status})
+        Campaign.objects.get_or_create(
+            name=name, oa=template.oa, defaults={"template": template, "status": status}
+        )
     today = timezone.localdate()
     for offset in range(30):
         day = today - timedelta(days=29 - offset)

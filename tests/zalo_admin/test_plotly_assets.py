@@ -7,7 +7,9 @@ from zalo_admin.plotly_css import maplibre_style_id, plotly_css, plotly_source
 
 def test_the_static_plotly_css_matches_the_installed_plotly():
     committed = (Path(settings.BASE_DIR) / "static/css/plotly.css").read_text()
-    assert committed == plotly_css(plotly_source()), "run: python -m zalo_admin.plotly_css > static/css/plotly.css"
+    assert committed == plotly_css(plotly_source()), (
+        "run: python -m zalo_admin.plotly_css > static/css/plotly.css"
+    )
 
 
 def test_the_base_layout_carries_the_maplibre_marker_the_installed_plotly_looks_for():

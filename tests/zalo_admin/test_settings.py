@@ -62,7 +62,13 @@ def test_integers_and_urls_are_validated(monkeypatch):
 def test_database_urls_are_parsed_for_postgres_and_sqlite():
     pg = database_from_url("postgres://app:s%40cret@db.internal:6543/zalo?sslmode=require")
     assert (pg["ENGINE"], pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
-        "django.db.backends.postgresql", "zalo", "app", "s@cret", "db.internal", "6543")
+        "django.db.backends.postgresql",
+        "zalo",
+        "app",
+        "s@cret",
+        "db.internal",
+        "6543",
+    )
     assert pg["OPTIONS"] == {"sslmode": "require"}
     assert database_from_url("sqlite:////tmp/x.sqlite3")["NAME"] == "/tmp/x.sqlite3"
     with pytest.raises(ImproperlyConfigured, match="only postgres:// and sqlite:///"):

@@ -46,7 +46,9 @@ class Command(BaseCommand):
         children = []
         for name, argv in commands:
             children.append((name, subprocess.Popen([sys.executable, *argv], env=env)))
-        self.stdout.write(self.style.SUCCESS(f"Dashboard: http://{addr}/  ·  sandbox: http://127.0.0.1:{sandbox_port}/"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Dashboard: http://{addr}/  ·  sandbox: http://127.0.0.1:{sandbox_port}/")
+        )
         self.stdout.write("Press Ctrl-C to stop everything.")
         self._supervise(children)
 
@@ -63,7 +65,9 @@ class Command(BaseCommand):
             while not stopping:
                 for name, process in children:
                     if process.poll() is not None:
-                        self.stderr.write(f"{name} exited with status {process.returncode}; stopping the rest.")
+                        self.stderr.write(
+                            f"{name} exited with status {process.returncode}; stopping the rest."
+                        )
                         stopping = True
                         break
                 time.sleep(0.5)

@@ -7,7 +7,9 @@ class Command(BaseCommand):
     help = "Create demo data and one demo user per role (idempotent). Prints passwords it sets."
 
     def add_arguments(self, parser):
-        parser.add_argument("--reset-passwords", action="store_true", help="give the demo users new passwords")
+        parser.add_argument(
+            "--reset-passwords", action="store_true", help="give the demo users new passwords"
+        )
 
     def handle(self, *args, reset_passwords, **options):
         ensure_demo_data()

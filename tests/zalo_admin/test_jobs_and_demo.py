@@ -1,0 +1,66 @@
+import io
+
+import django_rq
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import transaction
+
+from campaigns.models import Campaign
+from oas.models import OfficialAccount
+from zalo_admin.jobs import enqueue
+
+CALLS = []
+
+
+def record_call(value, *, label):
+    CALLS.append((value, label))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_reach_the_real_queue_only_after_commit(settings):
+    settings.JOBS_IN_PROCESS = False
+    queue = django_rq.get_queue("default")
+    with transaction.atomic():
+        enqueue(record_call, 7, label="x")
+        assert queue.count == 0
+    assert queue.count == 1
+    job = queue.jobs[0]
+    assert (job.func_name, job.args, job.kwargs) == (
+        "tests.zalo_admin.test_jobs_and_demo.record_call",
+        (7,),
+        {"label": "x"},
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_run_in_process_when_redis_is_unavailable(settings):
+    settings.JOBS_IN_PROCESS = True
+    CALLS.clear()
+    enqueue(record_call, [1, 2], label="in-process")
+    assert CALLS == [([1, 2], "in-process")]
+
+
+@pytest.mark.django_db
+def test_a_payload_that_cannot_cross_to_a_worker_fails_at_once():
+    with pytest.raises(TypeError):
+        enqueue(record_call, object(), label="x")
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_prints_passwords_only_when_it_sets_them():
+    first, second = io.StringIO(), io.StringIO()
+    call_command("seed_demo", stdout=first)
+    counts = (OfficialAccount.objects.count(), Campaign.objects.count(), get_user_model().objects.count())
+    call_command("seed_demo", stdout=second)
+    assert counts == (
+        OfficialAccount.objects.count(),
+        Campaign.objects.count(),
+        get_user_model().objects.count(),
+    )
+    assert counts[2] == 3
+    assert first.getvalue().count("unchanged") == 0
+    assert second.getvalue().count("unchanged") == 3
+    for line in first.getvalue().splitlines()[1:]:
+        username, password = line.split()[-2:]
+        assert get_user_model().objects.get(username=username).check_password(password)
