@@ -3,7 +3,8 @@
 plotly.js skips the injection when the page has an element `#plotly.js-style-global.no-inline-styles`;
 base.html links static/css/plotly.css with that id. The bundled maplibre injects its own stylesheet
 unless an element with its id exists; we draw no maps, so base.html carries an empty marker with it.
-Regenerate after upgrading plotly: `python -m zalo_admin.plotly_css > static/css/plotly.css` (a test checks it is current).
+Regenerate after upgrading plotly (a test checks it is current):
+`python -m zalo_admin.plotly_css > static/css/plotly.css`
 """
 
 import re
