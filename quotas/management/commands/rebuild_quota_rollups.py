@@ -1,0 +1,13 @@
+"""Recompute the daily and hourly quota rollups from the raw events."""
+
+from django.core.management.base import BaseCommand
+
+from quotas import services
+
+
+class Command(BaseCommand):
+    help = "Rebuild every quota rollup (per OA, campaign and template; daily and hourly) from the raw events."
+
+    def handle(self, *args, **options):
+        written = services.rebuild_rollups()
+        self.stdout.write(f"rebuilt {written} rollup row(s)")
