@@ -274,8 +274,8 @@ class QuotaEvent(models.Model):
 
 
 class Counters(models.Model):
-    sent = models.PositiveIntegerField(default=0)
-    bad_reports = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0, db_default=0)
+    bad_reports = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         abstract = True
@@ -286,7 +286,9 @@ class OADailyStats(Counters):
 
     oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="daily_stats")
     day = models.DateField()
-    transactional_sent = models.PositiveIntegerField(default=0)  # tags 1 and 2: the marketing quota base
+    transactional_sent = models.PositiveIntegerField(
+        default=0, db_default=0
+    )  # tags 1 and 2: the marketing quota base
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["oa", "day"], name="unique_daily_stats_per_oa")]
@@ -372,8 +374,8 @@ class DailyQuotaUsage(models.Model):
 
     oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="quota_usage")
     day = models.DateField()
-    reserved = models.PositiveIntegerField(default=0)
-    marketing_reserved = models.PositiveIntegerField(default=0)
+    reserved = models.PositiveIntegerField(default=0, db_default=0)
+    marketing_reserved = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["oa", "day"], name="unique_quota_usage_per_oa_day")]
@@ -388,7 +390,7 @@ class RecipientMarketingUsage(models.Model):
     oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="+")
     recipient = models.CharField(max_length=64)
     day = models.DateField()
-    count = models.PositiveIntegerField(default=0)
+    count = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -430,14 +430,18 @@ def _apply_due_pending_change(state: OAQuotaState, day: date) -> None:
 
 @transaction.atomic
 def review_oa(oa_id: int, day: date) -> LevelReview | None:
-    """The daily review at 00:00 of `day` (applies yesterday's decision first); None when not due."""
+    """The daily review at 00:00 of `day`, after applying a change due that day.
+
+    Returns the review made now; None when none is due or it was made already (idempotent).
+    """
     quota_state(oa_id)
     state = OAQuotaState.objects.select_for_update().select_related("policy").get(oa_id=oa_id)
     _apply_due_pending_change(state, day)
-    existing = LevelReview.objects.filter(oa_id=oa_id, day=day).first()
     policy = rules_policy(state.policy)
-    if existing or not rules.review_is_due(policy, _clock_start(state), day.toordinal()):
-        return existing
+    if not rules.review_is_due(policy, _clock_start(state), day.toordinal()):
+        return None
+    if LevelReview.objects.filter(oa_id=oa_id, day=day).exists():
+        return None
     window = _window(oa_id, day, policy.review_window_days)
     outcome = rules.daily_review(policy, state.current_limit, window)
     review = LevelReview.objects.create(
@@ -634,11 +638,9 @@ def run_daily_reviews(at: datetime | None = None) -> int:
     at = at or timezone.now()
     day = today_in_vietnam(at)
     run_violation_checks(at=datetime.combine(day, datetime.min.time(), tzinfo=rules.VIETNAM))
-    reviewed = 0
-    for oa_id in OAQuotaState.objects.values_list("oa_id", flat=True):
-        review = review_oa(oa_id, day)
-        reviewed += review is not None and review.day == day
-    return reviewed
+    return sum(
+        review_oa(oa_id, day) is not None for oa_id in OAQuotaState.objects.values_list("oa_id", flat=True)
+    )
 
 
 # --- read models: overview, forecast ----------------------------------------------------------
