@@ -186,7 +186,7 @@ def test_it_rejects_a_malformed_scenario_with_a_one_line_error(case, capsys):
     assert error.strip().count("\n") == 0
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_it_rejects_an_hourly_list_that_is_not_24_long():
     scenario = {
         "policy": "zbs-2026",
@@ -199,7 +199,7 @@ def test_it_rejects_an_hourly_list_that_is_not_24_long():
     assert "24" in result.stderr
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     "stdin",
     [
@@ -216,7 +216,7 @@ def test_the_command_exits_with_status_2_on_malformed_input(stdin):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_the_command_prints_json_and_exits_0_on_a_valid_scenario():
     result = run_manage((FIXTURES / "zns_2024_example_2.json").read_text())
     assert result.returncode == 0, result.stderr
