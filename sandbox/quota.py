@@ -1,0 +1,168 @@
+"""The OA's daily limit, quality and marketing quotas on the sandbox clock, by quotas.rules.
+
+The sandbox never re-implements a rule: it keeps per-day history (SandboxDailyStat) and asks the
+project's rules engine (`quotas.rules`, pure functions) what the limit is today. Policy parameters
+are data: sandbox/policies.json, overridable per OA (SandboxOA.policy_overrides).
+"""
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.db.models import Sum
+
+from quotas import rules
+from sandbox.models import SandboxDailyStat, SandboxMessage, SandboxOA
+
+POLICIES = json.loads((Path(__file__).with_name("policies.json")).read_text())
+DECIMAL_FIELDS = ("high_max_rate", "medium_max_rate", "violation_rate")
+
+_version = 0  # bumped whenever history changes in a way that can change a past day
+_cache: dict = {}
+_cache_lock = threading.Lock()
+
+
+def bump_version() -> None:
+    global _version
+    with _cache_lock:
+        _version += 1
+        _cache.clear()
+
+
+def policy_for(oa: SandboxOA) -> rules.Policy:
+    params = dict(POLICIES[oa.policy_code])
+    params.update(oa.policy_overrides or {})
+    for name in DECIMAL_FIELDS:
+        params[name] = Decimal(str(params[name]))
+    params["levels"] = tuple(params["levels"])
+    return rules.Policy(code=oa.policy_code, **params)
+
+
+def initial_limit(oa: SandboxOA, policy: rules.Policy) -> int | None:
+    return oa.initial_limit["value"] if "value" in (oa.initial_limit or {}) else policy.starting_level
+
+
+def empty_hours() -> list[int]:
+    return [0] * 24
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    policy: rules.Policy
+    day: date
+    limit: int | None  # in force now
+    limit_at_midnight: int | None
+    quality_7d: str
+    sent_today: int
+
+
+def state(oa: SandboxOA, now: datetime) -> QuotaState:
+    """The OA's limit in force at `now` (sandbox clock) and its 7-day quality."""
+    today = rules.vietnam_day(now)
+    hour = rules.vietnam_hour(now)
+    key = (
+        oa.pk,
+        today,
+        hour,
+        _version,
+        json.dumps(oa.policy_overrides, sort_keys=True),
+        str(oa.initial_limit),
+    )
+    stat_today = SandboxDailyStat.objects.filter(oa=oa, day=today).values_list("sent", flat=True).first() or 0
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is None:
+        policy = policy_for(oa)
+        first = min(oa.first_day, today)
+        stats = {s.day: s for s in SandboxDailyStat.objects.filter(oa=oa, day__gte=first, day__lte=today)}
+        requested, hourly = [], []
+        for offset in range((today - first).days + 1):
+            day = first + timedelta(days=offset)
+            stat = stats.get(day)
+            requested.append(stat.sent if stat else 0)
+            hours = list(stat.bad_by_hour) if stat and stat.bad_by_hour else empty_hours()
+            if day == today:  # violations are evaluated at the end of each completed hour
+                hours = hours[:hour] + [0] * (24 - hour)
+            hourly.append(hours)
+        result = rules.simulate(
+            policy, requested, hourly, initial_limit=initial_limit(oa, policy), review_clock_start=None
+        )
+        last = result.days[-1]
+        cached = (policy, last.limit_end, last.limit, str(last.quality_7d))
+        with _cache_lock:
+            _cache[key] = cached
+    policy, limit, midnight, quality = cached
+    return QuotaState(policy, today, limit, midnight, quality, stat_today)
+
+
+def window(oa: SandboxOA, first: date, last: date) -> rules.DayTotals:
+    sent = bad = 0
+    for stat in SandboxDailyStat.objects.filter(oa=oa, day__gte=first, day__lte=last):
+        sent += stat.sent
+        bad += sum(stat.bad_by_hour or [])
+    return rules.DayTotals(sent, bad)
+
+
+def quality_48h(oa: SandboxOA, policy: rules.Policy, today: date) -> str:
+    return str(rules.quality_tier(policy, window(oa, today - timedelta(days=1), today)))
+
+
+def marketing_quota(oa: SandboxOA, policy: rules.Policy, today: date) -> tuple[int | None, int]:
+    """(this month's OA marketing quota or None, marketing sent this month)."""
+    month = rules.month_of(today)
+    stats = SandboxDailyStat.objects.filter(oa=oa)
+    used = stats.filter(day__gte=month, day__lte=today).aggregate(n=Sum("sent_tag3"))["n"] or 0
+    months = rules.previous_months(month, policy.marketing_quota_months)
+    transactional = 0
+    if months:
+        agg = stats.filter(day__gte=months[0], day__lt=month).aggregate(
+            a=Sum("sent_tag1"), b=Sum("sent_tag2")
+        )
+        transactional = (agg["a"] or 0) + (agg["b"] or 0)
+    first_marketing = stats.filter(sent_tag3__gt=0).order_by("day").values_list("day", flat=True).first()
+    quota = rules.monthly_marketing_quota(
+        policy, transactional, rules.month_of(first_marketing) if first_marketing else None, month
+    )
+    return quota, used
+
+
+def recipient_marketing_counts(oa: SandboxOA, recipient: str, today: date) -> tuple[int, int]:
+    """Marketing messages this recipient got from the OA (today, this calendar month), Vietnam days."""
+    start_month = _vn_midnight(rules.month_of(today))
+    start_day = _vn_midnight(today)
+    end_day = _vn_midnight(today + timedelta(days=1))
+    rows = SandboxMessage.objects.filter(
+        oa=oa, recipient=recipient, tag=rules.MARKETING_TAG, sent_to_user=True, sent_at__gte=start_month
+    )
+    month_count = rows.filter(sent_at__lt=end_day).count()
+    day_count = rows.filter(sent_at__gte=start_day, sent_at__lt=end_day).count()
+    return day_count, month_count
+
+
+def _vn_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=rules.VIETNAM)
+
+
+def record_send(oa: SandboxOA, tag: int, now: datetime) -> None:
+    stat = _stat(oa, rules.vietnam_day(now))
+    field = {1: "sent_tag1", 2: "sent_tag2", 3: "sent_tag3"}.get(tag, "sent_tag1")
+    setattr(stat, field, getattr(stat, field) + 1)
+    stat.sent += 1
+    stat.save(update_fields=["sent", field])
+
+
+def record_bad_report(oa: SandboxOA, now: datetime) -> None:
+    stat = _stat(oa, rules.vietnam_day(now))
+    hours = list(stat.bad_by_hour or empty_hours())
+    hours[rules.vietnam_hour(now)] += 1
+    stat.bad_by_hour = hours
+    stat.save(update_fields=["bad_by_hour"])
+    bump_version()
+
+
+def _stat(oa: SandboxOA, day: date) -> SandboxDailyStat:
+    stat, _ = SandboxDailyStat.objects.get_or_create(oa=oa, day=day, defaults={"bad_by_hour": empty_hours()})
+    return stat

@@ -1,0 +1,27 @@
+"""Start-up of the sandbox process (shared by the WSGI module and tests)."""
+
+import json
+import os
+import sys
+
+from sandbox import runtime, worker
+
+
+def prepare() -> None:
+    """Apply SANDBOX_RESET / SANDBOX_SEED / SANDBOX_CONFIG to the sandbox database."""
+    from sandbox import admin_views, seed
+    from sandbox.models import SandboxSetting
+
+    if os.environ.get("SANDBOX_RESET") == "1" or not SandboxSetting.objects.filter(key="config").exists():
+        admin_views.reset_state(seed_demo=False)
+    elif os.environ.get("SANDBOX_CONFIG"):
+        runtime.update_config(json.loads(os.environ["SANDBOX_CONFIG"]))
+    if os.environ.get("SANDBOX_SEED") == "1":
+        creds = seed.seed_demo()
+        if os.environ.get("SANDBOX_PRINT_SEED") == "1":
+            sys.stdout.write("Sandbox demo credentials: " + json.dumps(creds, indent=2) + "\n")
+            sys.stdout.flush()
+
+
+def start_worker() -> None:
+    worker.start()

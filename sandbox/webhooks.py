@@ -1,0 +1,121 @@
+"""Outgoing webhooks: Zalo events signed as Zalo signs them, Infobip delivery reports; retried on non-200.
+
+Zalo: header `X-ZEvent-Signature: mac=<hex>`, mac = sha256(app_id + raw body + timestamp + OA secret)
+(plain SHA-256, not HMAC), `X-ZEvent-Server: ZNS`; retries at 30 s, 5 min, 15 min, 30 min, 1 h with
+header `num_retry`. Infobip: retries at 1 min + 1 min × n². Both ladders are multiplied by the
+`webhook_retry_factor` configuration so tests run them in milliseconds.
+"""
+
+import hashlib
+import json
+import logging
+import zlib
+from datetime import timedelta
+
+import requests
+
+from sandbox import runtime
+from sandbox.models import SandboxOA, SandboxWebhook
+
+log = logging.getLogger(__name__)
+
+ZALO_RETRY_SECONDS = (30, 300, 900, 1800, 3600)
+INFOBIP_MAX_RETRIES = 5
+
+
+def zalo_signature(first_term: str, body: str, timestamp: str, secret: str) -> str:
+    return "mac=" + hashlib.sha256(f"{first_term}{body}{timestamp}{secret}".encode()).hexdigest()
+
+
+def emit_zalo(oa: SandboxOA, event_name: str, payload: dict) -> SandboxWebhook | None:
+    """Queue a Zalo event for the OA's app webhook (nothing when the app has no webhook URL)."""
+    app = oa.app
+    if app is None or not app.webhook_url:
+        return None
+    cfg = runtime.config()
+    timestamp = runtime.ms(runtime.now())
+    body_obj = {"event_name": event_name, "app_id": app.app_id, **payload, "timestamp": timestamp}
+    body = json.dumps(body_obj, ensure_ascii=False, separators=(",", ":"))
+    first = app.app_id if cfg.get("webhook_signature_first_term", "app_id") == "app_id" else oa.oa_id
+    headers = {
+        "Content-Type": "application/json",
+        "X-ZEvent-Server": "ZNS",
+        "X-ZEvent-Signature": zalo_signature(first, body, timestamp, app.webhook_secret or app.secret_key),
+    }
+    return _queue("zalo", event_name, app.webhook_url, body, headers)
+
+
+def emit_infobip(url: str, results: list[dict]) -> SandboxWebhook:
+    body = json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":"))
+    return _queue("infobip", "delivery_report", url, body, {"Content-Type": "application/json"})
+
+
+def _queue(provider, kind, url, body, headers) -> SandboxWebhook:
+    now = runtime.real_now()
+    hook = SandboxWebhook.objects.create(
+        provider=provider, kind=kind, url=url, body=body, headers=headers, next_attempt_at=now, created_at=now
+    )
+    rate = float(runtime.config().get("duplicate_webhook_rate") or 0)
+    if rate > 0 and _unit(f"dup:{hook.pk}:{runtime.config()['people_seed']}") < rate:
+        SandboxWebhook.objects.create(
+            provider=provider,
+            kind=kind,
+            url=url,
+            body=body,
+            headers=headers,
+            next_attempt_at=now,
+            created_at=now,
+            duplicate_of=hook,
+        )
+    runtime.WAKE.set()
+    return hook
+
+
+def _unit(text: str) -> float:
+    return zlib.crc32(hashlib.sha256(text.encode()).digest()) / 2**32
+
+
+def retry_delay(hook: SandboxWebhook, attempts_done: int) -> float | None:
+    """Seconds until the next attempt after `attempts_done` attempts, None when the ladder is exhausted."""
+    factor = float(runtime.config().get("webhook_retry_factor", 1.0))
+    if hook.provider == "zalo":
+        if attempts_done > len(ZALO_RETRY_SECONDS):
+            return None
+        return ZALO_RETRY_SECONDS[attempts_done - 1] * factor
+    if attempts_done > INFOBIP_MAX_RETRIES:
+        return None
+    retry_number = attempts_done  # 1min + (1min * retryNumber * retryNumber)
+    return (60 + 60 * retry_number * retry_number) * factor
+
+
+def post(hook_id: int, url: str, body: str, headers: dict, attempts: int, provider: str) -> dict:
+    """One HTTP attempt (runs without the write lock); the outcome as a history entry."""
+    headers = dict(headers)
+    if attempts > 0 and provider == "zalo":
+        headers["num_retry"] = str(attempts)
+    timeout = float(runtime.config().get("webhook_timeout", 2.0))
+    started = runtime.real_now()
+    try:
+        response = requests.post(url, data=body.encode(), headers=headers, timeout=timeout)
+        code = response.status_code
+        error = ""
+    except requests.RequestException as exc:
+        code = None
+        error = type(exc).__name__
+    return {"at": started.isoformat(), "status": code, "error": error, "num_retry": attempts}
+
+
+def record(hook: SandboxWebhook, outcome: dict) -> None:
+    hook.attempts += 1
+    hook.history = [*hook.history, outcome]
+    if outcome["status"] == 200:
+        hook.state = "delivered"
+        hook.next_attempt_at = None
+    else:
+        delay = retry_delay(hook, hook.attempts)
+        if delay is None:
+            hook.state = "failed"
+            hook.next_attempt_at = None
+        else:
+            hook.next_attempt_at = runtime.real_now() + timedelta(seconds=delay)
+    hook.save(update_fields=["attempts", "history", "state", "next_attempt_at"])

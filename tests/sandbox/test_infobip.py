@@ -1,0 +1,266 @@
+"""Infobip Zalo API over real HTTP: multi-destination sends with every option, reports, logs, keys."""
+
+from datetime import UTC, datetime, timedelta
+
+from sandbox import crypto
+
+from .conftest import InfobipClient, reachable_phone
+
+OTP = {"templateName": 200001, "templateData": {"otp": "123456"}, "type": "TEMPLATE"}
+
+
+def test_it_needs_an_app_key(sb):
+    response = InfobipClient(sb, key="wrong").send({"messages": []})
+    assert response.status_code == 401 and response.json()["errorCode"] == "E401"
+
+
+def test_a_bulk_of_several_messages_and_destinations(sb, infobip, receiver):
+    phones = [reachable_phone(sb, start=84912000000 + i * 50) for i in range(3)]
+    body = {
+        "messages": [
+            {
+                "sender": "demo-oa-2",
+                "destinations": [
+                    {"to": phones[0], "messageId": "m-1"},
+                    {"to": phones[1], "messageId": "m-2"},
+                ],
+                "content": OTP,
+                "options": {
+                    "platform": {"entityId": "priorityCustomer", "applicationId": "clientTestEnvironment"}
+                },
+                "webhooks": {"delivery": {"url": receiver.url}, "callbackData": "campaign-7"},
+            },
+            {
+                "sender": "demo-oa-2",
+                "destinations": [{"to": phones[2]}],
+                "content": {
+                    "templateName": 200002,
+                    "templateData": {"customer_name": "A", "amount": "100"},
+                    "type": "TEMPLATE",
+                },
+            },
+            {"sender": "unknown-oa", "destinations": [{"to": phones[0], "messageId": "m-x"}], "content": OTP},
+        ]
+    }
+    response = infobip.send(body)
+    assert response.status_code == 200
+    result = response.json()
+    assert result["bulkId"]
+    statuses = [(m["destination"], m["status"]["name"]) for m in result["messages"]]
+    assert statuses == [
+        (phones[0], "PENDING_ENROUTE"),
+        (phones[1], "PENDING_ENROUTE"),
+        (phones[2], "PENDING_ENROUTE"),
+        (phones[0], "REJECTED_SENDER"),
+    ]
+    assert result["messages"][0]["messageId"] == "m-1"
+    assert sb.drain()
+    reports = [r for body in receiver.json_bodies() for r in body["results"]]
+    assert {r["messageId"] for r in reports} == {"m-1", "m-2"}
+    for report in reports:
+        assert report["status"]["groupName"] == "DELIVERED" and report["callbackData"] == "campaign-7"
+        assert report["entityId"] == "priorityCustomer" and report["channel"] == "ZALO_NOTIFICATION_SERVICE"
+        assert report["bulkId"] == result["bulkId"] and report["error"]["name"] == "NO_ERROR"
+    # Reports can also be pulled, once.
+    pulled = infobip.get("/zalo/1/reports").json()["results"]
+    assert len(pulled) == 3
+    assert infobip.get("/zalo/1/reports").json()["results"] == []
+    # Logs with filters.
+    logs = infobip.get("/zalo/1/logs", messageId="m-1,m-2").json()["results"]
+    assert {entry["messageId"] for entry in logs} == {"m-1", "m-2"}
+    assert all(entry["from"] == "demo-oa-2" for entry in logs)
+    assert len(infobip.get("/zalo/1/logs", generalStatus="DELIVERED").json()["results"]) == 3
+    assert infobip.get("/zalo/1/logs", generalStatus="REJECTED").json()["results"] == []
+    assert len(infobip.get("/zalo/1/logs", to=phones[2], limit=1).json()["results"]) == 1
+    # A messageId is never accepted twice.
+    again = infobip.send(
+        {
+            "messages": [
+                {
+                    "sender": "demo-oa-2",
+                    "destinations": [{"to": phones[0], "messageId": "m-1"}],
+                    "content": OTP,
+                }
+            ]
+        }
+    ).json()
+    assert again["messages"][0]["status"]["name"] == "REJECTED_DUPLICATE_MESSAGE_ID"
+    assert sb.ledger_summary()["duplicate_message_ids"] == {}
+
+
+def test_zalo_failures_arrive_as_delivery_reports(sb, infobip, receiver):
+    sb.pin_recipient("84911111111", not_on_zalo=True)
+    body = {
+        "messages": [
+            {
+                "sender": "demo-oa-2",
+                "destinations": [{"to": "84911111111", "messageId": "gone"}],
+                "content": OTP,
+                "webhooks": {"delivery": {"url": receiver.url}},
+            }
+        ]
+    }
+    assert infobip.send(body).status_code == 200
+    sb.drain()
+    [report] = receiver.json_bodies()[0]["results"]
+    assert report["status"]["name"] == "REJECTED_DESTINATION_NOT_REGISTERED"
+    assert report["error"]["permanent"] is True and "-118" in report["error"]["description"]
+
+
+def test_bad_requests_get_violations(sb, infobip):
+    body = {
+        "messages": [
+            {
+                "sender": "demo-oa-2",
+                "destinations": [],
+                "content": {"templateName": "abc", "templateData": {}, "type": "TEXT"},
+                "options": {
+                    "validityPeriod": {"amount": 5, "timeUnit": "DAYS"},
+                    "deliveryTimeWindow": {"days": ["MONDAY"], "from": {"hour": 6, "minute": 0}},
+                    "smsFailover": {"sender": "x"},
+                },
+            }
+        ],
+        "options": {"schedule": {"sendAt": "tomorrow", "sendingSpeedLimit": {"amount": 0}}},
+    }
+    response = infobip.send(body)
+    assert response.status_code == 400
+    error = response.json()
+    assert error["errorCode"] == "E400"
+    properties = {v["property"] for v in error["violations"]}
+    assert {
+        "messages[0].destinations",
+        "messages[0].content.type",
+        "messages[0].content.templateName",
+        "messages[0].options.validityPeriod.timeUnit",
+        "messages[0].options.deliveryTimeWindow",
+        "messages[0].options.smsFailover.text",
+        "options.schedule.sendAt",
+        "options.schedule.sendingSpeedLimit.amount",
+    } <= properties
+    assert infobip.send({"messages": []}).status_code == 400
+
+
+def test_schedule_speed_limit_window_and_validity(sb, infobip, receiver):
+    sb.set_clock(at="2026-11-23T01:00:00+00:00")  # a Monday
+    phones = [reachable_phone(sb, start=84912000000 + i * 50) for i in range(3)]
+    body = {
+        "messages": [
+            {
+                "sender": "demo-oa-2",
+                "destinations": [{"to": p, "messageId": f"s-{i}"} for i, p in enumerate(phones)],
+                "content": OTP,
+                "options": {"validityPeriod": {"amount": 72, "timeUnit": "HOURS"}},
+                "webhooks": {"delivery": {"url": receiver.url}},
+            }
+        ],
+        # 10:00 in Vietnam = 03:00 UTC, two hours from now; one message per hour.
+        "options": {
+            "schedule": {
+                "bulkId": "bulk-s",
+                "sendAt": "2026-11-23T10:00:00.000+0700",
+                "sendingSpeedLimit": {"amount": 1, "timeUnit": "HOUR"},
+            }
+        },
+    }
+    result = infobip.send(body).json()
+    assert result["bulkId"] == "bulk-s"
+    assert {m["status"]["name"] for m in result["messages"]} == {"PENDING_ACCEPTED"}
+    rows = {r["message_id"]: r for r in sb.ledger(bulk_id="bulk-s")}
+    start = datetime(2026, 11, 23, 3, tzinfo=UTC)
+    for i in range(3):
+        row = rows[f"s-{i}"]
+        assert datetime.fromisoformat(row["send_after"]) == start + timedelta(hours=i)
+        # validity is capped at 48 hours
+        assert datetime.fromisoformat(row["expires_at"]) == start + timedelta(hours=i + 48)
+    sb.drain()
+    assert receiver.requests == []
+    sb.set_clock(at="2026-11-23T04:00:01+00:00")
+    sb.drain()
+    delivered = {r["messageId"] for b in receiver.json_bodies() for r in b["results"]}
+    assert delivered == {"s-0", "s-1"}
+
+
+def test_delivery_window_and_expiry_with_sms_failover(sb, infobip, receiver):
+    sb.set_clock(at="2026-11-23T16:00:00+00:00")  # Monday 16:00 UTC, outside 06:00-15:30
+    phone = reachable_phone(sb)
+    window = {
+        "days": ["MONDAY", "TUESDAY"],
+        "from": {"hour": 6, "minute": 0},
+        "to": {"hour": 15, "minute": 30},
+    }
+    messages = [
+        {
+            "sender": "demo-oa-2",
+            "destinations": [{"to": phone, "messageId": "w-ok"}],
+            "content": OTP,
+            "options": {"deliveryTimeWindow": window},
+            "webhooks": {"delivery": {"url": receiver.url}},
+        },
+        {
+            "sender": "demo-oa-2",
+            "destinations": [{"to": phone, "messageId": "w-late"}],
+            "content": OTP,
+            "options": {
+                "deliveryTimeWindow": window,
+                "validityPeriod": {"amount": 30, "timeUnit": "MINUTES"},
+                "smsFailover": {"sender": "41793026726", "text": "Your OTP is 123456"},
+            },
+            "webhooks": {"delivery": {"url": receiver.url}, "callbackData": "late"},
+        },
+    ]
+    assert infobip.send({"messages": messages}).status_code == 200
+    sb.drain()
+    rows = {r["message_id"]: r for r in sb.ledger()}
+    assert rows["w-ok"]["state"] == "scheduled"
+    sb.set_clock(at="2026-11-24T06:00:30+00:00")  # Tuesday, window open
+    sb.drain()
+    reports = {r["messageId"]: r for b in receiver.json_bodies() for r in b["results"]}
+    assert reports["w-ok"]["status"]["groupName"] == "DELIVERED"
+    assert reports["w-late"]["status"]["groupName"] == "EXPIRED"
+    assert reports["w-late-sms"]["channel"] == "SMS" and reports["w-late-sms"]["callbackData"] == "late"
+    sms = sb.ledger(channel="sms")[0]
+    assert sms["template_data"] == {"sender": "41793026726", "text": "Your OTP is 123456"}
+
+
+def test_encrypted_sends_are_decrypted_with_the_senders_key(sb, infobip):
+    assert infobip.get("/zalo/1/sender/demo-oa-2/public-key").status_code == 404
+    created = infobip.post("/zalo/1/sender/demo-oa-2/public-key")
+    assert created.status_code == 200
+    public = created.json()["publicKey"]
+    assert infobip.post("/zalo/1/sender/demo-oa-2/public-key").status_code == 409
+    assert infobip.get("/zalo/1/sender/demo-oa-2/public-key").json() == {"publicKey": public}
+    phone = reachable_phone(sb)
+    body = {
+        "messages": [
+            {
+                "sender": "demo-oa-2",
+                "destinations": [{"to": phone, "messageId": "enc"}],
+                "content": {
+                    "templateName": 200001,
+                    "templateData": {"otp": crypto.encrypt(public, "654321")},
+                    "type": "TEMPLATE",
+                },
+                "options": {"encrypted": True},
+            }
+        ]
+    }
+    assert infobip.send(body).status_code == 200
+    [row] = sb.ledger(message_id="enc")
+    assert row["template_data"] == {"otp": "654321"} and row["encrypted"]
+    body["messages"][0]["content"]["templateData"]["otp"] = "654321"
+    body["messages"][0]["destinations"][0]["messageId"] = "enc-2"
+    response = infobip.send(body)
+    assert response.status_code == 400 and "decrypted" in response.json()["violations"][0]["violation"]
+
+
+def test_templates_and_quota(sb, infobip):
+    listing = infobip.get("/zalo/1/sender/demo-oa-2/templates", size=2).json()
+    assert listing["paging"] == {"page": 0, "size": 2, "totalPages": 2, "totalResults": 4}
+    disabled = infobip.get("/zalo/1/sender/demo-oa-2/templates", status="DISABLED").json()["results"]
+    assert [t["templateName"] for t in disabled] == [200009] and disabled[0]["status"] == "DISABLE"
+    detail = infobip.get("/zalo/1/sender/demo-oa-2/templates/200001").json()
+    assert detail["templateProperties"][0]["name"] == "otp" and detail["status"] == "ENABLE"
+    assert infobip.get("/zalo/1/sender/demo-oa-2/templates/100001").status_code == 404
+    quota = infobip.get("/zalo/1/sender/demo-oa-2/quota").json()
+    assert quota["dailyQuota"] == 20000 and quota["remainingDailyQuota"] == 20000
