@@ -6,7 +6,9 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from quotas.models import OADailyStats
+from quotas import rules
+from quotas.models import LevelChange, OADailyStats
+from quotas.services import quota_state
 
 
 def messages_per_day_figure(days: int = 30) -> dict:
@@ -48,5 +50,108 @@ def messages_per_day_figure(days: int = 30) -> dict:
             },
             "legend": {"orientation": "h"},
             "bargap": 0.2,
+        },
+    }
+
+
+def _limits_by_day(oa_id: int, days: list, current_limit: int | None) -> list[int | None]:
+    """The limit in force on each day, rebuilt from the level history (newest change last wins)."""
+    changes = list(LevelChange.objects.filter(oa_id=oa_id).order_by("effective_day", "created_at", "id"))
+    limits = []
+    for day in days:
+        before = [change for change in changes if change.effective_day <= day]
+        after = [change for change in changes if change.effective_day > day]
+        if before:
+            limits.append(before[-1].new_limit)
+        elif after:
+            limits.append(after[0].old_limit)
+        else:
+            limits.append(current_limit)
+    return limits
+
+
+def _oa_days(oa_id: int, days: int):
+    today = rules.vietnam_day(timezone.now())
+    start = today - timedelta(days=days - 1)
+    span = [start + timedelta(days=i) for i in range(days)]
+    rows = {
+        row["day"]: row
+        for row in OADailyStats.objects.filter(oa_id=oa_id, day__gte=start, day__lte=today).values(
+            "day", "sent", "bad_reports"
+        )
+    }
+    return span, rows
+
+
+def oa_volume_figure(oa_id: int, days: int = 30) -> dict:
+    """One OA's daily sent messages against the limit in force that day (unrestricted days: no line)."""
+    state = quota_state(oa_id)
+    span, rows = _oa_days(oa_id, days)
+    sent = [rows.get(day, {}).get("sent", 0) for day in span]
+    x = [day.isoformat() for day in span]
+    return {
+        "empty": not any(sent),
+        "data": [
+            {"type": "bar", "name": _("Sent"), "x": x, "y": sent, "marker": {"color": "#1f6feb"}},
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "line": {"shape": "hv", "color": "#9a6700", "dash": "dash"},
+                "name": _("Daily limit"),
+                "x": x,
+                "y": _limits_by_day(oa_id, span, state.current_limit),
+            },
+        ],
+        "layout": {
+            "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
+            "yaxis": {"title": {"text": _("Messages")}, "rangemode": "tozero"},
+            "legend": {"orientation": "h"},
+        },
+    }
+
+
+def oa_quality_figure(oa_id: int, days: int = 30) -> dict:
+    """One OA's daily bad-report rate (%) against the policy's HIGH and MEDIUM thresholds."""
+    policy = quota_state(oa_id).policy.to_rules()
+    span, rows = _oa_days(oa_id, days)
+    x = [day.isoformat() for day in span]
+    rates = []
+    for day in span:
+        row = rows.get(day)
+        rates.append(round(100 * row["bad_reports"] / row["sent"], 4) if row and row["sent"] else None)
+    high = float(policy.high_max_rate * 100)
+    medium = float(policy.medium_max_rate * 100)
+    return {
+        "empty": all(rate is None for rate in rates),
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": _("Bad-report rate"),
+                "x": x,
+                "y": rates,
+                "line": {"color": "#d1242f"},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": _("HIGH quality up to"),
+                "x": [x[0], x[-1]],
+                "y": [high, high],
+                "line": {"color": "#1a7f37", "dash": "dot"},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": _("MEDIUM quality up to"),
+                "x": [x[0], x[-1]],
+                "y": [medium, medium],
+                "line": {"color": "#9a6700", "dash": "dot"},
+            },
+        ],
+        "layout": {
+            "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
+            "yaxis": {"title": {"text": _("Bad reports / sent (%)")}, "rangemode": "tozero"},
+            "legend": {"orientation": "h"},
         },
     }

@@ -1,9 +1,121 @@
-from django.shortcuts import render
+"""Quality and quota pages: parse input, check the capability, call one service, render."""
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from oas.models import OfficialAccount
-from zalo_admin.roles import require_capability
+from quotas import charts, rules, services
+from quotas.forms import CorrectionForm, ForecastForm, GuardrailForm, parse_level
+from quotas.models import Policy, QualityAlert
+from zalo_admin.roles import has_capability, require_capability
 
 
 @require_capability("view_quality")
 def index(request):
-    return render(request, "quotas/index.html", {"accounts": OfficialAccount.objects.all()})
+    return render(
+        request,
+        "quotas/index.html",
+        {
+            "rows": services.quality_overview(),
+            "alerts": QualityAlert.objects.filter(resolved_at__isnull=True).select_related("oa")[:100],
+            "can_manage": has_capability(request.user, "manage_quality"),
+        },
+    )
+
+
+@require_capability("view_quality")
+def policies(request):
+    return render(request, "quotas/policies.html", {"policies": Policy.objects.all()})
+
+
+def _detail_context(request, oa: OfficialAccount, **forms) -> dict:
+    state = services.quota_state(oa.pk)
+    policy = services.rules_policy(state.policy)
+    today = services.today_in_vietnam()
+    forecast_form = ForecastForm(request.GET or None)
+    forecast = None
+    if forecast_form.is_valid():
+        rate = forecast_form.cleaned_data["bad_report_rate_percent"]
+        forecast = services.forecast_level(
+            oa.pk,
+            forecast_form.cleaned_data["planned_daily_volume"],
+            days=forecast_form.cleaned_data["days"],
+            bad_report_rate=None if rate is None else rate / 100,
+        )
+    limit = services.limit_on(state, today)
+    return {
+        "oa": oa,
+        "state": state,
+        "limit": limit,
+        "violation_threshold": rules.violation_threshold(policy, limit),
+        "guardrail_threshold": rules.guardrail_threshold(policy, limit, state.guardrail_share),
+        "can_send_marketing": rules.can_send_tag(policy, limit, rules.MARKETING_TAG),
+        "in_penalty_zone": rules.is_in_penalty_zone(policy, limit),
+        "next_review": services.next_review_day(state, policy, today),
+        "volume_chart": charts.oa_volume_figure(oa.pk),
+        "quality_chart": charts.oa_quality_figure(oa.pk),
+        "history": services.level_history(oa.pk),
+        "alerts": oa.quality_alerts.filter(resolved_at__isnull=True),
+        "forecast_form": forecast_form,
+        "forecast": forecast,
+        "can_manage": has_capability(request.user, "manage_quality"),
+        "correction_form": forms.get("correction_form") or CorrectionForm(levels=state.policy.levels),
+        "guardrail_form": forms.get("guardrail_form")
+        or GuardrailForm(
+            initial={"share_percent": state.guardrail_share * 100, "action": state.guardrail_action}
+        ),
+    }
+
+
+@require_capability("view_quality")
+def oa_detail(request, oa_id: int):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    return render(request, "quotas/oa_detail.html", _detail_context(request, oa))
+
+
+@require_capability("manage_quality")
+@require_POST
+def correct_level(request, oa_id: int):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    form = CorrectionForm(request.POST, levels=services.quota_state(oa.pk).policy.levels)
+    if form.is_valid():
+        try:
+            services.correct_level(
+                oa.pk, parse_level(form.cleaned_data["new_limit"]), form.cleaned_data["reason"], request.user
+            )
+        except services.CorrectionRejected as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("The level was corrected and the reason recorded."))
+            return redirect("quotas:oa_detail", oa_id=oa.pk)
+    context = _detail_context(request, oa, correction_form=form)
+    return render(request, "quotas/oa_detail.html", context, status=400)
+
+
+@require_capability("manage_quality")
+@require_POST
+def update_guardrail(request, oa_id: int):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    form = GuardrailForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "quotas/oa_detail.html", _detail_context(request, oa, guardrail_form=form), status=400
+        )
+    services.update_guardrail(
+        oa.pk, form.cleaned_data["share_percent"] / Decimal(100), form.cleaned_data["action"]
+    )
+    messages.success(request, _("Guardrail settings saved."))
+    return redirect("quotas:oa_detail", oa_id=oa.pk)
+
+
+@require_capability("manage_quality")
+@require_POST
+def resolve_alert(request, alert_id: int):
+    alert = get_object_or_404(QualityAlert, pk=alert_id)
+    services.resolve_alert(alert.pk, request.user)
+    messages.success(request, _("Alert marked as handled."))
+    return redirect("quotas:index")

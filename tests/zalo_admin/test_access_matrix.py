@@ -15,6 +15,7 @@ PAGES = {
     ("audiences:index", ()): {"marketer", "auditor", "superuser"},
     ("campaigns:index", ()): {"marketer", "quality_admin", "auditor", "superuser"},
     ("quotas:index", ()): {"marketer", "quality_admin", "superuser"},
+    ("quotas:policies", ()): {"marketer", "quality_admin", "superuser"},
     ("compliance:index", ()): {"auditor", "superuser"},
     ("django_rq:home", ()): {"quality_admin", "superuser"},
 }

@@ -1,0 +1,129 @@
+"""The quality pages: overview, per-OA page with charts and forecast, corrections and guardrail by role."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from quotas import services
+from quotas.charts import oa_volume_figure
+from quotas.models import LevelChange, OAQuotaState, QualityAlert
+from tests.quotas.conftest import vn_moment
+
+ROLES = ("marketer", "quality_admin", "auditor", "superuser")
+VIEWERS = {"marketer", "quality_admin", "superuser"}
+MANAGERS = {"quality_admin", "superuser"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_per_oa_page_is_open_to_those_who_see_quality(client, role_users, oa, role):
+    client.force_login(role_users[role])
+    response = client.get(reverse("quotas:oa_detail", args=[oa.pk]))
+    assert response.status_code == (200 if role in VIEWERS else 403)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_quality_admins_may_correct_a_level(client, role_users, oa, role):
+    client.force_login(role_users[role])
+    response = client.post(
+        reverse("quotas:correct_level", args=[oa.pk]), {"new_limit": "50000", "reason": "Zalo ticket 7"}
+    )
+    assert response.status_code == (302 if role in MANAGERS else 403)
+    assert OAQuotaState.objects.get(oa=oa).current_limit == (50000 if role in MANAGERS else 20000)
+
+
+def test_anonymous_users_are_sent_to_login_from_every_quality_page(client, oa):
+    for name, args in (
+        ("quotas:oa_detail", [oa.pk]),
+        ("quotas:correct_level", [oa.pk]),
+        ("quotas:update_guardrail", [oa.pk]),
+        ("quotas:resolve_alert", [1]),
+    ):
+        response = client.post(reverse(name, args=args))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_correction_without_a_reason_is_refused(client, quality_admin, oa):
+    client.force_login(quality_admin)
+    response = client.post(
+        reverse("quotas:correct_level", args=[oa.pk]), {"new_limit": "50000", "reason": "  "}
+    )
+    assert response.status_code == 400
+    assert not LevelChange.objects.exists()
+
+
+def test_a_correction_is_shown_in_the_level_history_with_its_reason(client, quality_admin, oa):
+    client.force_login(quality_admin)
+    client.post(
+        reverse("quotas:correct_level", args=[oa.pk]), {"new_limit": "unrestricted", "reason": "Bank OA"}
+    )
+    html = client.get(reverse("quotas:oa_detail", args=[oa.pk])).content.decode()
+    assert "Bank OA" in html
+    assert OAQuotaState.objects.get(oa=oa).current_limit is None
+
+
+def test_the_correction_form_is_not_shown_to_marketers(client, marketer, oa):
+    client.force_login(marketer)
+    html = client.get(reverse("quotas:oa_detail", args=[oa.pk])).content.decode()
+    assert 'data-testid="correction-form"' not in html
+
+
+def test_the_per_oa_page_renders_charts_without_inline_scripts(client, marketer, oa):
+    services.record_sent(oa.pk, vn_moment(services.today_in_vietnam()), count=50)
+    client.force_login(marketer)
+    response = client.get(reverse("quotas:oa_detail", args=[oa.pk]))
+    html = response.content.decode()
+    for chart in ("volume-chart", "quality-chart"):
+        assert f'data-chart="{chart}"' in html
+        figure = json.loads(html.split(f'id="{chart}" type="application/json">')[1].split("</script>")[0])
+        assert figure["empty"] is False
+    assert "<script>" not in html
+
+
+def test_the_forecast_form_projects_the_level(client, marketer, oa):
+    client.force_login(marketer)
+    response = client.get(
+        reverse("quotas:oa_detail", args=[oa.pk]), {"planned_daily_volume": 10000, "days": 20}
+    )
+    assert response.status_code == 200
+    forecast = response.context["forecast"]
+    assert len(forecast.days) == 20
+    assert forecast.next_upgrade_limit == 50000
+    assert 'data-testid="forecast"' in response.content.decode()
+
+
+def test_the_overview_lists_oas_and_open_alerts(client, quality_admin, oa):
+    today = services.today_in_vietnam()
+    services.record_bad_report(oa.pk, vn_moment(today), count=300)
+    client.force_login(quality_admin)
+    response = client.get(reverse("quotas:index"))
+    html = response.content.decode()
+    assert oa.name in html
+    assert 'data-testid="alerts"' in html
+    alert = QualityAlert.objects.get()
+    client.post(reverse("quotas:resolve_alert", args=[alert.pk]))
+    alert.refresh_from_db()
+    assert alert.resolved_by == quality_admin
+
+
+def test_the_guardrail_settings_are_saved_per_oa(client, quality_admin, oa):
+    client.force_login(quality_admin)
+    response = client.post(
+        reverse("quotas:update_guardrail", args=[oa.pk]), {"share_percent": "50", "action": "alert"}
+    )
+    assert response.status_code == 302
+    state = OAQuotaState.objects.get(oa=oa)
+    assert (str(state.guardrail_share), state.guardrail_action) == ("0.500", "alert")
+
+
+def test_the_policies_page_lists_both_policies(client, marketer):
+    client.force_login(marketer)
+    html = client.get(reverse("quotas:policies")).content.decode()
+    assert "zns-2024" in html and "zbs-2026" in html
+
+
+def test_the_volume_chart_follows_the_limit_history(client, quality_admin, oa):
+    services.correct_level(oa.pk, 50000, "raised", quality_admin)
+    limits = oa_volume_figure(oa.pk, days=3)["data"][1]["y"]
+    assert limits == [20000, 20000, 50000]
