@@ -1,0 +1,167 @@
+"""The one small interface every provider client implements, and the one result shape.
+
+A dispatcher hands `send_batch` a list of `MessageRequest`s and gets one `SendResult` per request, in
+the same order, each ACCEPTED (with the provider's message id), REJECTED (permanently: never send
+this payload again) or RETRYABLE (try later; `error.halts_batch` says the whole OA is blocked, so
+pause instead of hammering). Calls that are not per-message (templates, quota, quality, keys) raise
+`ProviderError`, whose `permanent` flag says whether retrying can ever help.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from providers.errors import PERMANENT, ErrorInfo
+
+ACCEPTED, REJECTED, RETRYABLE = "accepted", "rejected", "retryable"
+
+
+class ProviderError(Exception):
+    """A provider call failed. `permanent=True`: retrying the same call will not help."""
+
+    def __init__(
+        self,
+        msg: str,
+        permanent: bool = False,
+        *,
+        error: ErrorInfo | None = None,
+        provider_code: str = "",
+        provider_message: str = "",
+        retry_after: float | None = None,
+    ):
+        super().__init__(msg)
+        self.permanent = permanent
+        self.error = error
+        self.provider_code = provider_code
+        self.provider_message = provider_message
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class MessageRequest:
+    """One template message. `tracking_id` is our stable id: Zalo's `tracking_id`, Infobip's `messageId`."""
+
+    tracking_id: str
+    template_id: str
+    template_data: dict[str, str]
+    phone: str = ""  # normalised 84… form
+    user_id: str = ""  # Zalo UID channel instead of a phone
+    development: bool = False  # Zalo "mode": "development" (admins only)
+    sending_mode: str = ""  # Zalo "1"/"3"; Infobip REGULAR/OVER_THE_LIMIT/AUTO
+    encrypted: bool = False  # RSA-encrypt every template value with the OA's public key
+    callback_data: str = ""  # Infobip only: echoed in delivery reports
+
+
+@dataclass(frozen=True)
+class SendResult:
+    tracking_id: str
+    status: str  # ACCEPTED | REJECTED | RETRYABLE
+    provider_message_id: str = ""
+    error: ErrorInfo | None = None
+    provider_code: str = ""  # e.g. "-118", or the Infobip status name
+    provider_message: str = ""  # the provider's own text
+    attempted: bool = True  # False: not sent at all because an earlier message halted the batch
+    sent_at: datetime | None = None
+    quota: dict | None = None  # {"daily": int, "remaining": int} when the provider reports it
+    retry_after: float | None = None  # seconds, when the provider said so
+
+    @property
+    def error_code(self) -> str:
+        return self.error.code if self.error else ""
+
+    def text(self, language: str = "vi") -> str:
+        if self.error is None:
+            return ""
+        return self.error.en if language.startswith("en") else self.error.vi
+
+
+def result_for_error(
+    message: MessageRequest,
+    error: ErrorInfo,
+    *,
+    provider_code="",
+    provider_message="",
+    attempted=True,
+    retry_after=None,
+) -> SendResult:
+    """REJECTED only for permanent errors about the message or its template; OA-wide blocks stay
+    RETRYABLE (the message itself is fine once a person fixes the OA)."""
+    status = REJECTED if error.kind == PERMANENT and not error.halts_batch else RETRYABLE
+    return SendResult(
+        tracking_id=message.tracking_id,
+        status=status,
+        error=error,
+        provider_code=str(provider_code),
+        provider_message=provider_message,
+        attempted=attempted,
+        retry_after=retry_after,
+    )
+
+
+@dataclass(frozen=True)
+class Quota:
+    daily: int | None
+    remaining: int | None
+    monthly_promotion: int | None = None
+    remaining_monthly_promotion: int | None = None
+    estimated_next_month_promotion: int | None = None
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Quality:
+    current: str  # HIGH | MEDIUM | LOW | UNDEFINED (48 h)
+    last_7_days: str
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    template_id: str
+    name: str
+    status: str  # ENABLE | PENDING_REVIEW | REJECT | DISABLE (Zalo's words)
+    quality: str = ""
+    tag: str = ""
+    params: list = field(default_factory=list)
+    buttons: list = field(default_factory=list)
+    preview_url: str = ""
+    reason: str = ""
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+class Provider:
+    """Base class of the provider clients (like healthchecks' Transport)."""
+
+    name = ""
+
+    def send_batch(self, messages: Sequence[MessageRequest]) -> list[SendResult]:
+        raise NotImplementedError
+
+    def list_templates(self) -> list[TemplateInfo]:
+        raise NotImplementedError
+
+    def get_template(self, template_id: str) -> TemplateInfo:
+        raise NotImplementedError
+
+    def get_quota(self) -> Quota:
+        raise NotImplementedError
+
+    def get_quality(self) -> Quality | None:
+        """None when the provider exposes no quality reading (Infobip)."""
+        raise NotImplementedError
+
+    def get_public_key(self) -> str:
+        """The OA's RSA public key as the provider returns it (base64 DER)."""
+        raise NotImplementedError
+
+    def create_public_key(self) -> str:
+        raise NotImplementedError
+
+
+def to_int(value) -> int | None:
+    """Zalo sends numbers as numbers, numeric strings or null."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

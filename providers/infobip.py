@@ -1,0 +1,283 @@
+"""Infobip Zalo API client (provider-apis.md Part 2).
+
+Auth is `Authorization: App <api key>`. A batch is one `POST /zalo/2/messages` per chunk; each
+destination carries our `tracking_id` as its `messageId`, so a repeated POST is recognised by Infobip
+(REJECTED_DUPLICATE_MESSAGE_ID) and retrying a send is safe.
+"""
+
+from collections.abc import Sequence
+
+from django.conf import settings
+
+from oas.models import OACredentials, OfficialAccount
+from providers import errors, rsa
+from providers.base import (
+    ACCEPTED,
+    MessageRequest,
+    Provider,
+    ProviderError,
+    Quota,
+    SendResult,
+    TemplateInfo,
+    result_for_error,
+    to_int,
+)
+from providers.http import HttpClient, shared_client
+
+CHUNK = 100
+
+
+class InfobipClient(Provider):
+    name = "infobip"
+
+    def __init__(
+        self, oa: OfficialAccount, *, http: HttpClient | None = None, credentials: OACredentials | None = None
+    ):
+        self.oa = oa
+        self.http = http or shared_client()
+        self.creds = credentials or OACredentials.objects.get(oa=oa)
+        self.base = (self.creds.infobip_base_url or settings.INFOBIP_BASE_URL).rstrip("/")
+        self.sender = self.creds.infobip_sender or oa.zalo_oa_id
+
+    def _request(self, method: str, path: str, **kwargs):
+        headers = {"Authorization": f"App {self.creds.infobip_api_key}", "Accept": "application/json"}
+        return self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs)
+
+    def _json(self, method: str, path: str, **kwargs) -> dict:
+        response = self._request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise _http_error(response, path)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError(f"Infobip {path}: answer is not JSON", error=errors.BAD_RESPONSE) from None
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    def send_batch(self, messages: Sequence[MessageRequest]) -> list[SendResult]:
+        results: list[SendResult] = []
+        halted: SendResult | None = None
+        for start in range(0, len(messages), CHUNK):
+            chunk = list(messages[start : start + CHUNK])
+            if halted is not None:
+                results += [
+                    result_for_error(m, halted.error, provider_code=halted.provider_code, attempted=False)
+                    for m in chunk
+                ]
+                continue
+            chunk_results = self._send_chunk(chunk)
+            results += chunk_results
+            halted = next((r for r in chunk_results if r.error is not None and r.error.halts_batch), None)
+        return results
+
+    def _send_chunk(self, chunk: list[MessageRequest]) -> list[SendResult]:
+        prepared: list[MessageRequest] = []
+        payload: list[dict] = []
+        early: dict[str, SendResult] = {}
+        for message in chunk:
+            try:
+                payload.append(self._message_body(message))
+                prepared.append(message)
+            except rsa.EncryptionError as exc:
+                early[message.tracking_id] = result_for_error(
+                    message, errors.ENCRYPTION_FAILED, provider_message=str(exc), attempted=False
+                )
+            except ProviderError as exc:
+                early[message.tracking_id] = result_for_error(
+                    message, exc.error or errors.SERVER_ERROR, provider_message=str(exc), attempted=False
+                )
+        by_id: dict[str, SendResult] = {}
+        if payload:
+            by_id = self._post_messages(prepared, payload)
+        return [early.get(m.tracking_id) or by_id[m.tracking_id] for m in chunk]
+
+    def _post_messages(self, prepared: list[MessageRequest], payload: list[dict]) -> dict[str, SendResult]:
+        try:
+            response = self._request(
+                "POST", "/zalo/2/messages", json={"messages": payload}, safe_to_repeat=True
+            )
+        except ProviderError as exc:
+            return {
+                m.tracking_id: result_for_error(
+                    m,
+                    exc.error or errors.SERVER_ERROR,
+                    provider_code=exc.provider_code,
+                    provider_message=str(exc),
+                    retry_after=exc.retry_after,
+                )
+                for m in prepared
+            }
+        if response.status_code >= 400:
+            exc = _http_error(response, "/zalo/2/messages")
+            return {
+                m.tracking_id: result_for_error(
+                    m, exc.error, provider_code=exc.provider_code, provider_message=exc.provider_message
+                )
+                for m in prepared
+            }
+        try:
+            body = response.json()
+            answered = {str(item.get("messageId")): item for item in body.get("messages") or []}
+        except (ValueError, AttributeError):
+            answered = {}
+        results = {}
+        for message in prepared:
+            item = answered.get(message.tracking_id)
+            if item is None:
+                results[message.tracking_id] = result_for_error(
+                    message, errors.BAD_RESPONSE, provider_message="message missing from Infobip's answer"
+                )
+            else:
+                results[message.tracking_id] = _result(message, item)
+        return results
+
+    def _message_body(self, message: MessageRequest) -> dict:
+        template_data = {k: v if isinstance(v, str) else str(v) for k, v in message.template_data.items()}
+        options: dict = {}
+        if message.encrypted:
+            template_data = rsa.encrypt_template_data(rsa.load_public_key(self.public_key()), template_data)
+            options["encrypted"] = True
+        if message.sending_mode:
+            options["sendingMode"] = message.sending_mode
+        body = {
+            "sender": self.sender,
+            "destinations": [{"to": message.user_id or message.phone, "messageId": message.tracking_id}],
+            "content": {
+                "templateName": to_int(message.template_id),
+                "templateData": template_data,
+                "type": "TEMPLATE",
+            },
+        }
+        if options:
+            body["options"] = options
+        webhooks = {}
+        delivery_url = self.delivery_report_url()
+        if delivery_url:
+            webhooks["delivery"] = {"url": delivery_url}
+        if message.callback_data:
+            webhooks["callbackData"] = message.callback_data
+        if webhooks:
+            body["webhooks"] = webhooks
+        return body
+
+    def delivery_report_url(self) -> str:
+        """Our secret delivery-report URL when PROVIDERS_PUBLIC_BASE_URL is set, else "" (set at Infobip)."""
+        public = getattr(settings, "PROVIDERS_PUBLIC_BASE_URL", "")
+        if not public or not self.creds.infobip_webhook_token:
+            return ""
+        return f"{public.rstrip('/')}/webhooks/infobip/{self.creds.infobip_webhook_token}/"
+
+    # --- keys, templates, quota ------------------------------------------------------------------
+
+    def public_key(self) -> str:
+        if self.creds.rsa_public_key:
+            return self.creds.rsa_public_key
+        key = self.get_public_key()
+        OACredentials.objects.filter(pk=self.creds.pk).update(rsa_public_key=key)
+        self.creds.rsa_public_key = key
+        return key
+
+    def get_public_key(self) -> str:
+        return str(self._json("GET", f"/zalo/1/sender/{self.sender}/public-key")["publicKey"])
+
+    def create_public_key(self) -> str:
+        return str(
+            self._json("POST", f"/zalo/1/sender/{self.sender}/public-key", safe_to_repeat=False)["publicKey"]
+        )
+
+    def list_templates(self, status: str = "ALL") -> list[TemplateInfo]:
+        found, page = [], 0
+        while True:
+            body = self._json(
+                "GET",
+                f"/zalo/1/sender/{self.sender}/templates",
+                params={"page": page, "size": 100, "status": status},
+            )
+            for item in body.get("results") or []:
+                found.append(
+                    TemplateInfo(
+                        template_id=str(item.get("templateName")),
+                        name=str(item.get("displayName") or ""),
+                        status=str(item.get("status") or ""),
+                        raw=item,
+                    )
+                )
+            paging = body.get("paging") or {}
+            page += 1
+            if not body.get("results") or page >= (to_int(paging.get("totalPages")) or 0):
+                return found
+
+    def get_template(self, template_id: str) -> TemplateInfo:
+        data = self._json("GET", f"/zalo/1/sender/{self.sender}/templates/{template_id}")
+        return TemplateInfo(
+            template_id=str(data.get("templateName") or template_id),
+            name=str(data.get("displayName") or ""),
+            status=str(data.get("status") or ""),
+            tag=str(data.get("templateTag") or ""),
+            params=list(data.get("templateProperties") or []),
+            buttons=list(data.get("templateButtons") or []),
+            preview_url=str(data.get("previewUrl") or ""),
+            reason=str(data.get("reason") or ""),
+            raw=data,
+        )
+
+    def get_quota(self) -> Quota:
+        data = self._json("GET", f"/zalo/1/sender/{self.sender}/quota")
+        return Quota(
+            daily=to_int(data.get("dailyQuota")),
+            remaining=to_int(data.get("remainingDailyQuota")),
+            monthly_promotion=to_int(data.get("monthlyPromotionQuota")),
+            remaining_monthly_promotion=to_int(data.get("remainingMonthlyPromotionQuota")),
+            estimated_next_month_promotion=to_int(data.get("estimatedNextMonthPromotionQuota")),
+            raw=data,
+        )
+
+    def get_quality(self) -> None:
+        return None  # Infobip's Zalo API has no quality endpoint (§2.7)
+
+
+def _result(message: MessageRequest, item: dict) -> SendResult:
+    status = item.get("status") or {}
+    provider_id = str(item.get("messageId") or message.tracking_id)
+    if to_int(status.get("id")) == errors.INFOBIP_DUPLICATE_MESSAGE_ID:
+        # We chose the messageId: a duplicate means an earlier attempt of this very message got through.
+        return SendResult(tracking_id=message.tracking_id, status=ACCEPTED, provider_message_id=provider_id)
+    error = errors.infobip_status_error(status)
+    if error is None:
+        return SendResult(tracking_id=message.tracking_id, status=ACCEPTED, provider_message_id=provider_id)
+    return result_for_error(
+        message,
+        error,
+        provider_code=str(status.get("name") or status.get("id") or ""),
+        provider_message=str(status.get("description") or ""),
+    )
+
+
+def _http_error(response, path: str) -> ProviderError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    # Infobip's ApiError; older endpoints nest it under requestError.serviceException.
+    service = (body.get("requestError") or {}).get("serviceException") or {}
+    code = str(body.get("errorCode") or service.get("messageId") or response.status_code)
+    text = str(body.get("description") or service.get("text") or "")
+    violations = body.get("violations") or []
+    if violations:
+        text += " " + "; ".join(
+            f"{v.get('property')}: {v.get('violation')}" for v in violations if isinstance(v, dict)
+        )
+    if response.status_code in (401, 403):
+        error = errors.UNAUTHORISED
+    elif response.status_code == 404:
+        error = errors.REQUEST_INVALID
+    else:
+        error = errors.REQUEST_INVALID
+    return ProviderError(
+        f"Infobip {path}: HTTP {response.status_code} {code}",
+        permanent=True,
+        error=error,
+        provider_code=code,
+        provider_message=text.strip()[:500],
+    )

@@ -1,0 +1,301 @@
+"""Zalo ZNS/ZBS Open API client (provider-apis.md Part 1).
+
+Zalo answers HTTP 200 with `{"error": <int>, "message": ..., "data": ...}`; a non-zero `error` is a
+failure and is mapped through `providers.errors`. Tokens come from `providers.tokens`; an
+invalid-token answer refreshes once (single-flight per OA) and retries the call once.
+"""
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+from oas.models import OACredentials, OfficialAccount
+from providers import errors, rsa, tokens
+from providers.base import (
+    ACCEPTED,
+    MessageRequest,
+    Provider,
+    ProviderError,
+    Quality,
+    Quota,
+    SendResult,
+    TemplateInfo,
+    result_for_error,
+    to_int,
+)
+from providers.http import HttpClient, shared_client
+from providers.oauth import ZaloOAuth
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_PAGE = 100
+
+
+def _ms_to_datetime(value) -> datetime | None:
+    ms = to_int(value)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms else None
+
+
+class ZaloClient(Provider):
+    name = "zalo"
+
+    def __init__(
+        self,
+        oa: OfficialAccount,
+        *,
+        http: HttpClient | None = None,
+        oauth: ZaloOAuth | None = None,
+        api_base: str | None = None,
+        oa_api_base: str | None = None,
+    ):
+        self.oa = oa
+        self.http = http or shared_client()
+        self.oauth = oauth or ZaloOAuth(http=self.http)
+        self.api_base = (api_base or settings.ZALO_API_BASE).rstrip("/")
+        # openapi.zalo.me (UID channel) is another host in production; the sandbox serves both.
+        self.oa_api_base = (oa_api_base or getattr(settings, "ZALO_OA_API_BASE", "") or self.api_base).rstrip(
+            "/"
+        )
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _envelope(self, method: str, url: str, *, safe_to_repeat: bool = True, **kwargs) -> dict:
+        """One authenticated call; refreshes the token and retries once on an invalid-token answer.
+
+        Raises ProviderError for transport failures and unreadable answers; returns the envelope
+        (with any non-zero `error`) otherwise.
+        """
+        token = tokens.get_access_token(self.oa.pk, oauth=self.oauth)
+        body = self._once(method, url, token, safe_to_repeat, kwargs)
+        code = to_int(body.get("error"))
+        if code and errors.zalo_error(code).kind == errors.TOKEN:
+            log.info("Zalo refused the access token of OA #%s (%s); refreshing once", self.oa.pk, code)
+            token = tokens.get_access_token(self.oa.pk, oauth=self.oauth, rejected_token=token)
+            body = self._once(method, url, token, safe_to_repeat, kwargs)
+        return body
+
+    def _once(self, method, url, token, safe_to_repeat, kwargs) -> dict:
+        response = self.http.request(
+            method, url, headers={"access_token": token}, safe_to_repeat=safe_to_repeat, **kwargs
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "error" not in body and "data" not in body:
+            raise ProviderError(
+                f"Zalo answered HTTP {response.status_code} without its JSON envelope",
+                error=errors.BAD_RESPONSE,
+                provider_code=str(response.status_code),
+            )
+        return body
+
+    def _data(self, method: str, path: str, **kwargs):
+        """`data` of a successful management call; ProviderError (mapped) otherwise."""
+        body = self._envelope(method, f"{self.api_base}{path}", **kwargs)
+        code = to_int(body.get("error")) or 0
+        if code != 0:
+            info = errors.zalo_error(code)
+            raise ProviderError(
+                f"Zalo {path} failed: {code} {body.get('message', '')}".strip(),
+                permanent=info.permanent,
+                error=info,
+                provider_code=str(code),
+                provider_message=str(body.get("message") or ""),
+            )
+        return body.get("data")
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    def send_batch(self, messages: Sequence[MessageRequest]) -> list[SendResult]:
+        results: list[SendResult] = []
+        halted: SendResult | None = None
+        for message in messages:
+            if halted is not None:
+                results.append(
+                    result_for_error(
+                        message,
+                        halted.error,
+                        provider_code=halted.provider_code,
+                        provider_message=halted.provider_message,
+                        attempted=False,
+                        retry_after=halted.retry_after,
+                    )
+                )
+                continue
+            result = self.send_one(message)
+            results.append(result)
+            if result.error is not None and result.error.halts_batch:
+                halted = result  # the OA is blocked: do not spend the rest of the batch on it
+        return results
+
+    def send_one(self, message: MessageRequest) -> SendResult:
+        try:
+            url, body = self._send_request(message)
+        except rsa.EncryptionError as exc:
+            return result_for_error(
+                message, errors.ENCRYPTION_FAILED, provider_message=str(exc), attempted=False
+            )
+        except ProviderError as exc:
+            return self._failure(message, exc)
+        try:
+            envelope = self._envelope("POST", url, json=body, safe_to_repeat=False)
+        except ProviderError as exc:
+            return self._failure(message, exc)
+        code = to_int(envelope.get("error")) or 0
+        if code != 0:
+            return result_for_error(
+                message,
+                errors.zalo_error(code),
+                provider_code=str(code),
+                provider_message=str(envelope.get("message") or ""),
+            )
+        data = envelope.get("data") or {}
+        quota = data.get("quota") if isinstance(data.get("quota"), dict) else None
+        return SendResult(
+            tracking_id=message.tracking_id,
+            status=ACCEPTED,
+            provider_message_id=str(data.get("msg_id") or data.get("message_id") or ""),
+            sent_at=_ms_to_datetime(data.get("sent_time") or envelope.get("sent_time")),
+            quota={"daily": to_int(quota.get("dailyQuota")), "remaining": to_int(quota.get("remainingQuota"))}
+            if quota and "dailyQuota" in quota
+            else None,
+        )
+
+    def _failure(self, message: MessageRequest, exc: ProviderError) -> SendResult:
+        return result_for_error(
+            message,
+            exc.error or errors.SERVER_ERROR,
+            provider_code=exc.provider_code,
+            provider_message=exc.provider_message or str(exc),
+            retry_after=exc.retry_after,
+        )
+
+    def _send_request(self, message: MessageRequest) -> tuple[str, dict]:
+        template_data = {k: v if isinstance(v, str) else str(v) for k, v in message.template_data.items()}
+        if message.user_id:
+            body = {
+                "user_id": message.user_id,
+                "template_id": str(message.template_id),
+                "template_data": template_data,
+            }
+            return f"{self.oa_api_base}/v3.0/oa/message/template", body
+        body = {"template_id": str(message.template_id), "tracking_id": message.tracking_id}
+        if message.sending_mode:
+            body["sending_mode"] = message.sending_mode
+        if message.development:
+            body["mode"] = "development"
+        if message.encrypted:
+            key = rsa.load_public_key(self.public_key())
+            body["rsa_phone"] = rsa.encrypt_value(key, "phone", message.phone)
+            body["template_data"] = rsa.encrypt_template_data(key, template_data)
+            return f"{self.api_base}/rsa/message/template", body
+        body["phone"] = message.phone
+        body["template_data"] = template_data
+        return f"{self.api_base}/message/template", body
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def public_key(self) -> str:
+        """The OA's RSA public key, fetched once and kept on the credentials row."""
+        stored = (
+            OACredentials.objects.filter(oa_id=self.oa.pk).values_list("rsa_public_key", flat=True).first()
+        )
+        if stored:
+            return stored
+        key = self.get_public_key()
+        OACredentials.objects.filter(oa_id=self.oa.pk).update(rsa_public_key=key)
+        return key
+
+    def get_public_key(self) -> str:
+        return _key_from(self._data("GET", "/rsa/key/get"))
+
+    def create_public_key(self) -> str:
+        return _key_from(self._data("GET", "/rsa/key/gen", safe_to_repeat=False))
+
+    # --- templates, quota, quality ---------------------------------------------------------------
+
+    def list_templates(self, status: int | None = None) -> list[TemplateInfo]:
+        found: list[TemplateInfo] = []
+        offset = 0
+        while True:
+            params = {"offset": offset, "limit": TEMPLATE_PAGE}
+            if status is not None:
+                params["status"] = status
+            body = self._envelope("GET", f"{self.api_base}/template/all", params=params)
+            code = to_int(body.get("error")) or 0
+            if code:
+                info = errors.zalo_error(code)
+                raise ProviderError(
+                    f"Zalo /template/all failed: {code}",
+                    permanent=info.permanent,
+                    error=info,
+                    provider_code=str(code),
+                )
+            page = body.get("data") or []
+            for item in page:
+                found.append(
+                    TemplateInfo(
+                        template_id=str(item.get("templateId")),
+                        name=str(item.get("templateName") or ""),
+                        status=str(item.get("status") or ""),
+                        quality=str(item.get("templateQuality") or ""),
+                        raw=item,
+                    )
+                )
+            total = to_int((body.get("metadata") or {}).get("total")) or 0
+            offset += TEMPLATE_PAGE
+            if not page or offset >= total:
+                return found
+
+    def get_template(self, template_id: str) -> TemplateInfo:
+        data = self._data("GET", "/template/info/v2", params={"template_id": template_id}) or {}
+        return TemplateInfo(
+            template_id=str(data.get("templateId") or template_id),
+            name=str(data.get("templateName") or ""),
+            status=str(data.get("status") or ""),
+            quality=str(data.get("templateQuality") or ""),
+            tag=str(data.get("templateTag") or ""),
+            params=list(data.get("listParams") or []),
+            buttons=list(data.get("listButtons") or []),
+            preview_url=str(data.get("previewUrl") or ""),
+            reason=str(data.get("reason") or ""),
+            raw=data,
+        )
+
+    def get_quota(self) -> Quota:
+        data = self._data("GET", "/message/quota") or {}
+        return Quota(
+            daily=to_int(data.get("dailyQuota")),
+            remaining=to_int(data.get("remainingQuota")),
+            monthly_promotion=to_int(data.get("monthlyPromotionQuota")),
+            remaining_monthly_promotion=to_int(data.get("remainingMonthlyPromotionQuota")),
+            estimated_next_month_promotion=to_int(data.get("estimatedNextMonthPromotionQuota")),
+            raw=data,
+        )
+
+    def get_quality(self) -> Quality:
+        data = self._data("GET", "/quality") or {}
+        return Quality(
+            current=str(data.get("oaCurrentQuality") or "UNDEFINED"),
+            last_7_days=str(data.get("oa7dayQuality") or "UNDEFINED"),
+        )
+
+    def get_template_tags(self) -> list[str]:
+        return [str(tag) for tag in (self._data("GET", "/message/template-tag") or [])]
+
+    def get_message_status(self, msg_id: str) -> dict:
+        return self._data("GET", "/message/status", params={"message_id": msg_id}) or {}
+
+
+def _key_from(data) -> str:
+    # The response field is UNKNOWN in Zalo's docs (§1.6): accept the likely spellings.
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):
+        for name in ("public_key", "publicKey", "key", "rsa_public_key"):
+            if data.get(name):
+                return str(data[name])
+    raise ProviderError("Zalo returned no RSA public key", error=errors.BAD_RESPONSE)
