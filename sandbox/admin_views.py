@@ -62,6 +62,9 @@ def admin_api(methods=("GET",)):
                 return json_response({"error": str(exc)}, status=404)
             except (ValueError, TypeError, KeyError) as exc:
                 return json_response({"error": f"bad request: {exc}"}, status=400)
+            finally:
+                if request.method == "POST":
+                    runtime.clear_caches()
 
         return wrapper
 
@@ -78,6 +81,7 @@ def reset_state(seed_demo: bool = True, config: dict | None = None) -> dict | No
         for model in WIPE_ORDER:
             model.objects.all().delete()
         runtime.set_config(runtime.merge(runtime.initial_config(), config or {}))
+        runtime.clear_caches()
         quota.bump_version()
         return seed.seed_demo() if seed_demo else None
 

@@ -58,9 +58,13 @@ def check_send(
     sending_mode=None,
     now: datetime,
     cfg: dict,
-) -> tuple[SandboxTemplate, dict]:
-    """Every check Zalo makes before accepting a send; raises ZaloError, else (template, profile)."""
-    template = SandboxTemplate.objects.filter(template_id=str(template_id)).first() if template_id else None
+) -> tuple[SandboxTemplate, dict, quota.QuotaState | None]:
+    """Every check Zalo makes before accepting a send; raises ZaloError, else (template, profile,
+    the OA's quota state before this send; None in development mode)."""
+    template_id = str(template_id or "")
+    template = runtime.cached(
+        "template", template_id, lambda: SandboxTemplate.objects.filter(template_id=template_id).first()
+    )
     if template is None:
         raise ZaloError(-109)
     if template.oa_id != oa.pk:
@@ -77,6 +81,7 @@ def check_send(
     if cfg.get("night_ban") and not 6 <= rules.vietnam_hour(now) < 22:
         raise ZaloError(-133)
     development = mode == "development"
+    state = None
     if development:
         if recipient not in (oa.admin_phones or []):
             raise ZaloError(-127)
@@ -100,7 +105,7 @@ def check_send(
         raise ZaloError(-118)
     if profile.get("opted_out"):
         raise ZaloError(-141)
-    return template, profile
+    return template, profile, state
 
 
 def check_marketing(oa, state: quota.QuotaState, recipient: str, now: datetime) -> None:
@@ -173,11 +178,18 @@ def schedule(msg: SandboxMessage, kind: str, due_at: datetime) -> None:
     runtime.WAKE.set()
 
 
-def quota_numbers(oa: SandboxOA, now: datetime) -> tuple[int | None, int | None]:
-    state = quota.state(oa, now)
+def quota_after_send(
+    oa: SandboxOA, state: quota.QuotaState | None, now: datetime
+) -> tuple[int | None, int | None]:
+    """(daily limit, remaining today) after one more send, as the send response reports them."""
+    if state is None:  # development mode: the numbers of the day, not counting the test message
+        state = quota.state(oa, now)
+        sent = state.sent_today
+    else:
+        sent = state.sent_today + 1
     if state.limit is None:
         return None, None
-    return state.limit, max(0, state.limit - state.sent_today)
+    return state.limit, max(0, state.limit - sent)
 
 
 # --- simulation events -------------------------------------------------------------------------
@@ -280,6 +292,7 @@ def evaluate_template_quality(oa: SandboxOA, template_id: str, now: datetime) ->
     if tier != template.quality:
         template.quality = tier
         template.save(update_fields=["quality"])
+        runtime.clear_caches()
         webhooks.emit_zalo(
             oa, "change_template_quality", {"oa_id": oa.oa_id, "template_id": template_id, "quality": tier}
         )
@@ -292,6 +305,7 @@ def set_template_status(template: SandboxTemplate, new_status: str, reason: str 
     template.status = new_status
     template.reason = reason
     template.save(update_fields=["status", "reason"])
+    runtime.clear_caches()
     webhooks.emit_zalo(
         template.oa,
         "change_template_status",
@@ -367,7 +381,7 @@ def dispatch_infobip(msg: SandboxMessage, now: datetime) -> None:
     try:
         if not PHONE_84.match(msg.recipient) and not (msg.recipient.isdigit() and len(msg.recipient) >= 15):
             raise ZaloError(-108)
-        template, profile = check_send(
+        template, profile, _state = check_send(
             msg.oa,
             recipient=msg.recipient,
             template_id=msg.template_id,

@@ -497,4 +497,5 @@ def public_key(request, account, sender):
             return api_error(409, "RSA key already exists for this sender, use GET", code="E409")
         oa.rsa_private_pem = crypto.generate_private_pem()
         oa.save(update_fields=["rsa_private_pem"])
+    runtime.clear_caches()
     return json_response({"publicKey": crypto.public_key_b64(oa.rsa_private_pem)})

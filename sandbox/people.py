@@ -46,10 +46,12 @@ def derive(seed: str, key: str, cfg: dict) -> dict:
 
 
 def profile_for(key: str, cfg: dict) -> dict:
+    from sandbox import runtime
     from sandbox.models import SandboxRecipient
 
     profile = derive(cfg["people_seed"], key, cfg)
-    pinned = SandboxRecipient.objects.filter(key=key).first()
-    if pinned:
-        profile.update(pinned.profile)
+    pinned = runtime.cached(
+        "recipients", "all", lambda: dict(SandboxRecipient.objects.values_list("key", "profile"))
+    )
+    profile.update(pinned.get(key, {}))
     return profile

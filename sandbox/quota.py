@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from django.db.models import Sum
+from django.db.models import F
 
 from quotas import rules
 from sandbox.models import SandboxDailyStat, SandboxMessage, SandboxOA
@@ -110,23 +110,26 @@ def quality_48h(oa: SandboxOA, policy: rules.Policy, today: date) -> str:
     return str(rules.quality_tier(policy, window(oa, today - timedelta(days=1), today)))
 
 
-def marketing_quota(oa: SandboxOA, policy: rules.Policy, today: date) -> tuple[int | None, int]:
-    """(this month's OA marketing quota or None, marketing sent this month)."""
+def marketing_quota(oa: SandboxOA, policy: rules.Policy, today: date, rows=None) -> tuple[int | None, int]:
+    """(the OA marketing quota of `today`'s month or None, marketing sent that month up to `today`).
+
+    `rows` = marketing_rows(oa), to answer several months from one query."""
+    rows = marketing_rows(oa) if rows is None else rows
     month = rules.month_of(today)
-    stats = SandboxDailyStat.objects.filter(oa=oa)
-    used = stats.filter(day__gte=month, day__lte=today).aggregate(n=Sum("sent_tag3"))["n"] or 0
+    used = sum(t3 for day, _t1, _t2, t3 in rows if month <= day <= today)
     months = rules.previous_months(month, policy.marketing_quota_months)
-    transactional = 0
-    if months:
-        agg = stats.filter(day__gte=months[0], day__lt=month).aggregate(
-            a=Sum("sent_tag1"), b=Sum("sent_tag2")
-        )
-        transactional = (agg["a"] or 0) + (agg["b"] or 0)
-    first_marketing = stats.filter(sent_tag3__gt=0).order_by("day").values_list("day", flat=True).first()
+    transactional = sum(t1 + t2 for day, t1, t2, _t3 in rows if months and months[0] <= day < month)
+    first_marketing = next((day for day, _t1, _t2, t3 in rows if t3 > 0), None)
     quota = rules.monthly_marketing_quota(
         policy, transactional, rules.month_of(first_marketing) if first_marketing else None, month
     )
     return quota, used
+
+
+def marketing_rows(oa: SandboxOA) -> list[tuple[date, int, int, int]]:
+    """(day, tag 1, tag 2, tag 3 sent) of every day of the OA, oldest first."""
+    stats = SandboxDailyStat.objects.filter(oa=oa).order_by("day")
+    return list(stats.values_list("day", "sent_tag1", "sent_tag2", "sent_tag3"))
 
 
 def recipient_marketing_counts(oa: SandboxOA, recipient: str, today: date) -> tuple[int, int]:
@@ -147,11 +150,12 @@ def _vn_midnight(day: date) -> datetime:
 
 
 def record_send(oa: SandboxOA, tag: int, now: datetime) -> None:
-    stat = _stat(oa, rules.vietnam_day(now))
+    day = rules.vietnam_day(now)
     field = {1: "sent_tag1", 2: "sent_tag2", 3: "sent_tag3"}.get(tag, "sent_tag1")
-    setattr(stat, field, getattr(stat, field) + 1)
-    stat.sent += 1
-    stat.save(update_fields=["sent", field])
+    counters = {"sent": F("sent") + 1, field: F(field) + 1}
+    if not SandboxDailyStat.objects.filter(oa=oa, day=day).update(**counters):
+        _stat(oa, day)
+        SandboxDailyStat.objects.filter(oa=oa, day=day).update(**counters)
 
 
 def record_bad_report(oa: SandboxOA, now: datetime) -> None:

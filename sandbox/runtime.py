@@ -107,6 +107,28 @@ def update_config(patch: dict) -> dict:
     return set_config(merge(config(), patch))
 
 
+_memo: dict = {}
+_memo_lock = threading.Lock()
+_MISSING = object()
+
+
+def cached(namespace: str, key, loader):
+    """A per-process memo of hot lookups (tokens, templates, pinned people); cleared on every write
+    through the admin API, on reset and on template changes (the process is the only writer)."""
+    with _memo_lock:
+        value = _memo.get((namespace, key), _MISSING)
+    if value is _MISSING:
+        value = loader()
+        with _memo_lock:
+            _memo[(namespace, key)] = value
+    return value
+
+
+def clear_caches() -> None:
+    with _memo_lock:
+        _memo.clear()
+
+
 def real_now() -> datetime:
     return datetime.now(UTC)
 

@@ -28,6 +28,7 @@ TEMPLATES = [
 ]
 SANDBOX_DATABASE_URL = envstr("SANDBOX_DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'sandbox.sqlite3'}"
 DATABASES = {"default": database_from_url(SANDBOX_DATABASE_URL)}
+DATABASES["default"]["CONN_MAX_AGE"] = None  # one connection per gunicorn thread, kept open
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # One writer at a time: take the write lock at BEGIN, never upgrade a read lock (no deadlock errors).
     DATABASES["default"]["OPTIONS"].update(

@@ -25,6 +25,7 @@ zalo_urls = [
     path("zalo/template/info/v2", zalo.template_info_v2),
     path("zalo/template/info", zalo.template_info),
     path("zalo/template/sample-data", zalo.template_sample),
+    path("zalo/rating/get", zalo.rating_get),
     # openapi.zalo.me (UID channel)
     path("zalo/v3.0/oa/message/template", zalo.send_uid),
 ]

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 TICK_LOCK = threading.Lock()
 DRAIN_HORIZON = 0.5  # seconds
+TICK_PAUSE = 0.02
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sandbox-webhook")
 _in_flight = set()
 _in_flight_lock = threading.Lock()
@@ -22,7 +23,7 @@ _last_quota_check = 0.0
 _started = False
 
 
-def run_events(limit=500) -> int:
+def run_events(limit=50) -> int:
     now = runtime.now()
     with runtime.WRITE_LOCK, transaction.atomic():
         events = list(
@@ -143,8 +144,7 @@ def _loop():
         except Exception:
             log.exception("sandbox worker tick failed")
             time.sleep(0.2)
-        finally:
-            close_old_connections()
+        time.sleep(TICK_PAUSE)  # under load, batch the work instead of competing for the write lock
 
 
 def start() -> None:

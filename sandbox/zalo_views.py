@@ -1,12 +1,13 @@
 """Zalo ZNS/ZBS Open API (business.openapi.zalo.me and openapi.zalo.me), served under /zalo/."""
 
 import functools
-import hashlib
 import re
+from datetime import timedelta
 
 from django.db import transaction
 from django.views.decorators.csrf import csrf_exempt
 
+from quotas import rules
 from sandbox import crypto, engine, quota, runtime
 from sandbox.errors import ZaloError
 from sandbox.http import json_response, read_json
@@ -42,13 +43,17 @@ def zalo_api(host="business", methods=("GET",)):
 
 
 def authenticate(request, host: str) -> SandboxOA:
-    token = request.headers.get("access_token") or request.headers.get("access-token") or ""
-    row = (
-        SandboxToken.objects.select_related("oa", "oa__app")
-        .filter(token=token, kind=SandboxToken.ACCESS)
-        .first()
-        if token
-        else None
+    token = request.headers.get("access_token") or ""
+    row = runtime.cached(
+        "token",
+        token,
+        lambda: (
+            SandboxToken.objects.select_related("oa", "oa__app")
+            .filter(token=token, kind=SandboxToken.ACCESS)
+            .first()
+            if token
+            else None
+        ),
     )
     if row is None or row.revoked:
         raise ZaloError(-124 if host == "business" else -216)
@@ -102,7 +107,7 @@ def _send(oa: SandboxOA, *, channel, recipient, body, template_data, encrypted=F
                 raise ZaloError(
                     -108 if channel != "uid" else -201, None if channel != "uid" else "user_id is invalid"
                 )
-            template, profile = engine.check_send(
+            template, profile, state = engine.check_send(
                 oa,
                 recipient=recipient,
                 template_id=body.get("template_id"),
@@ -119,7 +124,7 @@ def _send(oa: SandboxOA, *, channel, recipient, body, template_data, encrypted=F
         else:
             msg.accepted = True
             engine.mark_sent(msg, oa, template, profile, now)
-            daily, remaining = engine.quota_numbers(oa, now)
+            daily, remaining = engine.quota_after_send(oa, state, now)
     if failure:
         raise failure
     if channel == "uid":
@@ -239,15 +244,15 @@ def message_status(request, oa):
 def quota_data(oa: SandboxOA) -> dict:
     now = runtime.now()
     state = quota.state(oa, now)
-    monthly, used = quota.marketing_quota(oa, state.policy, state.day)
+    rows = quota.marketing_rows(oa)
+    monthly, used = quota.marketing_quota(oa, state.policy, state.day, rows)
     remaining = None if state.limit is None else max(0, state.limit - state.sent_today)
-    next_month = quota.rules.month_of(state.day.replace(day=28) + quota.timedelta(days=4))
-    estimated = quota.marketing_quota(oa, state.policy, next_month)[0] if monthly is not None else None
-    marketing_today = state.limit is not None and state.policy.code == "zns-2024"
+    next_month = rules.month_of(state.day.replace(day=28) + timedelta(days=4))
+    estimated = quota.marketing_quota(oa, state.policy, next_month, rows)[0] if monthly is not None else None
     return {
         "dailyQuota": state.limit,
         "remainingQuota": remaining,
-        "dailyQuotaPromotion": state.limit // 4 if marketing_today else None,
+        "dailyQuotaPromotion": None,  # the 25 % daily promotion share is not a rule of quotas.rules
         "remainingQuotaPromotion": None,
         "monthlyPromotionQuota": monthly,
         "remainingMonthlyPromotionQuota": None if monthly is None else max(0, monthly - used),
@@ -264,7 +269,7 @@ def message_quota(request, oa):
 def template_tags(request, oa):
     state = quota.state(oa, runtime.now())
     tags = ["TRANSACTION", "CUSTOMER_CARE"]
-    if quota.rules.can_send_tag(state.policy, state.limit, quota.rules.MARKETING_TAG):
+    if rules.can_send_tag(state.policy, state.limit, rules.MARKETING_TAG):
         tags.append("PROMOTION")
     return json_response({"data": tags, "error": 0, "message": "success"})
 
@@ -364,6 +369,7 @@ def rsa_gen(request, oa):
             raise ZaloError(-143)
         oa.rsa_private_pem = crypto.generate_private_pem()
         oa.save(update_fields=["rsa_private_pem"])
+    runtime.clear_caches()
     return envelope({"public_key": crypto.public_key_b64(oa.rsa_private_pem)})
 
 
@@ -374,5 +380,8 @@ def rsa_get(request, oa):
     return envelope({"public_key": crypto.public_key_b64(oa.rsa_private_pem)})
 
 
-def hash_phone(phone: str) -> str:
-    return hashlib.sha256(phone.encode()).hexdigest()
+@zalo_api(methods=("GET", "POST"))
+def rating_get(request, oa):
+    """Service-rating answers: the sandbox simulates none, so the list is empty (shape per S-ZOAVOTE)."""
+    _template(request, oa)
+    return envelope({"total": 0, "data": []})
