@@ -38,6 +38,7 @@ DEFAULT_CONFIG = {
     "webhook_retry_factor": 1.0,  # 0.001 turns Zalo's 30 s … 1 h ladder into 30 ms … 3.6 s
     "webhook_timeout": 2.0,
     "webhook_signature_first_term": "app_id",  # or "oa_id" (provider-apis.md §1.14 CONFLICT)
+    "webhook_timestamp_clock": "real",  # or "sandbox": the clock of the signed `timestamp` field
     "duplicate_webhook_rate": 0.0,
     # Faults on the provider paths (not on /sandbox/...).
     "faults": {

@@ -33,7 +33,10 @@ def emit_zalo(oa: SandboxOA, event_name: str, payload: dict) -> SandboxWebhook |
     if app is None or not app.webhook_url:
         return None
     cfg = runtime.config()
-    timestamp = runtime.ms(runtime.now())
+    # The signed `timestamp` is when the event is pushed: real time by default, so receivers' freshness
+    # checks pass however far a test moved the sandbox clock (business times follow the sandbox clock).
+    clock = runtime.now if cfg.get("webhook_timestamp_clock") == "sandbox" else runtime.real_now
+    timestamp = runtime.ms(clock())
     body_obj = {"event_name": event_name, "app_id": app.app_id, **payload, "timestamp": timestamp}
     body = json.dumps(body_obj, ensure_ascii=False, separators=(",", ":"))
     first = app.app_id if cfg.get("webhook_signature_first_term", "app_id") == "app_id" else oa.oa_id

@@ -59,9 +59,10 @@ def _deliver(hook_id, url, body, headers, attempts, provider):
     try:
         outcome = webhooks.post(hook_id, url, body, headers, attempts, provider)
         with runtime.WRITE_LOCK, transaction.atomic():
-            hook = SandboxWebhook.objects.get(pk=hook_id)
-            hook.state = "pending"
-            webhooks.record(hook, outcome)
+            hook = SandboxWebhook.objects.filter(pk=hook_id).first()
+            if hook is not None:  # None: a reset wiped it while it was in flight
+                hook.state = "pending"
+                webhooks.record(hook, outcome)
     except Exception:
         log.exception("webhook %s failed", hook_id)
     finally:

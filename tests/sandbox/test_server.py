@@ -1,0 +1,92 @@
+"""The sandbox as a server: the management command, concurrent clients, the exact ledger."""
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from sandbox.testing import DEMO_TOKENS, free_port
+
+from .conftest import reachable_phone
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_concurrent_sends_are_all_recorded_exactly_once(sb):
+    sb.oa(
+        "demo-oa-1",
+        policy_overrides={
+            "levels": [10**6],
+            "starting_level": 10**6,
+            "penalty_zone": 10**6,
+            "marketing_min_level": None,
+        },
+        initial_limit=10**6,
+    )
+    phone = reachable_phone(sb)
+
+    def send(i):
+        body = {
+            "phone": phone,
+            "template_id": "100004",
+            "template_data": {"otp": "123456"},
+            "tracking_id": f"c-{i}",
+        }
+        headers = {"access_token": DEMO_TOKENS["demo-oa-1"]}
+        return requests.post(
+            f"{sb.zalo_base}/message/template", json=body, headers=headers, timeout=30
+        ).json()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(send, range(200)))
+    assert [r["error"] for r in results] == [0] * 200
+    assert len({r["data"]["msg_id"] for r in results}) == 200
+    summary = sb.ledger_summary()
+    assert summary["accepted"] == 200 and summary["duplicate_tracking_ids"] == {}
+    assert sorted(r["tracking_id"] for r in sb.ledger()) == sorted(f"c-{i}" for i in range(200))
+    assert sb.oa("demo-oa-1")["sent_today"] == 200
+
+
+def test_the_management_command_serves_with_its_flags(tmp_path):
+    port = free_port()
+    env = {**os.environ, "DEBUG": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "zalo_sandbox",
+            "--port",
+            str(port),
+            "--reset",
+            "--database-url",
+            f"sqlite:///{tmp_path / 'sb.sqlite3'}",
+            "--error-rate",
+            "1",
+            "--error-status",
+            "502",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/sandbox/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        assert requests.get(f"{base}/zalo/message/quota", timeout=5).status_code == 502
+        seed = requests.get(f"{base}/sandbox/admin/seed", timeout=5).json()
+        assert seed["zalo_app"] == {"app_id": "demo-app-1", "secret_key": "demo-app-1-secret-key"}
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0].decode()
+    assert "demo-infobip-api-key" in output  # the credentials are printed for `make run`
