@@ -268,12 +268,7 @@ def _http_error(response, path: str) -> ProviderError:
         text += " " + "; ".join(
             f"{v.get('property')}: {v.get('violation')}" for v in violations if isinstance(v, dict)
         )
-    if response.status_code in (401, 403):
-        error = errors.UNAUTHORISED
-    elif response.status_code == 404:
-        error = errors.REQUEST_INVALID
-    else:
-        error = errors.REQUEST_INVALID
+    error = errors.UNAUTHORISED if response.status_code in (401, 403) else errors.REQUEST_INVALID
     return ProviderError(
         f"Infobip {path}: HTTP {response.status_code} {code}",
         permanent=True,
