@@ -306,6 +306,7 @@ class OAHourlyStats(Counters):
         constraints = [
             models.UniqueConstraint(fields=["oa", "day", "hour"], name="unique_hourly_stats_per_oa")
         ]
+        indexes = [models.Index(fields=["day", "hour"], name="oa_hourly_stats_by_hour")]  # the hourly check
 
     def __str__(self):
         return f"{self.oa_id} {self.day} {self.hour}h"

@@ -484,18 +484,40 @@ def run_violation_checks(at: datetime | None = None) -> list[AutomaticViolation]
     already_violated = set(
         AutomaticViolation.objects.filter(day=day, oa_id__in=bad_so_far).values_list("oa_id", flat=True)
     )
+    # Bad reports trip the guardrail as they are recorded; this is the backstop for any that did not.
+    already_alerted = set(
+        QualityAlert.objects.filter(
+            day=day, kind=QualityAlert.Kind.GUARDRAIL, oa_id__in=bad_so_far
+        ).values_list("oa_id", flat=True)
+    )
     policies = {}
-    violations = []
+    states = {}
+    to_violate, trips = [], []
     for state in OAQuotaState.objects.filter(oa_id__in=bad_so_far).select_related("policy"):
         policy = policies.setdefault(state.policy_id, rules_policy(state.policy))
+        states[state.oa_id] = state
         bad = bad_so_far[state.oa_id]
         limit = limit_on(state, day)
         if state.oa_id not in already_violated and rules.is_violation(policy, limit, bad):
-            violation = apply_violation(state.oa_id, day, hour, bad)
-            if violation is not None:
-                violations.append(violation)
-        elif rules.guardrail_reached(policy, limit, state.guardrail_share, bad):
-            apply_guardrail(state.oa_id, day)
+            to_violate.append((state.oa_id, bad))
+        elif state.oa_id not in already_alerted and (trip := _guardrail_trip(state, policy, limit, bad)):
+            trips.append(trip)
+    # One transaction for the hour's actions: a burst of violations costs one commit, not one each.
+    with transaction.atomic():
+        violations = [
+            violation
+            for oa_id, bad in to_violate
+            if (violation := apply_violation(oa_id, day, hour, bad)) is not None
+        ]
+        # A violation is past the guardrail too (at the lower limit even more so).
+        for violation in violations:
+            state = states[violation.oa_id]
+            policy = policies[state.policy_id]
+            trip = _guardrail_trip(state, policy, violation.new_limit, violation.bad_reports)
+            if trip and violation.oa_id not in already_alerted:
+                trips.append(trip)
+        if trips:
+            _act_on_guardrail_trips(day, trips)
     return violations
 
 
@@ -547,12 +569,16 @@ def apply_violation(oa_id: int, day: date, hour: int, bad_reports: int) -> Autom
     return violation
 
 
-def apply_guardrail(oa_id: int, day: date) -> QualityAlert | None:
-    """If the OA's bad reports of `day` reached its guardrail, alert once and pause marketing if set to."""
-    state = quota_state(oa_id)
-    policy = rules_policy(state.policy)
-    limit = limit_on(state, day)
-    bad = OADailyStats.objects.filter(oa_id=oa_id, day=day).values_list("bad_reports", flat=True).first() or 0
+@dataclass(frozen=True)
+class GuardrailTrip:
+    oa_id: int
+    action: str
+    reason: str
+
+
+def _guardrail_trip(
+    state: OAQuotaState, policy: rules.Policy, limit: int | None, bad: int
+) -> GuardrailTrip | None:
     if not rules.guardrail_reached(policy, limit, state.guardrail_share, bad):
         return None
     threshold = rules.guardrail_threshold(policy, limit, state.guardrail_share)
@@ -564,20 +590,40 @@ def apply_guardrail(oa_id: int, day: date) -> QualityAlert | None:
         "share": (state.guardrail_share * 100).normalize(),
         "threshold": threshold.normalize(),
     }
-    with transaction.atomic():
-        alert, _created = QualityAlert.objects.get_or_create(
-            oa_id=oa_id, day=day, kind=QualityAlert.Kind.GUARDRAIL, defaults={"message": reason}
+    return GuardrailTrip(state.oa_id, state.guardrail_action, reason)
+
+
+@transaction.atomic
+def _act_on_guardrail_trips(day: date, trips: list[GuardrailTrip]) -> None:
+    """Alert once per OA and day; pause running marketing campaigns of the OAs set to pause."""
+    QualityAlert.objects.bulk_create(
+        [
+            QualityAlert(oa_id=t.oa_id, day=day, kind=QualityAlert.Kind.GUARDRAIL, message=t.reason)
+            for t in trips
+        ],
+        ignore_conflicts=True,
+    )
+    reasons = {t.oa_id: t.reason for t in trips if t.action == OAQuotaState.GuardrailAction.PAUSE}
+    running_marketing = Campaign.objects.filter(
+        oa_id__in=reasons, status=Campaign.Status.RUNNING, template__tag=rules.MARKETING_TAG
+    ).values_list("pk", "oa_id")
+    paused = Counter(
+        oa_id for campaign_id, oa_id in running_marketing if pause_campaign(campaign_id, reasons[oa_id])
+    )
+    for oa_id, count in paused.items():
+        QualityAlert.objects.filter(oa_id=oa_id, day=day, kind=QualityAlert.Kind.GUARDRAIL).update(
+            campaigns_paused=F("campaigns_paused") + count
         )
-        if state.guardrail_action == OAQuotaState.GuardrailAction.PAUSE:
-            running_marketing = Campaign.objects.filter(
-                oa_id=oa_id, status=Campaign.Status.RUNNING, template__tag=rules.MARKETING_TAG
-            ).values_list("pk", flat=True)
-            paused = sum(pause_campaign(campaign_id, reason) for campaign_id in list(running_marketing))
-            if paused:
-                QualityAlert.objects.filter(pk=alert.pk).update(
-                    campaigns_paused=F("campaigns_paused") + paused
-                )
-    return alert
+
+
+def apply_guardrail(oa_id: int, day: date) -> bool:
+    """If the OA's bad reports of `day` reached its guardrail, alert once and pause marketing if set to."""
+    state = quota_state(oa_id)
+    bad = OADailyStats.objects.filter(oa_id=oa_id, day=day).values_list("bad_reports", flat=True).first() or 0
+    trip = _guardrail_trip(state, rules_policy(state.policy), limit_on(state, day), bad)
+    if trip is not None:
+        _act_on_guardrail_trips(day, [trip])
+    return trip is not None
 
 
 class CorrectionRejected(ValueError):

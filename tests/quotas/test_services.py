@@ -295,3 +295,17 @@ def test_the_quality_overview_lists_every_oa(oa):
         ("Shop", 20000, 100, 1),
     ]
     assert rows[1].next_review == DAY + timedelta(days=7)
+
+
+@pytest.mark.django_db
+def test_the_hourly_check_is_a_backstop_for_the_guardrail_and_pauses_after_a_violation(marketing_campaign):
+    oa = marketing_campaign.oa
+    # Rollups written without going through record_bad_report (as after a rebuild): 401 > 400.
+    OADailyStats.objects.create(oa=oa, day=DAY, sent=1000, bad_reports=401)
+    OAHourlyStats.objects.create(oa=oa, day=DAY, hour=8, sent=1000, bad_reports=401)
+    [violation] = services.run_violation_checks(vn_moment(DAY, 9))
+    marketing_campaign.refresh_from_db()
+    assert marketing_campaign.status == Campaign.Status.PAUSED
+    kinds = set(QualityAlert.objects.filter(oa=oa).values_list("kind", flat=True))
+    assert kinds == {"guardrail", "violation"}
+    assert violation.new_limit == 10000
