@@ -11,7 +11,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = False
 SECRET_KEY = envstr("SANDBOX_SECRET_KEY", "sandbox-only-key-it-guards-nothing")  # noqa: S105
 ALLOWED_HOSTS = ["*"]  # a local stand-in for public APIs, reached by whatever host name the tests use
-INSTALLED_APPS = ["django.contrib.contenttypes", "sandbox"]
+INSTALLED_APPS = ["sandbox"]
 MIDDLEWARE = [
     "zalo_admin.middleware.ContentSecurityPolicyMiddleware",
     "sandbox.middleware.FaultInjectionMiddleware",

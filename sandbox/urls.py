@@ -6,6 +6,7 @@ from sandbox import admin_views as admin
 from sandbox import infobip_views as infobip
 from sandbox import oauth_views as oauth
 from sandbox import zalo_views as zalo
+from sandbox.http import json_response
 
 zalo_urls = [
     # business.openapi.zalo.me
@@ -70,3 +71,15 @@ admin_urls = [
 ]
 
 urlpatterns = zalo_urls + oauth_urls + infobip_urls + admin_urls
+
+
+def not_found(request, exception=None):
+    return json_response({"error": "not found", "path": request.path}, status=404)
+
+
+def server_error(request):
+    return json_response({"error": -100, "message": "Unknown error"}, status=500)
+
+
+handler404 = not_found
+handler500 = server_error
