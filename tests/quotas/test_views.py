@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from quotas import services
 from quotas.charts import oa_volume_figure
-from quotas.models import LevelChange, OAQuotaState, QualityAlert
+from quotas.models import LevelChange, OAQuotaState, Policy, QualityAlert
 from tests.quotas.conftest import vn_moment
 
 ROLES = ("marketer", "quality_admin", "auditor", "superuser")
@@ -127,3 +127,66 @@ def test_the_volume_chart_follows_the_limit_history(client, quality_admin, oa):
     services.correct_level(oa.pk, 50000, "raised", quality_admin)
     limits = oa_volume_figure(oa.pk, days=3)["data"][1]["y"]
     assert limits == [20000, 20000, 50000]
+
+
+def test_a_quality_admin_adds_a_policy_version_in_the_admin_without_a_deploy(client, quality_admin):
+    quality_admin.is_staff = True
+    quality_admin.save()
+    client.force_login(quality_admin)
+    response = client.post(
+        reverse("admin:quotas_policy_add"),
+        {
+            "code": "zbs-2027",
+            "name": "ZBS rules 2027",
+            "effective_from": "2027-01-01",
+            "levels": "[2000, 10000, 20000, 50000, 100000, null]",
+            "starting_level": "20000",
+            "penalty_zone": "2000",
+            "recipient_marketing_per_day": "1",
+            "recipient_marketing_per_month": "20",
+            "marketing_quota_months": "2",
+            "first_marketing_month_bonus": "0",
+            "high_max_rate": "0.001",
+            "medium_max_rate": "0.004",
+            "review_window_days": "7",
+            "wait_days": "7",
+            "upgrade_multiplier": "2",
+            "violation_rate": "0.02",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    policy = Policy.objects.get(code="zbs-2027").to_rules()
+    assert policy.levels[-1] is None
+    assert policy.recipient_marketing_per_month == 20
+
+
+def test_the_admin_refuses_a_policy_with_levels_out_of_order(client, superuser):
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:quotas_policy_add"),
+        {
+            "code": "broken",
+            "name": "Broken",
+            "effective_from": "2027-01-01",
+            "levels": "[5000, 1000, null]",
+            "starting_level": "5000",
+            "penalty_zone": "1000",
+            "marketing_quota_months": "2",
+            "first_marketing_month_bonus": "0",
+            "high_max_rate": "0.001",
+            "medium_max_rate": "0.005",
+            "review_window_days": "7",
+            "wait_days": "7",
+            "upgrade_multiplier": "2",
+            "violation_rate": "0.02",
+        },
+    )
+    assert response.status_code == 200
+    assert not Policy.objects.filter(code="broken").exists()
+
+
+def test_marketers_cannot_open_the_policy_admin(client, marketer):
+    marketer.is_staff = True
+    marketer.save()
+    client.force_login(marketer)
+    assert client.get(reverse("admin:quotas_policy_changelist")).status_code == 403
