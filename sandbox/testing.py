@@ -195,6 +195,29 @@ def running_sandbox(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def sandbox_fixture(name: str = "zalo_sandbox", scope: str = "session", **kwargs):
+    """A pytest fixture that runs one sandbox for its scope; in a conftest.py:
+
+    from sandbox.testing import sandbox_fixture
+    zalo_sandbox = sandbox_fixture(config={"delay_factor": 0.001, "webhook_retry_factor": 0.0001})
+
+    @pytest.fixture
+    def provider_urls(zalo_sandbox, settings):
+        zalo_sandbox.reset()
+        for key, value in zalo_sandbox.settings_env().items():
+            setattr(settings, key, value)
+        return zalo_sandbox
+    """
+    import pytest
+
+    @pytest.fixture(scope=scope, name=name)
+    def _sandbox():
+        with running_sandbox(**kwargs) as sandbox:
+            yield sandbox
+
+    return _sandbox
+
+
 def _wait_ready(sandbox: Sandbox, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

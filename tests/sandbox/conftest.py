@@ -8,15 +8,12 @@ import pytest
 import requests
 
 from sandbox import people
-from sandbox.testing import DEMO_INFOBIP_KEY, DEMO_TOKENS, running_sandbox
+from sandbox.testing import DEMO_INFOBIP_KEY, DEMO_TOKENS, sandbox_fixture
 
 FAST = {"delay_factor": 0.001, "webhook_retry_factor": 0.0001}
 
 
-@pytest.fixture(scope="session")
-def sandbox_server():
-    with running_sandbox(config=FAST) as sandbox:
-        yield sandbox
+sandbox_server = sandbox_fixture("sandbox_server", config=FAST)
 
 
 @pytest.fixture

@@ -264,3 +264,28 @@ def test_templates_and_quota(sb, infobip):
     assert infobip.get("/zalo/1/sender/demo-oa-2/templates/100001").status_code == 404
     quota = infobip.get("/zalo/1/sender/demo-oa-2/quota").json()
     assert quota["dailyQuota"] == 20000 and quota["remainingDailyQuota"] == 20000
+
+
+def test_logs_cover_48_hours_and_filter_by_time(sb, infobip):
+    sb.set_clock(at="2026-11-20T00:00:00+00:00")
+    phone = reachable_phone(sb)
+    old = {
+        "messages": [
+            {"sender": "demo-oa-2", "destinations": [{"to": phone, "messageId": "old"}], "content": OTP}
+        ]
+    }
+    assert infobip.send(old).status_code == 200
+    sb.set_clock(at="2026-11-21T12:00:00+00:00")
+    new = {
+        "messages": [
+            {"sender": "demo-oa-2", "destinations": [{"to": phone, "messageId": "new"}], "content": OTP}
+        ]
+    }
+    assert infobip.send(new).status_code == 200
+    ids = lambda **q: [r["messageId"] for r in infobip.get("/zalo/1/logs", **q).json()["results"]]  # noqa: E731
+    assert ids() == ["new", "old"]
+    assert ids(sentSince="2026-11-21T00:00:00.000+0000") == ["new"]
+    assert ids(sentUntil="2026-11-20T23:59:59.000Z") == ["old"]
+    sb.set_clock(at="2026-11-22T06:00:00+00:00")
+    assert ids() == ["new"]  # older than 48 hours: gone from the logs
+    assert infobip.get("/zalo/1/logs", limit=0).status_code == 400

@@ -90,3 +90,33 @@ def test_the_management_command_serves_with_its_flags(tmp_path):
         process.terminate()
         output = process.communicate(timeout=15)[0].decode()
     assert "demo-infobip-api-key" in output  # the credentials are printed for `make run`
+
+
+def test_the_clock_can_jump_advance_freeze_and_return(sb):
+    jumped = sb.set_clock(at="2026-01-31T23:30:00+07:00")
+    assert jumped["vietnam_day"] == "2026-01-31" and jumped["vietnam_hour"] == 23
+    assert sb.set_clock(advance_seconds=3600)["vietnam_day"] == "2026-02-01"
+    frozen = sb.set_clock(fixed="2026-03-01T00:00:00+00:00")
+    time.sleep(0.05)
+    assert sb.clock()["now"] == frozen["now"] == "2026-03-01T00:00:00+00:00"
+    assert sb.set_clock(advance_seconds=60)["now"] == "2026-03-01T00:01:00+00:00"
+    assert abs(float(sb.set_clock(real=True)["offset_seconds"])) == 0
+
+
+def test_reset_wipes_everything_and_restores_the_demo_data(sb, zalo):
+    zalo.send(reachable_phone(sb), tracking_id="before-reset")
+    sb.configure(delay_factor=5)
+    sb.oa("demo-oa-1", balance=1)
+    result = sb.reset()
+    assert result["credentials"]["infobip"]["api_key"] == "demo-infobip-api-key"
+    assert sb.ledger(accepted="all") == [] and sb.webhooks() == []
+    assert sb.admin("GET", "config")["delay_factor"] == 0.001  # the start-up configuration is kept
+    assert sb.oa("demo-oa-1")["balance"] == 10**12
+    empty = sb.reset(seed=False)
+    assert empty["credentials"] is None
+    assert zalo.send("84912345678")["error"] == -124
+
+
+def test_unknown_paths_answer_json(sb):
+    response = requests.get(f"{sb.base_url}/zalo/no/such/path", timeout=5)
+    assert response.status_code == 404 and response.json()["error"] == "not found"
