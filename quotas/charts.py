@@ -111,9 +111,16 @@ def oa_volume_figure(oa_id: int, days: int = 30) -> dict:
 
 
 def oa_quality_figure(oa_id: int, days: int = 30) -> dict:
-    """One OA's daily bad-report rate (%) against the policy's HIGH and MEDIUM thresholds."""
-    policy = quota_state(oa_id).policy.to_rules()
+    """One OA's daily bad-report rate (%) against the HIGH and MEDIUM thresholds, and its daily bad
+    reports against the automatic-violation threshold (a share of that day's limit)."""
+    state = quota_state(oa_id)
+    policy = state.policy.to_rules()
     span, rows = _oa_days(oa_id, days)
+    bad_reports = [rows.get(day, {}).get("bad_reports", 0) for day in span]
+    violation_thresholds = [
+        float(rules.violation_threshold(policy, limit))
+        for limit in _limits_by_day(oa_id, span, state.current_limit)
+    ]
     x = [day.isoformat() for day in span]
     rates = []
     for day in span:
@@ -148,10 +155,34 @@ def oa_quality_figure(oa_id: int, days: int = 30) -> dict:
                 "y": [medium, medium],
                 "line": {"color": "#9a6700", "dash": "dot"},
             },
+            {
+                "type": "bar",
+                "name": _("Bad reports"),
+                "x": x,
+                "y": bad_reports,
+                "yaxis": "y2",
+                "opacity": 0.35,
+                "marker": {"color": "#57606a"},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": _("Automatic-violation threshold"),
+                "x": x,
+                "y": violation_thresholds,
+                "yaxis": "y2",
+                "line": {"shape": "hv", "color": "#b42318", "dash": "dash"},
+            },
         ],
         "layout": {
-            "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
+            "margin": {"l": 60, "r": 60, "t": 10, "b": 40},
             "yaxis": {"title": {"text": _("Bad reports / sent (%)")}, "rangemode": "tozero"},
+            "yaxis2": {
+                "title": {"text": _("Bad reports per day")},
+                "overlaying": "y",
+                "side": "right",
+                "rangemode": "tozero",
+            },
             "legend": {"orientation": "h"},
         },
     }

@@ -5,6 +5,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from quotas import rules
 from quotas.rules import DayTotals, Review, Tier
@@ -338,3 +340,49 @@ def test_a_forecast_with_a_bad_rate_above_two_percent_drops_every_day(zbs):
         days=3,
     )
     assert [day.limit_end for day in result.days] == [10000, 1000, 1000]
+
+
+# --- properties of the simulation ----------------------------------------------------------------
+
+day_strategy = st.tuples(
+    st.integers(min_value=0, max_value=120000),  # requested
+    st.lists(st.integers(min_value=0, max_value=150), min_size=24, max_size=24),  # hourly bad reports
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    code=st.sampled_from(["zns", "zbs"]),
+    start_index=st.integers(min_value=0, max_value=7),
+    days=st.lists(day_strategy, max_size=60),
+    clock=st.one_of(st.none(), st.integers(min_value=-10, max_value=5)),
+)
+def test_a_simulation_moves_at_most_one_level_a_day_and_never_sends_over_the_limit(
+    zns, zbs, code, start_index, days, clock
+):
+    policy = zns if code == "zns" else zbs
+    initial = policy.levels[start_index % len(policy.levels)]
+    result = rules.simulate(
+        policy, [d[0] for d in days], [d[1] for d in days], initial_limit=initial, review_clock_start=clock
+    )
+    previous_end = initial
+    last_change_day = None
+    for (requested, hourly), day in zip(days, result.days, strict=True):
+        rank = policy.levels.index
+        assert day.limit in policy.levels and day.limit_end in policy.levels
+        assert day.sent + day.rejected == requested
+        assert day.limit is None or day.sent <= day.limit
+        assert abs(rank(day.limit) - rank(previous_end)) <= 1  # a review moves one level
+        assert rank(day.limit) - rank(day.limit_end) in (0, 1)  # a violation drops one level
+        assert (day.violation_hour is not None) == (
+            rules.first_violation_hour(policy, day.limit, hourly) is not None
+        )
+        if day.limit != previous_end:
+            assert result.days[day.day - 2].review in (Review.UPGRADE, Review.DOWNGRADE)
+            if last_change_day is not None:
+                assert day.day - last_change_day >= policy.wait_days  # the 7-day wait
+            last_change_day = day.day
+        if day.violation_hour is not None:
+            last_change_day = day.day
+        previous_end = day.limit_end
+    assert result.final_limit in policy.levels

@@ -6,6 +6,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from campaigns.models import Campaign
 from oas.models import OfficialAccount
@@ -309,3 +311,45 @@ def test_the_hourly_check_is_a_backstop_for_the_guardrail_and_pauses_after_a_vio
     kinds = set(QualityAlert.objects.filter(oa=oa).values_list("kind", flat=True))
     assert kinds == {"guardrail", "violation"}
     assert violation.new_limit == 10000
+
+
+event_strategy = st.tuples(
+    st.sampled_from(["sent", "bad"]),
+    st.integers(min_value=0, max_value=3 * 24 * 60 - 1),  # minute within three days
+    st.integers(min_value=1, max_value=50),
+    st.sampled_from([None, 1, 2, 3]),
+    st.booleans(),  # through the campaign
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(event_strategy, max_size=30))
+def test_incremental_rollups_equal_the_rebuilt_ones(transaction_campaign, events):
+    oa = transaction_campaign.oa
+    QuotaEvent.objects.all().delete()
+    services.rebuild_rollups()
+    start = vn_moment(DAY, 0)
+    for kind, minute, count, tag, with_campaign in events:
+        record = services.record_sent if kind == "sent" else services.record_bad_report
+        campaign = transaction_campaign if with_campaign else None
+        record(
+            oa.pk,
+            start + timedelta(minutes=minute),
+            count=count,
+            tag=tag,
+            campaign_id=campaign and campaign.pk,
+            template_id=campaign and campaign.template_id,
+        )
+
+    def snapshot():
+        return {
+            model.__name__: sorted(
+                tuple(row) for row in model.objects.values_list(*[f.attname for f in model._meta.fields][1:])
+            )
+            for model in services.ROLLUP_MODELS
+        }
+
+    incremental = snapshot()
+    services.rebuild_rollups()
+    assert snapshot() == incremental

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from quotas import services
-from quotas.charts import oa_volume_figure
+from quotas.charts import oa_quality_figure, oa_volume_figure
 from quotas.models import LevelChange, OAQuotaState, Policy, QualityAlert
 from tests.quotas.conftest import vn_moment
 
@@ -190,3 +190,9 @@ def test_marketers_cannot_open_the_policy_admin(client, marketer):
     marketer.save()
     client.force_login(marketer)
     assert client.get(reverse("admin:quotas_policy_changelist")).status_code == 403
+
+
+def test_the_quality_chart_shows_the_violation_threshold_of_each_days_limit(oa):
+    threshold = oa_quality_figure(oa.pk, days=2)["data"][-1]
+    assert threshold["yaxis"] == "y2"
+    assert threshold["y"] == [400.0, 400.0]  # 2 % of 20,000
