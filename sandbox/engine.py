@@ -205,8 +205,6 @@ def run_event(event: SandboxEvent, now: datetime) -> None:
         "expire": expire,
     }[event.kind]
     handler(msg, now)
-    event.done = True
-    event.save(update_fields=["done"])
 
 
 def deliver(msg: SandboxMessage, now: datetime) -> None:

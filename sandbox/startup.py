@@ -10,12 +10,15 @@ from sandbox import runtime, worker
 def prepare() -> None:
     """Apply SANDBOX_RESET / SANDBOX_SEED / SANDBOX_CONFIG to the sandbox database."""
     from sandbox import admin_views, seed
-    from sandbox.models import SandboxSetting
+    from sandbox.models import SandboxSetting, SandboxWebhook
 
     if os.environ.get("SANDBOX_RESET") == "1" or not SandboxSetting.objects.filter(key="config").exists():
         admin_views.reset_state(seed_demo=False)
-    elif os.environ.get("SANDBOX_CONFIG"):
-        runtime.update_config(json.loads(os.environ["SANDBOX_CONFIG"]))
+    else:
+        if os.environ.get("SANDBOX_CONFIG"):
+            runtime.update_config(json.loads(os.environ["SANDBOX_CONFIG"]))
+        # Webhooks in flight when the previous process stopped are tried again.
+        SandboxWebhook.objects.filter(state="sending").update(state="pending")
     if os.environ.get("SANDBOX_SEED") == "1":
         creds = seed.seed_demo()
         if os.environ.get("SANDBOX_PRINT_SEED") == "1":

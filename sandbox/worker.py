@@ -31,13 +31,15 @@ def run_events(limit=50) -> int:
             .filter(done=False, due_at__lte=now)
             .order_by("due_at", "id")[:limit]
         )
+        shared = {}  # events of one message in one batch must see each other's changes
         for event in events:
+            event.message = shared.setdefault(event.message_id, event.message)
             try:
                 with transaction.atomic():
                     engine.run_event(event, now)
             except Exception:
                 log.exception("sandbox event %s failed", event.pk)
-                SandboxEvent.objects.filter(pk=event.pk).update(done=True)
+        SandboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(done=True)
     return len(events)
 
 
