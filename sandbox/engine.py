@@ -8,6 +8,8 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import F
+
 from quotas import rules
 from sandbox import crypto, people, quota, runtime, webhooks
 from sandbox.errors import (
@@ -164,7 +166,7 @@ def mark_sent(
     msg.save()
     if msg.mode != "development":
         quota.record_send(oa, template.tag, now)
-    SandboxOA.objects.filter(pk=oa.pk).update(balance=oa.balance - template.price)
+    SandboxOA.objects.filter(pk=oa.pk).update(balance=F("balance") - template.price)
     oa.balance -= template.price
     if profile.get("unreachable"):
         if msg.expires_at:
@@ -375,12 +377,13 @@ def dispatch_infobip(msg: SandboxMessage, now: datetime) -> None:
         else:
             schedule(msg, "dispatch", opens)
         return
+    oa = SandboxOA.objects.select_related("app").get(pk=msg.oa_id)  # fresh balance and settings
     cfg = runtime.config()
     try:
         if not PHONE_84.match(msg.recipient) and not (msg.recipient.isdigit() and len(msg.recipient) >= 15):
             raise ZaloError(-108)
         template, profile, _state = check_send(
-            msg.oa,
+            oa,
             recipient=msg.recipient,
             template_id=msg.template_id,
             template_data=msg.template_data,
@@ -396,7 +399,7 @@ def dispatch_infobip(msg: SandboxMessage, now: datetime) -> None:
         infobip_report(msg, state, error, now)
         sms_failover(msg, now)
         return
-    mark_sent(msg, msg.oa, template, profile, now)
+    mark_sent(msg, oa, template, profile, now)
 
 
 def infobip_report(msg: SandboxMessage, state: dict, error: dict, now: datetime, channel=None) -> None:

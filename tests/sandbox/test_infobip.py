@@ -289,3 +289,14 @@ def test_logs_cover_48_hours_and_filter_by_time(sb, infobip):
     sb.set_clock(at="2026-11-22T06:00:00+00:00")
     assert ids() == ["new"]  # older than 48 hours: gone from the logs
     assert infobip.get("/zalo/1/logs", limit=0).status_code == 400
+
+
+def test_every_dispatched_message_is_charged(sb, infobip):
+    phones = [reachable_phone(sb, start=84912000000 + i * 50) for i in range(5)]
+    body = {
+        "messages": [{"sender": "demo-oa-2", "destinations": [{"to": p} for p in phones], "content": OTP}]
+    }
+    assert infobip.send(body).status_code == 200
+    sb.drain()
+    state = sb.oa("demo-oa-2")
+    assert state["sent_today"] == 5 and state["balance"] == 10**12 - 5 * 300
