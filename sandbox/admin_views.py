@@ -526,8 +526,10 @@ def infobip_account(request, body):
         account, _ = SandboxInfobipAccount.objects.get_or_create(
             api_key=body["api_key"], defaults={"name": body.get("name", "")}
         )
+        if "inbound_url" in body:
+            account.inbound_url = body["inbound_url"]
+            account.save(update_fields=["inbound_url"])
         for oa_id in body.get("senders", []):
             SandboxOA.objects.filter(oa_id=oa_id).update(infobip_account=account)
-    return json_response(
-        {"api_key": account.api_key, "senders": list(account.senders.values_list("oa_id", flat=True))}
-    )
+    senders = list(account.senders.values_list("oa_id", flat=True))
+    return json_response({"api_key": account.api_key, "inbound_url": account.inbound_url, "senders": senders})

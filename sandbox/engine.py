@@ -277,6 +277,35 @@ def bad_report(msg: SandboxMessage, now: datetime) -> None:
                 },
             },
         )
+    elif msg.infobip_account and msg.infobip_account.inbound_url:
+        webhooks.emit_infobip(
+            msg.infobip_account.inbound_url,
+            [
+                {
+                    "sender": msg.recipient,
+                    "to": msg.oa.oa_id,
+                    "integrationType": "ZALO_NOTIFICATION_SERVICE",
+                    "receivedAt": ib_time(now),
+                    "messageId": new_msg_id(),
+                    "pairedMessageId": msg.message_id,
+                    "callbackData": (msg.options.get("webhooks") or {}).get("callbackData"),
+                    "message": {
+                        "type": "USER_FEEDBACK",
+                        "eventName": "user_feedback",
+                        "note": "Người dùng báo cáo tin nhắn xấu",
+                        "rate": 1,
+                        "submitTime": runtime.ms(now),
+                        "msgId": msg.msg_id,
+                        "feedbacks": ["spam"],
+                        "trackingId": msg.message_id,
+                    },
+                    "price": {"pricePerMessage": 0, "currency": "EUR"},
+                }
+            ],
+            kind="inbound_message",
+            messageCount=1,
+            pendingMessageCount=0,
+        )
     evaluate_template_quality(msg.oa, msg.template_id, now)
 
 

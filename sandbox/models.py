@@ -33,6 +33,7 @@ class SandboxApp(models.Model):
 class SandboxInfobipAccount(models.Model):
     name = models.CharField(max_length=120, default="")
     api_key = models.CharField(max_length=200, unique=True)
+    inbound_url = models.CharField(max_length=500, blank=True, default="")  # incoming messages (§2.9)
 
     def __str__(self):
         return self.name or self.api_key[:8]

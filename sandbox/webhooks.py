@@ -48,9 +48,9 @@ def emit_zalo(oa: SandboxOA, event_name: str, payload: dict) -> SandboxWebhook |
     return _queue("zalo", event_name, app.webhook_url, body, headers)
 
 
-def emit_infobip(url: str, results: list[dict]) -> SandboxWebhook:
-    body = json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":"))
-    return _queue("infobip", "delivery_report", url, body, {"Content-Type": "application/json"})
+def emit_infobip(url: str, results: list[dict], kind: str = "delivery_report", **extra) -> SandboxWebhook:
+    body = json.dumps({"results": results, **extra}, ensure_ascii=False, separators=(",", ":"))
+    return _queue("infobip", kind, url, body, {"Content-Type": "application/json"})
 
 
 def _queue(provider, kind, url, body, headers) -> SandboxWebhook:

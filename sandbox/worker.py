@@ -27,7 +27,9 @@ def run_events(limit=50) -> int:
     now = runtime.now()
     with runtime.WRITE_LOCK, transaction.atomic():
         events = list(
-            SandboxEvent.objects.select_related("message", "message__oa", "message__oa__app")
+            SandboxEvent.objects.select_related(
+                "message", "message__oa", "message__oa__app", "message__infobip_account"
+            )
             .filter(done=False, due_at__lte=now)
             .order_by("due_at", "id")[:limit]
         )

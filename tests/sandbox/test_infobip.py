@@ -300,3 +300,27 @@ def test_every_dispatched_message_is_charged(sb, infobip):
     sb.drain()
     state = sb.oa("demo-oa-2")
     assert state["sent_today"] == 5 and state["balance"] == 10**12 - 5 * 300
+
+
+def test_bad_reports_reach_the_inbound_messages_webhook(sb, infobip, receiver):
+    sb.admin("POST", "infobip-accounts", {"api_key": "demo-infobip-api-key", "inbound_url": receiver.url})
+    phone = reachable_phone(sb)
+    sb.pin_recipient(phone, bad_report=True)
+    body = {
+        "messages": [
+            {
+                "sender": "demo-oa-2",
+                "destinations": [{"to": phone, "messageId": "rep"}],
+                "content": OTP,
+                "webhooks": {"callbackData": "cb-1"},
+            }
+        ]
+    }
+    assert infobip.send(body).status_code == 200
+    sb.drain()
+    [inbound] = receiver.json_bodies()
+    [result] = inbound["results"]
+    assert result["message"]["type"] == "USER_FEEDBACK" and result["message"]["trackingId"] == "rep"
+    assert result["to"] == "demo-oa-2" and result["sender"] == phone and result["callbackData"] == "cb-1"
+    assert inbound["messageCount"] == 1
+    assert sb.oa("demo-oa-2")["quality_48h"] == "LOW"
