@@ -1,8 +1,15 @@
 """Webhook event handlers, keyed by event name.
 
-Later work registers real handlers (delivery reports, feedback, template status) with
-`@register("user_received_message")`; until then every event falls to `store_only`, which leaves the
-stored row as the record. A handler runs inside a transaction and must be idempotent.
+Later work registers real handlers (delivery reports, feedback, template status) in a module named
+`webhook_handlers.py` of its own app (imported at start-up by ProvidersConfig.ready):
+
+    from providers.handlers import register
+
+    @register("user_received_message")
+    def record_delivery(event, payload): ...
+
+Until then every event falls to `store_only`, which leaves the stored row as the record. A handler
+runs inside a transaction, takes the WebhookEvent and its parsed JSON body, and must be idempotent.
 """
 
 from collections.abc import Callable

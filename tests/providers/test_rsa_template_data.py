@@ -11,6 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.core.management import call_command
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from providers.rsa import (
     JVM_OAEP,
@@ -212,3 +214,17 @@ def test_the_command_exits_2_as_a_real_process(tmp_path, public_b64):
     assert done.stdout == ""
     assert done.stderr.strip().startswith("encrypt_template_data: stdin is not valid JSON")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=st.text(max_size=120))
+def test_any_text_within_one_block_round_trips_and_longer_text_names_its_field(
+    private_key, public_b64, value
+):
+    size = len(value.encode())
+    if size <= 190:
+        [token] = encrypt_template_data(public_b64, {"f": value}).values()
+        assert private_key.decrypt(base64.b64decode(token), JVM_OAEP).decode() == value
+    else:
+        with pytest.raises(EncryptionError, match=f"'f' is {size} bytes"):
+            encrypt_template_data(public_b64, {"f": value})

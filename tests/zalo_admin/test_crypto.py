@@ -72,6 +72,8 @@ def test_secrets_never_appear_in_repr_or_str(db, keys):
 def test_meaningless_lookups_on_ciphertext_are_refused(db, keys):
     with pytest.raises(FieldError):
         list(OACredentials.objects.filter(access_token__startswith="a"))
+    with pytest.raises(FieldError):
+        list(OACredentials.objects.filter(access_token="a"))  # would silently never match
 
 
 def test_rotation_reencrypts_everything_under_the_new_key_and_is_idempotent(db, keys, capsys):

@@ -8,8 +8,9 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.db import models
+from django.db.models.lookups import Exact
 
 __all__ = [
     "EncryptedTextField",
@@ -64,6 +65,15 @@ def reencrypt_str(token: str) -> str:
     return _current()[0].rotate(token.encode("ascii")).decode("ascii")
 
 
+class _ExactEmptyOnly(Exact):
+    """Equality on ciphertext only works for "" (each encryption of a value differs)."""
+
+    def get_prep_lookup(self):
+        if self.rhs not in ("", None):
+            raise FieldError("an EncryptedTextField can only be compared with the empty string")
+        return super().get_prep_lookup()
+
+
 class EncryptedTextField(models.TextField):
     """A text column stored as a Fernet token; Python sees the plaintext.
 
@@ -85,9 +95,11 @@ class EncryptedTextField(models.TextField):
         return encrypt_str(value)
 
     def get_lookup(self, lookup_name):
-        if lookup_name not in ("exact", "isnull"):
-            return None
-        return super().get_lookup(lookup_name)
+        if lookup_name == "exact":
+            return _ExactEmptyOnly
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        return None
 
 
 def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:

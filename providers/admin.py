@@ -1,0 +1,26 @@
+"""Read-only admin pages: alerts that need a person, and the stored webhook events."""
+
+from django.contrib import admin
+
+from providers.models import ProviderAlert, WebhookEvent
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProviderAlert)
+class ProviderAlertAdmin(ReadOnly):
+    list_display = ("created_at", "oa", "kind", "message", "resolved_at")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnly):
+    list_display = ("received_at", "provider", "event_name", "oa", "status", "attempts")
+    list_filter = ("provider", "status", "event_name")
+    search_fields = ("unique_key",)
