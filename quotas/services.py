@@ -559,7 +559,7 @@ def apply_violation(oa_id: int, day: date, hour: int, bad_reports: int) -> Autom
     ) % {
         "bad": bad_reports,
         "hour": hour,
-        "threshold": rules.violation_threshold(policy, old_limit).normalize(),
+        "threshold": _plain_number(rules.violation_threshold(policy, old_limit)),
         "old": _limit_label(old_limit),
         "new": _limit_label(new_limit),
     }
@@ -587,8 +587,8 @@ def _guardrail_trip(
         "of the automatic-violation threshold (%(threshold)s)."
     ) % {
         "bad": bad,
-        "share": (state.guardrail_share * 100).normalize(),
-        "threshold": threshold.normalize(),
+        "share": _plain_number(state.guardrail_share * 100),
+        "threshold": _plain_number(threshold),
     }
     return GuardrailTrip(state.oa_id, state.guardrail_action, reason)
 
@@ -690,6 +690,11 @@ def run_daily_reviews(at: datetime | None = None) -> int:
 
 
 # --- read models: overview, forecast ----------------------------------------------------------
+
+
+def _plain_number(value: Decimal) -> str:
+    """300 rather than 3E+2 or 300.000000."""
+    return format(value.normalize(), "f")
 
 
 def _limit_label(limit: int | None) -> str:

@@ -236,6 +236,7 @@ def test_the_guardrail_pauses_running_marketing_campaigns_and_alerts(
     transaction_campaign.refresh_from_db()
     assert marketing_campaign.status == Campaign.Status.PAUSED
     assert "guardrail" in marketing_campaign.pause_reason.lower()
+    assert "(300)" in marketing_campaign.pause_reason
     assert transaction_campaign.status == Campaign.Status.RUNNING
     alert = QualityAlert.objects.get(oa=oa, kind="guardrail")
     assert alert.campaigns_paused == 1
