@@ -15,8 +15,9 @@ def prepare() -> None:
     if os.environ.get("SANDBOX_RESET") == "1" or not SandboxSetting.objects.filter(key="config").exists():
         admin_views.reset_state(seed_demo=False)
     else:
-        if os.environ.get("SANDBOX_CONFIG"):
-            runtime.update_config(json.loads(os.environ["SANDBOX_CONFIG"]))
+        # The run-time configuration (faults, clock…) is the start-up one on every start; the state
+        # (OAs, tokens, ledger…) persists.
+        runtime.set_config(runtime.initial_config())
         # Webhooks in flight when the previous process stopped are tried again.
         SandboxWebhook.objects.filter(state="sending").update(state="pending")
     if os.environ.get("SANDBOX_SEED") == "1":
