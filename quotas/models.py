@@ -413,6 +413,7 @@ class QuotaReservation(models.Model):
     released = models.PositiveIntegerField(default=0)
     recipients = models.JSONField(default=list)  # granted recipients (marketing), in request order
     released_recipients = models.JSONField(default=list)
+    tracks_recipient_caps = models.BooleanField(default=False)  # marketing under per-recipient caps
     limited_by = models.CharField(max_length=32, blank=True)  # why fewer than requested were granted
     created_at = models.DateTimeField(auto_now_add=True)
 

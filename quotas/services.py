@@ -339,6 +339,7 @@ def reserve(
         most = len(granted_recipients)
     reservation.granted = most
     reservation.recipients = granted_recipients
+    reservation.tracks_recipient_caps = is_marketing and has_recipient_caps
     reservation.limited_by = "" if limited_by == "requested" else limited_by
     if most == 0:
         return reservation
@@ -347,7 +348,7 @@ def reserve(
         {"oa_id": oa_id, "day": day},
         {"reserved": most, "marketing_reserved": most if is_marketing else 0},
     )
-    if is_marketing and has_recipient_caps:
+    if reservation.tracks_recipient_caps:
         for recipient, count in Counter(granted_recipients).items():
             _upsert_increment(
                 RecipientMarketingUsage,
@@ -362,21 +363,21 @@ def reserve(
 def release(reservation: QuotaReservation, unused: int | Iterable[str]) -> int:
     """Give back the unused part of a reservation (a count, or the unused recipients); returns how many.
 
-    Reservations that named recipients must be released by recipient, so their caps are freed too.
-    Releasing more than is still held is an error.
+    Marketing reservations under per-recipient caps must be released by recipient, so their caps are
+    freed too. Releasing more than is still held is an error.
     """
     if reservation.pk is None:
         return 0
     held = QuotaReservation.objects.select_for_update().get(pk=reservation.pk)
     if isinstance(unused, int):
-        if held.recipients and unused:
-            raise RecipientsRequired("this reservation named recipients: release them by recipient")
+        if held.tracks_recipient_caps and unused:
+            raise RecipientsRequired("this reservation holds recipient caps: release them by recipient")
         count, recipients = unused, []
     else:
         recipients = list(unused)
         count = len(recipients)
         still_held = Counter(held.recipients) - Counter(held.released_recipients)
-        if Counter(recipients) - still_held:
+        if held.recipients and Counter(recipients) - still_held:
             raise ValueError("some recipients were not granted by this reservation or were released already")
     if count < 0 or count > held.granted - held.released:
         raise ValueError("cannot release more than the reservation still holds")
@@ -387,12 +388,14 @@ def release(reservation: QuotaReservation, unused: int | Iterable[str]) -> int:
         reserved=F("reserved") - count,
         marketing_reserved=F("marketing_reserved") - (count if is_marketing else 0),
     )
-    for recipient, times in Counter(recipients).items():
-        RecipientMarketingUsage.objects.filter(oa_id=held.oa_id, recipient=recipient, day=held.day).update(
-            count=F("count") - times
-        )
+    if held.tracks_recipient_caps:
+        for recipient, times in Counter(recipients).items():
+            RecipientMarketingUsage.objects.filter(
+                oa_id=held.oa_id, recipient=recipient, day=held.day
+            ).update(count=F("count") - times)
+    released_recipients = held.released_recipients + (recipients if held.recipients else [])
     QuotaReservation.objects.filter(pk=held.pk).update(
-        released=F("released") + count, released_recipients=held.released_recipients + recipients
+        released=F("released") + count, released_recipients=released_recipients
     )
     reservation.refresh_from_db()
     return count

@@ -274,3 +274,16 @@ def test_no_sequence_of_reservations_and_releases_breaks_a_limit_or_a_cap(
     if policy.recipient_marketing_per_day is not None:
         assert all(count <= policy.recipient_marketing_per_day for count in per_day.values())
     assert all(count <= policy.recipient_marketing_per_month for count in per_month.values())
+
+
+@pytest.mark.django_db
+def test_a_transactional_reservation_with_recipients_is_released_by_count_without_touching_caps():
+    oa = make_oa(limit=1000)
+    marketing = services.reserve(oa, 1, 3, phones(1), now=NOW)
+    orders = services.reserve(oa, 3, 1, phones(3), now=NOW)
+    assert orders.recipients == phones(3)
+    assert services.release(orders, 2) == 2
+    assert services.release(orders, phones(1)) == 1
+    assert RecipientMarketingUsage.objects.get(oa=oa, recipient=phones(1)[0]).count == 1
+    assert marketing.tracks_recipient_caps and not orders.tracks_recipient_caps
+    assert reserved_today(oa) == 1
