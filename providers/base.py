@@ -157,6 +157,11 @@ class Provider:
         raise NotImplementedError
 
 
+def template_values(data: dict) -> dict[str, str]:
+    """Zalo types every template value as a string (S-GO `map[string]string`); None means empty."""
+    return {str(k): "" if v is None else v if isinstance(v, str) else str(v) for k, v in data.items()}
+
+
 def to_int(value) -> int | None:
     """Zalo sends numbers as numbers, numeric strings or null."""
     if value is None or value == "":

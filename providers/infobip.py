@@ -20,6 +20,7 @@ from providers.base import (
     SendResult,
     TemplateInfo,
     result_for_error,
+    template_values,
     to_int,
 )
 from providers.http import HttpClient, shared_client
@@ -132,7 +133,7 @@ class InfobipClient(Provider):
         return results
 
     def _message_body(self, message: MessageRequest) -> dict:
-        template_data = {k: v if isinstance(v, str) else str(v) for k, v in message.template_data.items()}
+        template_data = template_values(message.template_data)
         options: dict = {}
         if message.encrypted:
             template_data = rsa.encrypt_template_data(rsa.load_public_key(self.public_key()), template_data)

@@ -47,7 +47,11 @@ def get_access_token(oa_id: int, *, oauth: ZaloOAuth | None = None, rejected_tok
 
     `rejected_token`: the token Zalo just refused (-124/-216/-220); it is never returned again.
     """
-    creds = OACredentials.objects.get(oa_id=oa_id)
+    creds = OACredentials.objects.filter(oa_id=oa_id).first()
+    if creds is None:
+        raise ProviderError(
+            f"OA #{oa_id} has no credentials", permanent=True, error=errors.NEEDS_REAUTHORISATION
+        )
     if creds.needs_reauthorisation:
         raise _needs_reauthorisation_error(oa_id)
     if _usable(creds, timezone.now(), rejected_token):

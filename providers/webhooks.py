@@ -55,9 +55,9 @@ def zalo_signature(first_term: str, raw_body: bytes, timestamp: str, secret: str
 
 def _parse(raw: bytes) -> dict:
     try:
-        payload = json.loads(raw)
+        payload = json.loads(raw.decode("utf-8"))  # strict UTF-8: the raw body is stored as text
     except (ValueError, UnicodeDecodeError):
-        raise Rejected(400, "body is not JSON") from None
+        raise Rejected(400, "body is not UTF-8 JSON") from None
     if not isinstance(payload, dict):
         raise Rejected(400, "body is not a JSON object")
     return payload
@@ -95,7 +95,10 @@ def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tupl
     if matched is None:
         raise Rejected(403, "signature does not match")
     now = now or timezone.now()
-    sent = datetime.fromtimestamp(int(timestamp) / 1000, tz=UTC)
+    try:
+        sent = datetime.fromtimestamp(int(timestamp) / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise Rejected(400, "timestamp out of range") from None
     age = (now - sent).total_seconds()
     if abs(age) > max_age_seconds():
         raise Rejected(400, f"stale event ({int(age)} s old)")

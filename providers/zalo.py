@@ -23,6 +23,7 @@ from providers.base import (
     SendResult,
     TemplateInfo,
     result_for_error,
+    template_values,
     to_int,
 )
 from providers.http import HttpClient, shared_client
@@ -174,7 +175,7 @@ class ZaloClient(Provider):
         )
 
     def _send_request(self, message: MessageRequest) -> tuple[str, dict]:
-        template_data = {k: v if isinstance(v, str) else str(v) for k, v in message.template_data.items()}
+        template_data = template_values(message.template_data)
         if message.user_id:
             body = {
                 "user_id": message.user_id,

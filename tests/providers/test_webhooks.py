@@ -357,3 +357,8 @@ def test_an_infobip_body_without_results_is_a_400(infobip_oa, client):
         == 400
     )
     assert client.get(f"/webhooks/infobip/{token}/").status_code == 405
+
+
+def test_a_body_that_is_not_utf8_is_a_400(client):
+    response = client.post(ZALO_URL, data='{"a": "ă"}'.encode("utf-16"), content_type="application/json")
+    assert response.status_code == 400

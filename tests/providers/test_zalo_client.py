@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
 from django.utils import timezone
 
-from oas.models import OACredentials
+from oas.models import OACredentials, OfficialAccount
 from providers import errors
 from providers.base import ACCEPTED, REJECTED, RETRYABLE, MessageRequest, ProviderError
 from providers.oauth import ZaloOAuth
@@ -301,3 +301,18 @@ def test_an_oa_that_needs_reauthorisation_sends_nothing(client, stub, oa):
     assert {r.status for r in results} == {RETRYABLE}
     assert results[0].error is errors.NEEDS_REAUTHORISATION
     assert stub.requests == []
+
+
+def test_a_request_for_an_oa_without_credentials_does_not_crash_the_batch(db, stub, http):
+    bare = OfficialAccount.objects.create(name="bare", zalo_oa_id="bare-1")
+    [result] = ZaloClient(bare, http=http, api_base=stub.url).send_batch(
+        [MessageRequest("t", "1", {}, phone="84")]
+    )
+    assert result.error_code == "OA_NEEDS_REAUTHORISATION"
+    assert stub.requests == []
+
+
+def test_none_values_are_sent_as_empty_strings(client, stub):
+    stub.on("POST", SEND, accepted())
+    client.send_batch([MessageRequest("t1", "1", {"date": None, "n": 5}, phone="84987654321")])
+    assert stub.calls("POST", SEND)[0].json["template_data"] == {"date": "", "n": "5"}
