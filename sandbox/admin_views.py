@@ -492,19 +492,7 @@ def template_view(request, body, template_id=None):
                     setattr(template, field, body[field])
             template.save()
             if "quality" in body and body["quality"] != template.quality:
-                template.quality = body["quality"]
-                template.save(update_fields=["quality"])
-                from sandbox import webhooks
-
-                webhooks.emit_zalo(
-                    template.oa,
-                    "change_template_quality",
-                    {
-                        "oa_id": template.oa.oa_id,
-                        "template_id": template.template_id,
-                        "quality": template.quality,
-                    },
-                )
+                engine.set_template_quality(template, body["quality"])
             if "status" in body and body["status"] != template.status:
                 engine.set_template_status(template, body["status"], body.get("reason", ""))
     return json_response(

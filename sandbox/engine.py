@@ -319,14 +319,21 @@ def evaluate_template_quality(oa: SandboxOA, template_id: str, now: datetime) ->
     totals = rules.DayTotals(rows.count(), rows.filter(bad_reported_at__isnull=False).count())
     tier = str(rules.quality_tier(quota.policy_for(oa), totals))
     if tier != template.quality:
-        template.quality = tier
-        template.save(update_fields=["quality"])
-        runtime.clear_caches()
-        webhooks.emit_zalo(
-            oa, "change_template_quality", {"oa_id": oa.oa_id, "template_id": template_id, "quality": tier}
-        )
+        set_template_quality(template, tier)
         if tier == "LOW" and template.status == "ENABLE":
             set_template_status(template, "DISABLE", "Chất lượng gửi thấp (LOW quality)")
+
+
+def set_template_quality(template: SandboxTemplate, quality: str) -> None:
+    template.quality = quality
+    template.save(update_fields=["quality"])
+    runtime.clear_caches()
+    oa = template.oa
+    webhooks.emit_zalo(
+        oa,
+        "change_template_quality",
+        {"oa_id": oa.oa_id, "template_id": template.template_id, "quality": quality},
+    )
 
 
 def set_template_status(template: SandboxTemplate, new_status: str, reason: str = "") -> None:

@@ -178,7 +178,7 @@ def running_sandbox(
                 gunicorn_argv("127.0.0.1", port, threads), env=env, stdout=log_file, stderr=subprocess.STDOUT
             )
             sandbox = Sandbox(f"http://127.0.0.1:{port}", process)
-            if _wait_ready(sandbox, startup_timeout):
+            if wait_ready(sandbox, startup_timeout):
                 break
             sandbox.stop()
             sandbox = None
@@ -218,7 +218,8 @@ def sandbox_fixture(name: str = "zalo_sandbox", scope: str = "session", **kwargs
     return _sandbox
 
 
-def _wait_ready(sandbox: Sandbox, timeout: float) -> bool:
+def wait_ready(sandbox: Sandbox, timeout: float) -> bool:
+    """Poll /sandbox/health until it answers 200 (True), the process exits or the time is up (False)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if sandbox.process.poll() is not None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import requests
 
-from sandbox.testing import DEMO_TOKENS, free_port
+from sandbox import testing
+from sandbox.testing import DEMO_TOKENS, Sandbox, free_port
 
 from .conftest import reachable_phone
 
@@ -76,13 +77,7 @@ def test_the_management_command_serves_with_its_flags(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/sandbox/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
+        assert testing.wait_ready(Sandbox(base, process), timeout=30)
         assert requests.get(f"{base}/zalo/message/quota", timeout=5).status_code == 502
         seed = requests.get(f"{base}/sandbox/admin/seed", timeout=5).json()
         assert seed["zalo_app"] == {"app_id": "demo-app-1", "secret_key": "demo-app-1-secret-key"}
