@@ -68,7 +68,7 @@ ZALO_ERRORS: dict[int, ErrorInfo] = {
     -1202: _e("OA_MEDIA_NOT_PERMITTED", PERMANENT, TEMPLATE, "OA không có quyền dùng tài nguyên media", "The OA may not use media resources"),
     -121: _e("BODY_EMPTY", PERMANENT, MESSAGE, "Dữ liệu yêu cầu trống", "Request body is empty"),
     -122: _e("BODY_NOT_JSON", PERMANENT, MESSAGE, "Dữ liệu yêu cầu không phải JSON hợp lệ", "Request body is not valid JSON"),
-    -123: _e("RSA_DECODE_FAILED", PERMANENT, MESSAGE, "Giải mã RSA thất bại", "RSA decryption failed"),
+    -123: _e("RSA_DECODE_FAILED", PERMANENT, OA, "Giải mã RSA thất bại", "RSA decryption failed"),
     -124: _e("ACCESS_TOKEN_INVALID", TOKEN, OA, "Access token không hợp lệ", "Access token is invalid"),
     -1241: _e("APPSECRET_PROOF_INVALID", PERMANENT, OA, "appsecret_proof không hợp lệ", "appsecret_proof is invalid"),
     -125: _e("OA_ID_INVALID", PERMANENT, OA, "ID Official Account không hợp lệ", "Official Account id is invalid"),

@@ -32,6 +32,7 @@ from providers.oauth import ZaloOAuth
 log = logging.getLogger(__name__)
 
 TEMPLATE_PAGE = 100
+KEY_TROUBLE = {-123, -128, -142}  # RSA decode failed / encoding key missing / RSA key missing
 
 
 def _ms_to_datetime(value) -> datetime | None:
@@ -146,6 +147,9 @@ class ZaloClient(Provider):
         except ProviderError as exc:
             return self._failure(message, exc)
         code = to_int(envelope.get("error")) or 0
+        if code in KEY_TROUBLE and message.encrypted:
+            # The OA's key pair changed or vanished at Zalo: fetch it again next time.
+            OACredentials.objects.filter(oa_id=self.oa.pk).update(rsa_public_key="")
         if code != 0:
             return result_for_error(
                 message,

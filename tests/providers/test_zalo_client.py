@@ -316,3 +316,15 @@ def test_none_values_are_sent_as_empty_strings(client, stub):
     stub.on("POST", SEND, accepted())
     client.send_batch([MessageRequest("t1", "1", {"date": None, "n": 5}, phone="84987654321")])
     assert stub.calls("POST", SEND)[0].json["template_data"] == {"date": "", "n": "5"}
+
+
+def test_a_key_the_provider_no_longer_accepts_is_fetched_again_next_time(client, stub, oa):
+    stub.on("POST", "/zalo/rsa/message/template", zalo_error(-123, "RSA decode failed"))
+    private = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    OACredentials.objects.filter(oa=oa).update(rsa_public_key=base64.b64encode(der).decode())
+    [result] = client.send_batch([msg(1, encrypted=True)])
+    assert result.status == RETRYABLE and result.error_code == "RSA_DECODE_FAILED"
+    assert OACredentials.objects.get(oa=oa).rsa_public_key == ""
