@@ -362,3 +362,36 @@ def test_an_infobip_body_without_results_is_a_400(infobip_oa, client):
 def test_a_body_that_is_not_utf8_is_a_400(client):
     response = client.post(ZALO_URL, data='{"a": "ă"}'.encode("utf-16"), content_type="application/json")
     assert response.status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_rqworker_process_processes_the_queued_event(
+    client, settings, django_capture_on_commit_callbacks
+):
+    """One multi-process check (as django-rq's own tests do): `manage.py rqworker --burst` on the test DB."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from django.db import connection
+
+    make_oa()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_zalo(client, delivery_event()).status_code == 200
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}{':' + db['PASSWORD'] if db['PASSWORD'] else ''}"
+        f"@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    done = subprocess.run(
+        [".venv/bin/python", "manage.py", "rqworker", "high", "--burst"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
