@@ -6,8 +6,7 @@ stores their results. Days are Vietnam calendar days; counters change only throu
 
 from __future__ import annotations
 
-import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -41,9 +40,6 @@ from quotas.models import (
     TemplateDailyStats,
     TemplateHourlyStats,
 )
-
-logger = logging.getLogger(__name__)
-
 
 # --- policies and state ------------------------------------------------------------------------
 
@@ -239,12 +235,14 @@ def _month_bounds(day: date) -> tuple[date, date]:
 
 
 def _marketing_quota_room(state: OAQuotaState, policy: rules.Policy, day: date) -> int | None:
-    month_start, next_month = _month_bounds(day)
-    months = rules.previous_months(month_start, policy.marketing_quota_months)
     if policy.marketing_quota_divisor is None:
         return None
+    month_start, next_month = _month_bounds(day)
+    first_counted_month = rules.previous_months(month_start, policy.marketing_quota_months)[:1] or [
+        month_start
+    ]
     transactional = OADailyStats.objects.filter(
-        oa_id=state.oa_id, day__gte=months[0], day__lt=month_start
+        oa_id=state.oa_id, day__gte=first_counted_month[0], day__lt=month_start
     ).aggregate(total=Sum("transactional_sent", default=0))["total"]
     quota = rules.monthly_marketing_quota(policy, transactional, state.first_marketing_day, day)
     used = DailyQuotaUsage.objects.filter(
@@ -859,14 +857,3 @@ def _rank(policy: rules.Policy, limit: int | None) -> int:
 
 def level_history(oa_id: int) -> list[LevelChange]:
     return list(LevelChange.objects.filter(oa_id=oa_id).select_related("changed_by")[:100])
-
-
-def grouped_usage_by_day(oa_id: int, start: date, end: date) -> dict[date, dict]:
-    """Daily sent and bad reports of the OA between two days (inclusive), keyed by day."""
-    rows = OADailyStats.objects.filter(oa_id=oa_id, day__gte=start, day__lte=end).values(
-        "day", "sent", "bad_reports"
-    )
-    by_day: dict[date, dict] = defaultdict(lambda: {"sent": 0, "bad_reports": 0})
-    for row in rows:
-        by_day[row["day"]] = row
-    return by_day
