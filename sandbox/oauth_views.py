@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from sandbox import runtime
 from sandbox.http import json_response
 from sandbox.models import SandboxApp, SandboxAuthCode, SandboxOA, SandboxToken
+from zalo_admin.middleware import CONTENT_SECURITY_POLICY
 
 # Exact OAuth error codes are UNKNOWN (provider-apis.md §1.2): these are the sandbox's, documented.
 OAUTH_ERRORS = {
@@ -74,7 +75,13 @@ def permission(request):
             "code_challenge": params.get("code_challenge", ""),
             "state": params.get("state", ""),
         }
-        return render(request, "sandbox/oauth_permission.html", context)
+        response = render(request, "sandbox/oauth_permission.html", context)
+        # Browsers apply form-action to the redirect after the form is posted: allow the callback's origin.
+        parts = urlsplit(redirect_uri)
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}"
+        )
+        return response
     oa = next((oa for oa in oas if oa.oa_id == params.get("oa_id")), None)
     if oa is None:
         return oauth_error(-14001, status=400)

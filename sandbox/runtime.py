@@ -108,6 +108,7 @@ def update_config(patch: dict) -> dict:
     return set_config(merge(config(), patch))
 
 
+MEMO_MAX = 100_000
 _memo: dict = {}
 _memo_lock = threading.Lock()
 _MISSING = object()
@@ -121,6 +122,8 @@ def cached(namespace: str, key, loader):
     if value is _MISSING:
         value = loader()
         with _memo_lock:
+            if len(_memo) > MEMO_MAX:  # e.g. a flood of random tokens: start over rather than grow
+                _memo.clear()
             _memo[(namespace, key)] = value
     return value
 

@@ -27,7 +27,8 @@ def authorize(sb, verifier, oa_id="demo-oa-1"):
     page = requests.get(f"{sb.oauth_base}/v4/oa/permission", params=params, timeout=10)
     assert page.status_code == 200
     assert 'name="oa_id"' in page.text and "<script" not in page.text and "style=" not in page.text
-    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "form-action 'self' http://127.0.0.1:9;" in policy
     granted = requests.post(
         f"{sb.oauth_base}/v4/oa/permission",
         data={**params, "oa_id": oa_id},
