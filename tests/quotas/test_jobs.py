@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django_rq.cron import DjangoCronScheduler
 from rq import cron
 
 from quotas import jobs, services
@@ -19,6 +20,12 @@ def test_the_cron_config_runs_the_check_hourly_and_the_reviews_at_midnight_in_vi
     registered = {entry["func"]: entry["cron"] for entry in cron._job_data_registry}
     cron._job_data_registry.clear()
     assert registered == {jobs.check_violations_hourly: "0 * * * *", jobs.review_levels_daily: "0 17 * * *"}
+
+
+def test_the_rqcron_command_can_load_the_config():
+    scheduler = DjangoCronScheduler()
+    scheduler.load_config_from_file(str(settings.BASE_DIR / "zalo_admin" / "cron.py"))
+    assert {"0 * * * *", "0 17 * * *"} <= {job.cron for job in scheduler.get_jobs()}
 
 
 @pytest.mark.django_db
