@@ -414,7 +414,7 @@ def templates(request, account, sender):
     except ValueError:
         return api_error(400, "Request cannot be processed.", [("page", "must be an integer")])
     rows = SandboxTemplate.objects.filter(oa=oa).order_by("template_id")
-    status = request.GET.get("status", "ALL")
+    status = request.GET.get("status", "ENABLED")  # the documented default is the enabled templates
     if status != "ALL":
         if status not in STATUS_FILTERS:
             return api_error(400, "Request cannot be processed.", [("status", "unknown status")])

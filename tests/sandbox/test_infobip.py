@@ -255,8 +255,10 @@ def test_encrypted_sends_are_decrypted_with_the_senders_key(sb, infobip):
 
 
 def test_templates_and_quota(sb, infobip):
-    listing = infobip.get("/zalo/1/sender/demo-oa-2/templates", size=2).json()
+    listing = infobip.get("/zalo/1/sender/demo-oa-2/templates", size=2, status="ALL").json()
     assert listing["paging"] == {"page": 0, "size": 2, "totalPages": 2, "totalResults": 4}
+    enabled = infobip.get("/zalo/1/sender/demo-oa-2/templates").json()["results"]
+    assert [t["templateName"] for t in enabled] == [200001, 200002, 200003]
     disabled = infobip.get("/zalo/1/sender/demo-oa-2/templates", status="DISABLED").json()["results"]
     assert [t["templateName"] for t in disabled] == [200009] and disabled[0]["status"] == "DISABLE"
     detail = infobip.get("/zalo/1/sender/demo-oa-2/templates/200001").json()
