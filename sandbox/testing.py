@@ -135,6 +135,20 @@ class Sandbox:
     def template(self, template_id: str, **fields) -> dict:
         return self.admin("POST", f"templates/{template_id}", fields)
 
+    def create_oa(self, oa_id: str, **fields) -> dict:
+        """fields: app_id, infobip_api_key, policy_code, initial_limit, first_day, admin_phones, name."""
+        return self.admin("POST", "oas", {"oa_id": oa_id, **fields})
+
+    def create_template(self, oa_id: str, template_id: str, **fields) -> dict:
+        """fields: name, tag (1-3), status, params [{name, type, require, maxLength…}], price."""
+        return self.admin("POST", "templates", {"oa_id": oa_id, "template_id": template_id, **fields})
+
+    def infobip_account(self, api_key: str, senders=(), inbound_url: str | None = None) -> dict:
+        body = {"api_key": api_key, "senders": list(senders)}
+        if inbound_url is not None:
+            body["inbound_url"] = inbound_url
+        return self.admin("POST", "infobip-accounts", body)
+
     def pin_recipient(self, key: str, **profile) -> dict:
         return self.admin("POST", "recipients", {"key": key, "profile": profile})
 

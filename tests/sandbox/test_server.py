@@ -115,3 +115,22 @@ def test_reset_wipes_everything_and_restores_the_demo_data(sb, zalo):
 def test_unknown_paths_answer_json(sb):
     response = requests.get(f"{sb.base_url}/zalo/no/such/path", timeout=5)
     assert response.status_code == 404 and response.json()["error"] == "not found"
+
+
+def test_tests_can_build_their_own_oas_templates_and_senders(sb):
+    sb.create_oa("oa-x", app_id="demo-app-1", policy_code="zbs-2026", initial_limit=1000)
+    sb.create_template("oa-x", "900001", name="Custom", tag=2, params=[{"name": "code", "maxLength": 5}])
+    sb.infobip_account("key-x", senders=["oa-x"])
+    tokens = sb.mint_tokens("oa-x")
+    headers = {"access_token": tokens["access_token"]}
+    phone = reachable_phone(sb)
+    body = {"phone": phone, "template_id": "900001", "template_data": {"code": "123456"}}
+    answer = requests.post(f"{sb.zalo_base}/message/template", json=body, headers=headers, timeout=5).json()
+    assert answer["error"] == -1121
+    body["template_data"]["code"] = "12345"
+    answer = requests.post(f"{sb.zalo_base}/message/template", json=body, headers=headers, timeout=5).json()
+    assert answer["error"] == 0 and answer["data"]["quota"] == {"dailyQuota": "1000", "remainingQuota": "999"}
+    quota = requests.get(
+        f"{sb.infobip_base}/zalo/1/sender/oa-x/quota", headers={"Authorization": "App key-x"}, timeout=5
+    ).json()
+    assert quota["remainingDailyQuota"] == 999
