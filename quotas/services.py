@@ -357,6 +357,16 @@ def reserve(
     return reservation
 
 
+def remaining_today(oa_id: int, now: datetime | None = None) -> int | None:
+    """Sends still available to reserve today (all tags); None when unrestricted. A hint, not a grant."""
+    day = today_in_vietnam(now)
+    limit = limit_on(quota_state(oa_id), day)
+    if limit is None:
+        return None
+    reserved = DailyQuotaUsage.objects.filter(oa_id=oa_id, day=day).values_list("reserved", flat=True).first()
+    return max(0, limit - (reserved or 0))
+
+
 @transaction.atomic
 def release(reservation: QuotaReservation, unused: int | Iterable[str]) -> int:
     """Give back the unused part of a reservation (a count, or the unused recipients); returns how many.

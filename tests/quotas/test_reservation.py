@@ -287,3 +287,11 @@ def test_a_transactional_reservation_with_recipients_is_released_by_count_withou
     assert RecipientMarketingUsage.objects.get(oa=oa, recipient=phones(1)[0]).count == 1
     assert marketing.tracks_recipient_caps and not orders.tracks_recipient_caps
     assert reserved_today(oa) == 1
+
+
+@pytest.mark.django_db
+def test_the_remaining_quota_of_today_is_the_limit_minus_what_is_reserved():
+    oa = make_oa(limit=1000)
+    services.reserve(oa, 250, 1, now=NOW)
+    assert services.remaining_today(oa.pk, now=NOW) == 750
+    assert services.remaining_today(make_oa(name="Big", limit=None).pk, now=NOW) is None
