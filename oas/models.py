@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -14,7 +15,17 @@ class OfficialAccount(models.Model):
     name = models.CharField(_("name"), max_length=120)
     zalo_oa_id = models.CharField(_("Zalo OA id"), max_length=64, unique=True)
     provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices, default=Provider.ZALO)
+    owner_team = models.CharField(_("owner team"), max_length=120, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    # Kill switch: every send of this OA stops until a quality admin resumes it.
+    sending_stopped = models.BooleanField(_("sending stopped"), default=False)
+    stop_reason = models.TextField(_("stop reason"), blank=True)
+    stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    templates_synced_at = models.DateTimeField(_("templates synced at"), null=True, blank=True)
+    template_sync_error = models.TextField(_("last template sync error"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -39,11 +50,26 @@ class MessageTemplate(models.Model):
         REJECTED = "REJECT", _("Rejected")
         DISABLED = "DISABLE", _("Disabled")
 
+    class Quality(models.TextChoices):
+        HIGH = "HIGH", _("High")
+        MEDIUM = "MEDIUM", _("Medium")
+        LOW = "LOW", _("Low")
+        UNDEFINED = "UNDEFINED", _("Not rated yet")
+
     oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="templates")
     template_id = models.CharField(_("template id"), max_length=64)
     name = models.CharField(_("name"), max_length=200)
     tag = models.PositiveSmallIntegerField(_("tag"), choices=Tag.choices)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ENABLED)
+    status_reason = models.TextField(_("status reason"), blank=True)
+    quality = models.CharField(_("quality"), max_length=10, choices=Quality.choices, blank=True)
+    # [{"name", "type", "require", "maxLength", "minLength", "acceptNull"}] as the provider lists them
+    params = models.JSONField(_("parameters"), default=list, blank=True)
+    buttons = models.JSONField(_("buttons"), default=list, blank=True)
+    sample_data = models.JSONField(_("sample data"), default=dict, blank=True)
+    preview_url = models.URLField(_("preview URL"), max_length=500, blank=True)
+    price = models.CharField(_("price (VND)"), max_length=20, blank=True)
+    synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["oa", "template_id"], name="unique_template_per_oa")]
@@ -101,3 +127,34 @@ class OACredentials(models.Model):
             f"<OACredentials oa={self.oa_id} app_id={self.app_id!r} "
             f"needs_reauth={self.needs_reauthorisation}>"
         )
+
+
+class RSAKey(models.Model):
+    """An RSA public key the provider holds the private half of, for `encrypted: true` sends.
+
+    One key per OA is active; rotation keeps the old ones (retired) for the audit trail.
+    """
+
+    class Origin(models.TextChoices):
+        CREATED = "created", _("Created new at the provider")
+        FETCHED = "fetched", _("Fetched existing from the provider")
+
+    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="rsa_keys")
+    public_key = models.TextField(_("public key (Base64 DER)"))
+    fingerprint = models.CharField(_("SHA-256 fingerprint"), max_length=64)
+    key_bits = models.PositiveIntegerField(_("key size (bits)"))
+    origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("added at"), auto_now_add=True)
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["oa"], condition=models.Q(is_active=True), name="one_active_rsa_key_per_oa"
+            )
+        ]
+
+    def __str__(self):
+        return f"RSA-{self.key_bits} {self.fingerprint[:16]}…"

@@ -1,8 +1,4 @@
-from django.urls import path
-
-from oas import views
+from oas.views import accounts, keys, templates
 
 app_name = "oas"
-urlpatterns = [
-    path("", views.account_list, name="list"),
-]
+urlpatterns = accounts.urlpatterns + templates.urlpatterns + keys.urlpatterns

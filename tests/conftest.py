@@ -62,3 +62,5 @@ def clean_redis():
 def pytest_configure(config):
     # Password hashing dominates fixture time; tests do not need a slow hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Assertions read English; the Vietnamese catalog is exercised by the browser tests.
+    settings.LANGUAGE_CODE = "en"

@@ -25,7 +25,8 @@ ROLES = (MARKETER, QUALITY_ADMIN, COMPLIANCE_AUDITOR)
 CAPABILITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "view_dashboard": ("See the home dashboard", ROLES),
     "view_oas": ("See Official Accounts and templates", ROLES),
-    "manage_oas": ("Create, edit, connect and stop Official Accounts", (QUALITY_ADMIN,)),
+    "manage_oas": ("Create, edit, connect, disable and resume Official Accounts", (QUALITY_ADMIN,)),
+    "stop_sends": ("Stop all sends of an OA at once (kill switch)", (MARKETER, QUALITY_ADMIN)),
     "use_templates": ("Preview and use message templates", (MARKETER, QUALITY_ADMIN)),
     "view_audiences": ("See contacts, lists and consent", (MARKETER, COMPLIANCE_AUDITOR)),
     "manage_audiences": ("Import contacts, edit lists, record consent", (MARKETER,)),

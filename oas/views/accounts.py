@@ -1,10 +1,232 @@
-from django.shortcuts import render
+"""Official Accounts: list, create, edit, connect with Zalo OAuth, probe, kill switch."""
 
-from oas.models import OfficialAccount
-from zalo_admin.roles import require_capability
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from campaigns.models import Campaign
+from oas.forms import OfficialAccountForm, ReasonForm
+from oas.models import OACredentials, OfficialAccount
+from oas.services import accounts as service
+from providers.base import ProviderError
+from quotas import services as quotas
+from zalo_admin.roles import has_capability, require_capability
+
+OAUTH_SESSION_KEY = "oa_oauth"
 
 
 @require_capability("view_oas")
 def account_list(request):
-    accounts = OfficialAccount.objects.all()
+    accounts = OfficialAccount.objects.select_related("credentials", "quota__policy").order_by("name")
     return render(request, "oas/list.html", {"accounts": accounts})
+
+
+def _initial(oa: OfficialAccount) -> dict:
+    creds = getattr(oa, "credentials", None)
+    state = quotas.quota_state(oa.pk)
+    initial = {name: getattr(oa, name) for name in service.ACCOUNT_FIELDS}
+    initial["policy"] = state.policy.code
+    if creds is not None:
+        initial.update({name: getattr(creds, name) for name in service.CREDENTIAL_FIELDS})
+    return initial
+
+
+def _save(request, form, oa):
+    try:
+        with transaction.atomic():
+            return service.save_official_account(
+                actor=request.user, oa=oa, data=form.cleaned_data, policy=form.cleaned_data["policy"]
+            )
+    except service.PolicyChangeRefused as refused:
+        form.add_error(
+            "policy",
+            _(
+                "This OA has already sent messages under %(policy)s, so it stays on that policy. "
+                "Correct its level in Quality & quota instead."
+            )
+            % {"policy": str(refused)},
+        )
+        return None
+
+
+@require_capability("manage_oas")
+def account_create(request):
+    form = OfficialAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        oa = _save(request, form, None)
+        if oa is not None:
+            messages.success(request, _("Official Account %(name)s created.") % {"name": oa.name})
+            return redirect("oas:detail", oa.pk)
+    return render(request, "oas/form.html", {"form": form, "oa": None})
+
+
+@require_capability("manage_oas")
+def account_edit(request, oa_id):
+    oa = get_object_or_404(OfficialAccount.objects.select_related("credentials"), pk=oa_id)
+    form = OfficialAccountForm(request.POST or None, oa=oa, initial=_initial(oa))
+    if request.method == "POST" and form.is_valid() and _save(request, form, oa) is not None:
+        messages.success(request, _("Changes saved."))
+        return redirect("oas:detail", oa.pk)
+    return render(
+        request,
+        "oas/form.html",
+        {"form": form, "oa": oa, "hints": _secret_hints(oa)},
+    )
+
+
+def _secret_hints(oa):
+    creds = OACredentials.objects.filter(oa=oa).first()
+    if creds is None:
+        return {}
+    return {name: service.secret_hint(getattr(creds, name)) for name in service.SECRET_FIELDS}
+
+
+@require_capability("view_oas")
+def account_detail(request, oa_id):
+    oa = get_object_or_404(OfficialAccount.objects.select_related("credentials", "stopped_by"), pk=oa_id)
+    state = quotas.quota_state(oa.pk)
+    policy = state.policy.to_rules()
+    today = quotas.today_in_vietnam()
+    context = {
+        "oa": oa,
+        "creds": getattr(oa, "credentials", None),
+        "state": state,
+        "current_limit": quotas.limit_on(state, today),
+        "next_review": quotas.next_review_day(state, policy, today),
+        "history": quotas.level_history(oa.pk)[:20],
+        "campaigns": Campaign.objects.filter(oa=oa, status__in=service.ACTIVE_CAMPAIGN_STATUSES),
+        "reading": service.read_provider_state(oa) if oa.is_active else None,
+        "rsa_keys": oa.rsa_keys.all()[:10],
+        "reason_form": ReasonForm(),
+        "can_manage": has_capability(request.user, "manage_oas"),
+        "can_stop": has_capability(request.user, "stop_sends"),
+    }
+    return render(request, "oas/detail.html", context)
+
+
+@require_POST
+@require_capability("manage_oas")
+def account_toggle_active(request, oa_id):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    service.set_account_active(actor=request.user, oa_id=oa.pk, active=not oa.is_active)
+    messages.success(
+        request, _("Official Account enabled.") if not oa.is_active else _("Official Account disabled.")
+    )
+    return redirect("oas:detail", oa.pk)
+
+
+@require_POST
+@require_capability("manage_oas")
+def test_connection(request, oa_id):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    reading = service.read_provider_state(oa, with_quality=False)
+    if reading.ok:
+        quota = reading.quota
+        messages.success(
+            request,
+            _("Connection works. Daily quota %(daily)s, remaining %(remaining)s.")
+            % {"daily": quota.daily if quota.daily is not None else "∞", "remaining": quota.remaining},
+        )
+    else:
+        code = f" [{reading.provider_code}]" if reading.provider_code else ""
+        messages.error(
+            request, _("Connection failed%(code)s: %(error)s") % {"code": code, "error": reading.error}
+        )
+    return redirect("oas:detail", oa.pk)
+
+
+def _stop_or_resume(request, oa_id, action, done_message):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        action(actor=request.user, oa_id=oa.pk, reason=form.cleaned_data["reason"])
+        messages.success(request, done_message)
+    else:
+        messages.error(request, _("Nothing changed: %(error)s") % {"error": form.errors["reason"][0]})
+    return redirect("oas:detail", oa.pk)
+
+
+@require_POST
+@require_capability("stop_sends")
+def stop_sending(request, oa_id):
+    done = _("All sends of this OA are stopped. A quality admin must resume them.")
+    return _stop_or_resume(request, oa_id, service.stop_sending, done)
+
+
+@require_POST
+@require_capability("manage_oas")
+def resume_sending(request, oa_id):
+    done = _("Sends resumed. Paused campaigns stay paused until someone resumes them.")
+    return _stop_or_resume(request, oa_id, service.resume_sending, done)
+
+
+@require_capability("manage_oas")
+def connect(request, oa_id):
+    """Start Zalo's OAuth v4 flow (PKCE); the verifier stays in the session, never in the URL."""
+    oa = get_object_or_404(OfficialAccount.objects.select_related("credentials"), pk=oa_id)
+    creds = getattr(oa, "credentials", None)
+    if oa.provider != OfficialAccount.Provider.ZALO or creds is None or not creds.app_id:
+        messages.error(request, _("Only a Zalo-direct OA with an app id can be connected with Zalo OAuth."))
+        return redirect("oas:detail", oa.pk)
+    start = service.start_authorisation(oa, request.build_absolute_uri(reverse("oas:oauth_callback")))
+    request.session[OAUTH_SESSION_KEY] = {
+        "oa_id": oa.pk,
+        "state": start.state,
+        "verifier": start.code_verifier,
+    }
+    return redirect(start.url)
+
+
+@require_capability("manage_oas")
+def oauth_callback(request):
+    pending = request.session.pop(OAUTH_SESSION_KEY, None)
+    if pending is None or request.GET.get("state") != pending["state"]:
+        return HttpResponseBadRequest(
+            _("This authorisation link is unknown or was already used. Start again.")
+        )
+    oa = get_object_or_404(OfficialAccount, pk=pending["oa_id"])
+    code = request.GET.get("code", "")
+    if not code:
+        messages.error(
+            request,
+            _("Zalo did not grant access: %(reason)s")
+            % {
+                "reason": request.GET.get("error_reason") or request.GET.get("error") or _("no code returned")
+            },
+        )
+        return redirect("oas:detail", oa.pk)
+    if request.GET.get("oa_id") and request.GET["oa_id"] != oa.zalo_oa_id:
+        messages.error(
+            request,
+            _("Zalo authorised OA %(got)s, but this page is for %(expected)s. Nothing was stored.")
+            % {"got": request.GET["oa_id"], "expected": oa.zalo_oa_id},
+        )
+        return redirect("oas:detail", oa.pk)
+    try:
+        service.finish_authorisation(actor=request.user, oa=oa, code=code, code_verifier=pending["verifier"])
+    except ProviderError as exc:
+        messages.error(
+            request,
+            _("Zalo refused the authorisation: %(error)s") % {"error": service.provider_error_text(exc)},
+        )
+    else:
+        messages.success(request, _("Connected: tokens stored, encrypted."))
+    return redirect("oas:detail", oa.pk)
+
+
+urlpatterns = [
+    path("", account_list, name="list"),
+    path("new/", account_create, name="create"),
+    path("oauth/callback/", oauth_callback, name="oauth_callback"),
+    path("<int:oa_id>/", account_detail, name="detail"),
+    path("<int:oa_id>/edit/", account_edit, name="edit"),
+    path("<int:oa_id>/active/", account_toggle_active, name="toggle_active"),
+    path("<int:oa_id>/test/", test_connection, name="test_connection"),
+    path("<int:oa_id>/connect/", connect, name="connect"),
+    path("<int:oa_id>/stop/", stop_sending, name="stop"),
+    path("<int:oa_id>/resume/", resume_sending, name="resume"),
+]

@@ -1,0 +1,245 @@
+"""Official Accounts: create and edit with their credentials, connect (OAuth), probe, stop and resume.
+
+Every change is audited in the same transaction (compliance.services.record_audit_event).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import get_language
+
+from campaigns.models import Campaign
+from campaigns.services import pause_campaign
+from compliance.services import actor_name, record_audit_event
+from oas.models import OACredentials, OfficialAccount
+from providers.base import ProviderError, Quality, Quota
+from providers.http import HttpClient, RetryPolicy
+from providers.oauth import ZaloOAuth, new_pkce_pair
+from providers.services import client_for
+from providers.tokens import complete_authorisation
+from quotas.models import OAQuotaState, Policy
+
+# Credentials a form may set; secrets are only replaced when a new value is given.
+CREDENTIAL_FIELDS = ("app_id", "infobip_base_url", "infobip_sender")
+SECRET_FIELDS = ("app_secret", "oa_secret_key", "infobip_api_key")
+ACCOUNT_FIELDS = ("name", "zalo_oa_id", "provider", "owner_team")
+ACTIVE_CAMPAIGN_STATUSES = (Campaign.Status.RUNNING, Campaign.Status.SCHEDULED)
+
+
+class PolicyChangeRefused(ValueError):
+    """An OA that has already sent stays on its policy; levels are corrected in Quality & quota."""
+
+
+def secret_hint(value: str) -> str:
+    """What the UI may show of a stored secret: never more than its last four characters."""
+    if not value:
+        return ""
+    return "••••" + value[-4:] if len(value) > 8 else "••••"
+
+
+@transaction.atomic
+def save_official_account(
+    *, actor, oa: OfficialAccount | None, data: dict, policy: Policy
+) -> OfficialAccount:
+    """Create or update an OA, its credentials and its quota policy from cleaned form data."""
+    creating = oa is None
+    oa = oa or OfficialAccount()
+    changed = [name for name in ACCOUNT_FIELDS if getattr(oa, name) != data[name]]
+    for name in ACCOUNT_FIELDS:
+        setattr(oa, name, data[name])
+    oa.save()
+
+    creds, _ = OACredentials.objects.select_for_update().get_or_create(oa=oa)
+    for name in CREDENTIAL_FIELDS:
+        if getattr(creds, name) != data.get(name, ""):
+            setattr(creds, name, data.get(name, ""))
+            changed.append(name)
+    replaced_secrets = [name for name in SECRET_FIELDS if data.get(name)]
+    for name in replaced_secrets:
+        setattr(creds, name, data[name])
+    creds.save()
+
+    state = OAQuotaState.objects.select_for_update().filter(oa=oa).first()
+    if state is None:
+        OAQuotaState.objects.create(oa=oa, policy=policy, current_limit=policy.starting_level)
+    elif state.policy_id != policy.pk:
+        if state.first_send_day is not None:
+            raise PolicyChangeRefused(state.policy.code)
+        state.policy = policy
+        state.current_limit = policy.starting_level
+        state.save(update_fields=["policy", "current_limit", "updated_at"])
+        changed.append("policy")
+
+    record_audit_event(
+        actor=actor_name(actor),
+        action="oa.create" if creating else "oa.update",
+        summary=f"{'Created' if creating else 'Updated'} OA {oa.name} ({oa.zalo_oa_id})",
+        target=oa,
+        # Which secrets were replaced, never their values.
+        details={"changed": changed, "secrets_replaced": replaced_secrets, "policy": policy.code},
+    )
+    return oa
+
+
+@transaction.atomic
+def set_account_active(*, actor, oa_id: int, active: bool) -> OfficialAccount:
+    """Disable (no sends, hidden from campaign building) or re-enable an OA."""
+    oa = OfficialAccount.objects.select_for_update().get(pk=oa_id)
+    if oa.is_active == active:
+        return oa
+    oa.is_active = active
+    oa.save(update_fields=["is_active"])
+    paused = 0 if active else _pause_active_campaigns(oa, f"OA {oa.name} was disabled")
+    record_audit_event(
+        actor=actor_name(actor),
+        action="oa.enable" if active else "oa.disable",
+        summary=f"{'Enabled' if active else 'Disabled'} OA {oa.name}",
+        target=oa,
+        details={"campaigns_paused": paused},
+    )
+    return oa
+
+
+def _pause_active_campaigns(oa: OfficialAccount, reason: str) -> int:
+    campaign_ids = Campaign.objects.filter(oa=oa, status__in=ACTIVE_CAMPAIGN_STATUSES).values_list(
+        "pk", flat=True
+    )
+    return sum(1 for campaign_id in list(campaign_ids) if pause_campaign(campaign_id, reason))
+
+
+@transaction.atomic
+def stop_sending(*, actor, oa_id: int, reason: str) -> OfficialAccount:
+    """The kill switch: stop every send of the OA at once and pause its campaigns."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required")
+    oa = OfficialAccount.objects.select_for_update().get(pk=oa_id)
+    if oa.sending_stopped:
+        return oa
+    oa.sending_stopped = True
+    oa.stop_reason = reason
+    oa.stopped_at = timezone.now()
+    oa.stopped_by = actor
+    oa.save(update_fields=["sending_stopped", "stop_reason", "stopped_at", "stopped_by"])
+    paused = _pause_active_campaigns(oa, f"Kill switch on OA {oa.name}: {reason}")
+    record_audit_event(
+        actor=actor_name(actor),
+        action="oa.kill_switch",
+        summary=f"Stopped all sends of OA {oa.name}: {reason}",
+        target=oa,
+        details={"reason": reason, "campaigns_paused": paused},
+    )
+    return oa
+
+
+@transaction.atomic
+def resume_sending(*, actor, oa_id: int, reason: str) -> OfficialAccount:
+    """Lift the kill switch (quality admins only, checked by the view); paused campaigns stay paused."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required")
+    oa = OfficialAccount.objects.select_for_update().get(pk=oa_id)
+    if not oa.sending_stopped:
+        return oa
+    previous = oa.stop_reason
+    oa.sending_stopped = False
+    oa.stop_reason = ""
+    oa.stopped_at = None
+    oa.stopped_by = None
+    oa.save(update_fields=["sending_stopped", "stop_reason", "stopped_at", "stopped_by"])
+    record_audit_event(
+        actor=actor_name(actor),
+        action="oa.resume",
+        summary=f"Resumed sends of OA {oa.name}: {reason}",
+        target=oa,
+        details={"reason": reason, "stopped_for": previous},
+    )
+    return oa
+
+
+# --- OAuth v4 with PKCE ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuthorisationStart:
+    url: str
+    state: str
+    code_verifier: str
+
+
+def start_authorisation(oa: OfficialAccount, redirect_uri: str) -> AuthorisationStart:
+    """The Zalo permission URL for this OA; the caller keeps state and verifier in the session."""
+    creds = OACredentials.objects.get(oa=oa)
+    verifier, challenge = new_pkce_pair()
+    state, _ = new_pkce_pair()
+    url = ZaloOAuth().authorization_url(creds.app_id, redirect_uri, challenge, state=state)
+    return AuthorisationStart(url=url, state=state, code_verifier=verifier)
+
+
+@transaction.atomic
+def finish_authorisation(*, actor, oa: OfficialAccount, code: str, code_verifier: str) -> None:
+    """Exchange the code for the first token pair (raises ProviderError with the provider's words)."""
+    complete_authorisation(oa.pk, code, code_verifier)
+    record_audit_event(
+        actor=actor_name(actor),
+        action="oa.connect",
+        summary=f"Connected OA {oa.name} with Zalo OAuth",
+        target=oa,
+    )
+
+
+# --- reading the provider ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderReading:
+    """What the provider says about the OA right now, or the exact error it gave."""
+
+    quota: Quota | None = None
+    quality: Quality | None = None
+    error: str = ""
+    provider_code: str = ""
+    read_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def provider_error_text(exc: ProviderError) -> str:
+    """The error in the user's language, with the provider's own words when they add something."""
+    if exc.error is None:
+        return str(exc)
+    text = exc.error.vi if (get_language() or "vi").startswith("vi") else exc.error.en
+    if exc.provider_message and exc.provider_message not in text:
+        text = f"{text} ({exc.provider_message})"
+    return text
+
+
+_interactive_http: HttpClient | None = None
+
+
+def interactive_http() -> HttpClient:
+    """For calls a person waits on: one quick retry, short timeouts, no long Retry-After sleeps."""
+    global _interactive_http
+    if _interactive_http is None:
+        _interactive_http = HttpClient(
+            read_timeout=8.0,
+            policy=RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0, max_retry_after=2.0),
+        )
+    return _interactive_http
+
+
+def read_provider_state(oa: OfficialAccount, *, with_quality: bool = True) -> ProviderReading:
+    """Quota (and quality where the provider has it), for the OA page and "test connection"."""
+    try:
+        client = client_for(oa, http=interactive_http())
+        quota = client.get_quota()
+        quality = client.get_quality() if with_quality else None
+    except ProviderError as exc:
+        return ProviderReading(error=provider_error_text(exc), provider_code=str(exc.provider_code or ""))
+    except OACredentials.DoesNotExist:
+        return ProviderReading(error="no credentials")
+    return ProviderReading(quota=quota, quality=quality, read_at=timezone.now())

@@ -1,0 +1,81 @@
+"""RSA public keys for `encrypted: true` template data: create or fetch at the provider, rotate, audit."""
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from django.db import transaction
+from django.utils import timezone
+
+from compliance.services import actor_name, record_audit_event
+from oas.models import OfficialAccount, RSAKey
+from oas.services.accounts import interactive_http
+from providers.rsa import EncryptionError, load_public_key
+from providers.services import client_for
+
+
+class KeyRejected(ValueError):
+    """The provider's answer is not a usable RSA public key; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class KeyOutcome:
+    key: RSAKey
+    changed: bool  # False when the provider returned the key that is already active
+
+
+def describe_public_key(public_key: str) -> tuple[str, str, int]:
+    """(Base64 DER, SHA-256 fingerprint of the DER, key size) of a PEM or Base64 DER public key."""
+    try:
+        key = load_public_key(public_key)
+    except EncryptionError as exc:
+        raise KeyRejected(str(exc)) from None
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode(), hashlib.sha256(der).hexdigest(), key.key_size
+
+
+@transaction.atomic
+def store_public_key(*, actor, oa: OfficialAccount, public_key: str, origin: str) -> KeyOutcome:
+    """Make this key the OA's active one; the previous active key is retired, never deleted."""
+    der_b64, fingerprint, bits = describe_public_key(public_key)
+    OfficialAccount.objects.select_for_update().get(pk=oa.pk)  # one rotation at a time per OA
+    active = RSAKey.objects.filter(oa=oa, is_active=True).first()
+    if active is not None and active.fingerprint == fingerprint:
+        return KeyOutcome(active, changed=False)
+    if active is not None:
+        active.is_active = False
+        active.retired_at = timezone.now()
+        active.save(update_fields=["is_active", "retired_at"])
+    key = RSAKey.objects.create(
+        oa=oa, public_key=der_b64, fingerprint=fingerprint, key_bits=bits, origin=origin, is_active=True
+    )
+    record_audit_event(
+        actor=actor_name(actor),
+        action="oa.rsa_key.rotate" if active else "oa.rsa_key.add",
+        summary=f"RSA-{bits} key {fingerprint[:16]} is now active for OA {oa.name}",
+        target=oa,
+        details={
+            "fingerprint": fingerprint,
+            "origin": origin,
+            "retired": active.fingerprint if active else None,
+        },
+    )
+    return KeyOutcome(key, changed=True)
+
+
+def create_key_at_provider(*, actor, oa: OfficialAccount) -> KeyOutcome:
+    """Ask the provider to generate a key pair (it keeps the private half). ProviderError on refusal."""
+    public_key = client_for(oa, http=interactive_http()).create_public_key()
+    return store_public_key(actor=actor, oa=oa, public_key=public_key, origin=RSAKey.Origin.CREATED)
+
+
+def fetch_key_from_provider(*, actor, oa: OfficialAccount) -> KeyOutcome:
+    """Fetch the provider's existing key; a different key than ours rotates it in."""
+    public_key = client_for(oa, http=interactive_http()).get_public_key()
+    return store_public_key(actor=actor, oa=oa, public_key=public_key, origin=RSAKey.Origin.FETCHED)
+
+
+def active_public_key(oa_id: int) -> str | None:
+    """The Base64 DER of the OA's active key, for campaigns with encryption on."""
+    return RSAKey.objects.filter(oa_id=oa_id, is_active=True).values_list("public_key", flat=True).first()

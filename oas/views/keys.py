@@ -1,0 +1,56 @@
+"""RSA keys for encrypted template data: create new or get existing at the provider."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from oas.models import OfficialAccount
+from oas.services import keys as service
+from oas.services.accounts import provider_error_text
+from providers.base import ProviderError
+from zalo_admin.roles import require_capability
+
+
+def _key_action(request, oa_id, action):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    try:
+        outcome = action(actor=request.user, oa=oa)
+    except ProviderError as exc:
+        messages.error(request, _("The provider refused: %(error)s") % {"error": provider_error_text(exc)})
+    except service.KeyRejected as exc:
+        messages.error(
+            request,
+            _("The provider's answer is not a usable RSA public key (%(why)s). Nothing was stored.")
+            % {"why": exc},
+        )
+    else:
+        if outcome.changed:
+            messages.success(
+                request,
+                _("Key %(fingerprint)s is now active.") % {"fingerprint": outcome.key.fingerprint[:16]},
+            )
+        else:
+            messages.info(
+                request, _("The provider returned the key that is already active; nothing changed.")
+            )
+    return redirect("oas:detail", oa.pk)
+
+
+@require_POST
+@require_capability("manage_oas")
+def create_key(request, oa_id):
+    return _key_action(request, oa_id, service.create_key_at_provider)
+
+
+@require_POST
+@require_capability("manage_oas")
+def fetch_key(request, oa_id):
+    return _key_action(request, oa_id, service.fetch_key_from_provider)
+
+
+urlpatterns = [
+    path("<int:oa_id>/keys/create/", create_key, name="key_create"),
+    path("<int:oa_id>/keys/fetch/", fetch_key, name="key_fetch"),
+]

@@ -1,0 +1,3 @@
+"""Message templates: list, sync, detail and preview (filled in by the templates work)."""
+
+urlpatterns = []
