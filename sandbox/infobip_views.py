@@ -59,7 +59,10 @@ def infobip_api(methods=("GET",)):
             scheme, _, key = header.partition(" ")
             account = None
             if scheme == "App" and key.strip():
-                account = SandboxInfobipAccount.objects.filter(api_key=key.strip()).first()
+                key = key.strip()
+                account = runtime.cached(
+                    "infobip_account", key, lambda: SandboxInfobipAccount.objects.filter(api_key=key).first()
+                )
             if account is None:
                 return api_error(401, "Invalid login details", code="E401")
             if request.method not in methods:
@@ -72,7 +75,12 @@ def infobip_api(methods=("GET",)):
 
 
 def _sender(account, sender) -> SandboxOA | None:
-    return SandboxOA.objects.filter(infobip_account=account, oa_id=str(sender)).first()
+    sender = str(sender)
+    return runtime.cached(
+        "sender",
+        (account.pk, sender),
+        lambda: SandboxOA.objects.filter(infobip_account=account, oa_id=sender).first(),
+    )
 
 
 def parse_send_at(value: str) -> datetime:
