@@ -132,14 +132,13 @@ def seed_demo() -> dict:
     """Create the demo data if missing (idempotent); returns the credentials."""
     now = runtime.now()
     today = rules.vietnam_day(now)
-    app, _ = SandboxApp.objects.update_or_create(
+    app, _ = SandboxApp.objects.get_or_create(
         app_id=DEMO["app"]["app_id"],
-        defaults={
-            "secret_key": DEMO["app"]["secret_key"],
-            "name": DEMO["app"]["name"],
-            "webhook_url": os.environ.get("SANDBOX_ZALO_WEBHOOK_URL", ""),
-        },
+        defaults={"secret_key": DEMO["app"]["secret_key"], "name": DEMO["app"]["name"]},
     )
+    if os.environ.get("SANDBOX_ZALO_WEBHOOK_URL") is not None:  # set by `zalo_sandbox --zalo-webhook-url`
+        app.webhook_url = os.environ["SANDBOX_ZALO_WEBHOOK_URL"]
+        app.save(update_fields=["webhook_url"])
     account, _ = SandboxInfobipAccount.objects.get_or_create(
         api_key=DEMO["infobip"]["api_key"], defaults={"name": DEMO["infobip"]["name"]}
     )

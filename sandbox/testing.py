@@ -188,6 +188,7 @@ def running_sandbox(
         for _attempt in range(3):
             port = free_port()
             env = sandbox_env(db, reset=True, seed=seed, config=config)
+            env.pop("SANDBOX_ZALO_WEBHOOK_URL", None)  # tests set webhook URLs themselves
             process = subprocess.Popen(
                 gunicorn_argv("127.0.0.1", port, threads), env=env, stdout=log_file, stderr=subprocess.STDOUT
             )

@@ -8,6 +8,8 @@ from django.core.management.base import BaseCommand
 
 from sandbox.server import DEFAULT_DB, gunicorn_argv, sandbox_env
 
+DASHBOARD_WEBHOOK = "http://127.0.0.1:8000/webhooks/zalo/"
+
 
 class Command(BaseCommand):
     help = "Serve the local Zalo Open API / Zalo OAuth v4 / Infobip Zalo API sandbox (gunicorn, gthread)."
@@ -34,6 +36,11 @@ class Command(BaseCommand):
         parser.add_argument("--access-token-lifetime", type=int, help="seconds (default 90000 = 25 h)")
         parser.add_argument("--webhook-retry-factor", type=float, help="time factor of webhook retries")
         parser.add_argument("--access-log", action="store_true")
+        parser.add_argument(
+            "--zalo-webhook-url",
+            default=os.environ.get("SANDBOX_ZALO_WEBHOOK_URL", DASHBOARD_WEBHOOK),
+            help=f"the demo app's webhook URL (default {DASHBOARD_WEBHOOK}: `make run`'s dashboard; '' none)",
+        )
 
     def handle(self, *args, **o):
         config = json.loads(o["config"]) if o["config"] else {}
@@ -70,6 +77,7 @@ class Command(BaseCommand):
             config=config,
             print_seed=not o["no_seed"],
         )
+        env["SANDBOX_ZALO_WEBHOOK_URL"] = o["zalo_webhook_url"]
         argv = gunicorn_argv(o["host"], o["port"], o["threads"], o["access_log"])
         self.stdout.write(
             f"Zalo/Infobip sandbox on http://{o['host']}:{o['port']}/ (database {o['database_url']})"
