@@ -1,15 +1,18 @@
 """Fixtures shared by the whole suite: one user per role, a clean Redis database per test."""
 
+from importlib import import_module
 from urllib.parse import urlparse
 
 import pytest
 import redis
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 
 from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
 
 PASSWORD = "correct-horse-battery-staple"
+LOAD_POLICIES = import_module("quotas.migrations.0003_load_policies").load_policies
 
 
 def _make_user(django_user_model, username, role=None, **extra):
@@ -44,6 +47,15 @@ def superuser(db, django_user_model):
 @pytest.fixture
 def role_users(marketer, quality_admin, auditor, superuser):
     return {"marketer": marketer, "quality_admin": quality_admin, "auditor": auditor, "superuser": superuser}
+
+
+@pytest.fixture(autouse=True)
+def quota_policies(django_db_setup, django_db_blocker):
+    """The data migration's quota policies, present for every test. Transactional tests flush the
+    whole database, data migrations included (roles come back by themselves through post_migrate);
+    loading outside the test's transaction keeps them for the tests that follow."""
+    with django_db_blocker.unblock():
+        LOAD_POLICIES(apps, None)
 
 
 @pytest.fixture(autouse=True)

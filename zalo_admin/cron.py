@@ -1,21 +1,13 @@
 """rq cron configuration, in UTC: `manage.py rqcron zalo_admin/cron.py`.
 
-Registers every job of `zalo_admin.periodic.PERIODIC_JOBS` and the quota engine's jobs (once each).
+Registers every job of `zalo_admin.periodic.PERIODIC_JOBS`, the list the in-process loop
+(`run_periodic_jobs --loop`, used when Redis is unreachable) runs too.
 """
 
 from django.utils.module_loading import import_string
 from rq import cron
 
-from zalo_admin.periodic import PERIODIC_JOBS, PeriodicJob
+from zalo_admin.periodic import PERIODIC_JOBS
 
-# Until they join PERIODIC_JOBS (which the in-process loop also runs), the quota jobs are listed here.
-QUOTA_JOBS = [
-    PeriodicJob("quotas.jobs.check_violations_hourly", "0 * * * *", "high"),  # the end of every hour
-    PeriodicJob("quotas.jobs.review_levels_daily", "0 17 * * *", "high"),  # 00:00 in Vietnam (UTC+7)
-]
-
-_registered: set[str] = set()
-for job in [*PERIODIC_JOBS, *QUOTA_JOBS]:
-    if job.func not in _registered:
-        _registered.add(job.func)
-        cron.register(import_string(job.func), job.queue, cron=job.cron, name=job.func)
+for job in PERIODIC_JOBS:
+    cron.register(import_string(job.func), job.queue, cron=job.cron, name=job.func)

@@ -10,4 +10,7 @@ class PeriodicJob:
     queue: str = "default"
 
 
-PERIODIC_JOBS: list[PeriodicJob] = []
+PERIODIC_JOBS: list[PeriodicJob] = [
+    PeriodicJob("quotas.jobs.check_violations_hourly", "0 * * * *", "high"),  # the end of every hour
+    PeriodicJob("quotas.jobs.review_levels_daily", "0 17 * * *", "high"),  # 00:00 in Vietnam (UTC+7)
+]

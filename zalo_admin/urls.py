@@ -23,6 +23,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("quality/", include("quotas.urls")),
     path("compliance/", include("compliance.urls")),
+    path("webhooks/", include("providers.urls")),
     path("jobs/", include(rq_patterns)),
     path("admin/", admin.site.urls),
 ]

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from campaigns.models import Campaign
-from campaigns.services import pause_campaign
+from campaigns.services import PAUSABLE_STATUSES, pause_campaign
 from compliance.services import actor_name, record_audit_event
 from oas.models import OACredentials, OfficialAccount
 from providers.base import ProviderError, Quality, Quota
@@ -25,7 +25,6 @@ from quotas.models import OAQuotaState, Policy
 CREDENTIAL_FIELDS = ("app_id", "infobip_base_url", "infobip_sender")
 SECRET_FIELDS = ("app_secret", "oa_secret_key", "infobip_api_key")
 ACCOUNT_FIELDS = ("name", "zalo_oa_id", "provider", "owner_team")
-ACTIVE_CAMPAIGN_STATUSES = (Campaign.Status.RUNNING, Campaign.Status.SCHEDULED)
 
 
 class PolicyChangeRefused(ValueError):
@@ -103,9 +102,7 @@ def set_account_active(*, actor, oa_id: int, active: bool) -> OfficialAccount:
 
 
 def _pause_active_campaigns(oa: OfficialAccount, reason: str) -> int:
-    campaign_ids = Campaign.objects.filter(oa=oa, status__in=ACTIVE_CAMPAIGN_STATUSES).values_list(
-        "pk", flat=True
-    )
+    campaign_ids = Campaign.objects.filter(oa=oa, status__in=PAUSABLE_STATUSES).values_list("pk", flat=True)
     return sum(1 for campaign_id in list(campaign_ids) if pause_campaign(campaign_id, reason))
 
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns.models import Campaign
+from campaigns.services import PAUSABLE_STATUSES
 from oas.forms import OfficialAccountForm, ReasonForm
 from oas.models import OACredentials, OfficialAccount
 from oas.services import accounts as service
@@ -98,7 +99,7 @@ def account_detail(request, oa_id):
         "current_limit": quotas.limit_on(state, today),
         "next_review": quotas.next_review_day(state, policy, today),
         "history": quotas.level_history(oa.pk)[:20],
-        "campaigns": Campaign.objects.filter(oa=oa, status__in=service.ACTIVE_CAMPAIGN_STATUSES),
+        "campaigns": Campaign.objects.filter(oa=oa, status__in=PAUSABLE_STATUSES),
         "reading": service.read_provider_state(oa) if oa.is_active else None,
         "rsa_keys": oa.rsa_keys.all()[:10],
         "reason_form": ReasonForm(),

@@ -1,24 +1,13 @@
 """Fixtures for the quota engine: the policies from the data migration, OAs, templates, campaigns."""
 
 from datetime import UTC, date, datetime, time
-from importlib import import_module
 
 import pytest
-from django.apps import apps
 
 from campaigns.models import Campaign
 from oas.models import MessageTemplate, OfficialAccount
 from quotas import rules
 from quotas.models import OAQuotaState, Policy
-
-LOAD_POLICIES = import_module("quotas.migrations.0003_load_policies").load_policies
-
-
-@pytest.fixture(autouse=True)
-def quota_policies(db):
-    """The data migration's policies, loaded again: transactional tests flush the whole database
-    (serialized rollback is not an option while other apps have models without migrations)."""
-    LOAD_POLICIES(apps, None)
 
 
 @pytest.fixture
