@@ -4,14 +4,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from oas.models import MessageTemplate, OfficialAccount
-from quotas.models import OADailyStats
+from oas.models import MessageTemplate, OACredentials, OfficialAccount
+from quotas.models import OAQuotaState, Policy
+from quotas.services import record_bad_report, record_sent
 from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
 
 DEMO_USERS = (("marketer", MARKETER), ("quality", QUALITY_ADMIN), ("auditor", COMPLIANCE_AUDITOR))
@@ -41,39 +43,91 @@ def ensure_demo_users(reset_passwords: bool = False) -> list[DemoUser]:
     return result
 
 
+# Credentials the local sandbox seeds (sandbox/seed.py), so `make run` works end to end.
+DEMO_ACCOUNTS = (
+    {
+        "zalo_oa_id": "demo-oa-1",
+        "name": "Demo Fashion",
+        "provider": OfficialAccount.Provider.ZALO,
+        "policy": "zns-2024",
+        "limit": 20000,
+        "owner_team": "E-commerce",
+        "credentials": {
+            "app_id": "demo-app-1",
+            "app_secret": "demo-app-1-secret-key",
+            "oa_secret_key": "demo-app-1-secret-key",
+            "access_token": "demo-oa-1-access-token",
+            "refresh_token": "demo-oa-1-refresh-token",
+        },
+        "templates": (
+            ("100001", "Order confirmation", MessageTemplate.Tag.TRANSACTION),
+            ("100002", "Delivery follow-up", MessageTemplate.Tag.CUSTOMER_CARE),
+            ("100003", "Year-end sale", MessageTemplate.Tag.MARKETING),
+        ),
+        "daily_volume": 1800,
+    },
+    {
+        "zalo_oa_id": "demo-oa-2",
+        "name": "Demo Bank (Infobip)",
+        "provider": OfficialAccount.Provider.INFOBIP,
+        "policy": "zbs-2026",
+        "limit": 20000,
+        "owner_team": "Cards",
+        "credentials": {
+            "infobip_api_key": "demo-infobip-api-key",
+            "infobip_sender": "demo-oa-2",
+        },
+        "templates": (("200001", "OTP", MessageTemplate.Tag.TRANSACTION),),
+        "daily_volume": 600,
+    },
+)
+
+
+def _ensure_account(spec: dict) -> tuple[OfficialAccount, bool]:
+    oa, created = OfficialAccount.objects.get_or_create(
+        zalo_oa_id=spec["zalo_oa_id"],
+        defaults={"name": spec["name"], "provider": spec["provider"], "owner_team": spec["owner_team"]},
+    )
+    if created:
+        credentials = dict(spec["credentials"])
+        if spec["provider"] == OfficialAccount.Provider.INFOBIP:
+            credentials["infobip_base_url"] = settings.INFOBIP_BASE_URL
+        else:
+            credentials["access_expires_at"] = timezone.now() + timedelta(hours=25)
+        OACredentials.objects.create(oa=oa, **credentials)
+        OAQuotaState.objects.create(
+            oa=oa, policy=Policy.objects.get(code=spec["policy"]), current_limit=spec["limit"]
+        )
+    return oa, created
+
+
 @transaction.atomic
 def ensure_demo_data() -> None:
-    """Two OAs with templates, campaigns and 30 days of traffic; safe to run again."""
-    shop, _ = OfficialAccount.objects.get_or_create(
-        zalo_oa_id="demo-oa-1", defaults={"name": "Demo Fashion", "provider": OfficialAccount.Provider.ZALO}
-    )
-    bank, _ = OfficialAccount.objects.get_or_create(
-        zalo_oa_id="demo-oa-2",
-        defaults={"name": "Demo Bank (Infobip)", "provider": OfficialAccount.Provider.INFOBIP},
-    )
-    templates = {}
-    for oa, template_id, name, tag in (
-        (shop, "100001", "Order confirmation", MessageTemplate.Tag.TRANSACTION),
-        (shop, "100002", "Delivery follow-up", MessageTemplate.Tag.CUSTOMER_CARE),
-        (shop, "100003", "Year-end sale", MessageTemplate.Tag.MARKETING),
-        (bank, "200001", "OTP", MessageTemplate.Tag.TRANSACTION),
-    ):
-        templates[template_id], _ = MessageTemplate.objects.get_or_create(
-            oa=oa, template_id=template_id, defaults={"name": name, "tag": tag}
+    """Two OAs matching the sandbox, templates, campaigns and 30 days of traffic; safe to run again."""
+    now = timezone.now()
+    for spec in DEMO_ACCOUNTS:
+        oa, created = _ensure_account(spec)
+        templates = [
+            MessageTemplate.objects.get_or_create(
+                oa=oa, template_id=template_id, defaults={"name": name, "tag": tag}
+            )[0]
+            for template_id, name, tag in spec["templates"]
+        ]
+        if not created:
+            continue
+        Campaign.objects.create(
+            oa=oa, template=templates[0], name=f"{templates[0].name} (auto)", status=Campaign.Status.RUNNING
         )
-    for name, template_id, status in (
-        ("Order confirmations", "100001", Campaign.Status.RUNNING),
-        ("Year-end sale", "100003", Campaign.Status.AWAITING_APPROVAL),
-    ):
-        template = templates[template_id]
-        Campaign.objects.get_or_create(
-            name=name, oa=template.oa, defaults={"template": template, "status": status}
-        )
-    today = timezone.localdate()
-    for offset in range(30):
-        day = today - timedelta(days=29 - offset)
-        for oa, base in ((shop, 1800), (bank, 600)):
-            sent = base + (offset * 37 % 400)
-            OADailyStats.objects.get_or_create(
-                oa=oa, day=day, defaults={"sent": sent, "bad_reports": (offset * 7) % 3}
+        if len(templates) > 2:
+            Campaign.objects.create(
+                oa=oa, template=templates[2], name=templates[2].name, status=Campaign.Status.AWAITING_APPROVAL
             )
+        # Traffic goes through the quota engine's events, so rollups can be rebuilt from it.
+        for offset in range(30, 0, -1):
+            moment = now - timedelta(days=offset)
+            sent = spec["daily_volume"] + (offset * 37 % 400)
+            record_sent(oa.pk, moment, count=sent, template_id=templates[0].pk, tag=templates[0].tag)
+            if offset % 3:
+                record_bad_report(
+                    oa.pk, moment, count=offset % 3, template_id=templates[0].pk, tag=templates[0].tag
+                )
