@@ -1,3 +1,156 @@
-"""Message templates: list, sync, detail and preview (filled in by the templates work)."""
+"""Message templates of an OA: list, sync from the provider, detail with preview and validation."""
 
-urlpatterns = []
+import json
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from oas.models import MessageTemplate, OfficialAccount
+from oas.services import templates as service
+from providers.rsa import EncryptionError, load_public_key
+from zalo_admin.roles import has_capability, require_capability
+
+
+class TemplateDataForm(forms.Form):
+    """Values to preview or validate: parameter values, or a contact's data (extra fields ignored)."""
+
+    ACTIONS = ("sample", "preview", "validate")
+
+    data = forms.CharField(
+        label=gettext_lazy("Values or contact data (JSON object)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "data-testid": "template-data"}),
+        help_text=gettext_lazy(
+            'For example {"customer_name": "Nguyễn Văn A", "order_code": "DH001"}. A contact\'s other '
+            "fields are ignored in the preview."
+        ),
+    )
+    encrypt = forms.BooleanField(
+        label=gettext_lazy("Check against RSA encryption with the OA's active key"),
+        required=False,
+    )
+
+    def __init__(self, *args, template: MessageTemplate, **kwargs):
+        self.template = template
+        super().__init__(*args, **kwargs)
+
+    def clean_data(self):
+        try:
+            return service.parse_json_object(self.cleaned_data["data"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_encrypt(self):
+        encrypt = self.cleaned_data["encrypt"]
+        if not encrypt:
+            return None
+        key = service.active_public_key(self.template.oa_id)
+        if key is None:
+            raise forms.ValidationError(
+                _("This OA has no active RSA key. Add one on the OA's page before checking encryption.")
+            )
+        try:
+            return load_public_key(key)
+        except EncryptionError as exc:
+            raise forms.ValidationError(
+                _("The OA's active RSA key cannot be read: %(error)s") % {"error": exc}
+            ) from None
+
+
+@require_capability("view_oas")
+def template_list(request, oa_id):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    rows = list(MessageTemplate.objects.filter(oa=oa).order_by("status", "template_id"))
+    for template in rows:
+        template.not_listed = bool(
+            oa.templates_synced_at
+            and (template.synced_at is None or template.synced_at < oa.templates_synced_at)
+        )
+    context = {
+        "oa": oa,
+        "templates": rows,
+        "can_sync": has_capability(request.user, "manage_oas"),
+    }
+    return render(request, "oas/templates/list.html", context)
+
+
+@require_POST
+@require_capability("manage_oas")
+def templates_sync(request, oa_id):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    result = service.sync_templates(oa.pk, actor=request.user, http=service.interactive_http())
+    if result.ok:
+        messages.success(
+            request,
+            _("Templates synced: %(created)s new, %(updated)s changed.")
+            % {"created": len(result.created), "updated": len(result.updated)},
+        )
+        if result.paused_campaigns:
+            messages.warning(
+                request,
+                _("%(count)s campaigns were paused because their template can no longer send.")
+                % {"count": len(result.paused_campaigns)},
+            )
+    else:
+        messages.error(
+            request,
+            _("The sync failed; the stored templates are unchanged. %(error)s") % {"error": result.error},
+        )
+    return redirect("oas:templates", oa.pk)
+
+
+@require_capability("view_oas")
+def template_detail(request, oa_id, pk):
+    template = get_object_or_404(MessageTemplate.objects.select_related("oa"), pk=pk, oa_id=oa_id)
+    can_use = has_capability(request.user, "use_templates")
+    preview = None
+    action = ""
+    if request.method == "POST":
+        if not can_use:
+            raise PermissionDenied("Missing capability use_templates")
+        action = request.POST.get("action", "preview")
+        if action not in TemplateDataForm.ACTIONS:
+            action = "preview"
+        post = request.POST
+        if action == "sample":
+            # The sample values replace what was typed, so the form shows what is previewed.
+            post = post.copy()
+            post["data"] = json.dumps(template.sample_data or {}, ensure_ascii=False, indent=2)
+        form = TemplateDataForm(post, template=template)
+        if form.is_valid():
+            data = form.cleaned_data["data"]
+            key = form.cleaned_data["encrypt"]
+            if action == "validate":
+                errors = service.validate_template_data(template, data, public_key=key)
+                preview = service.build_preview(template, data, public_key=key)
+                preview = service.Preview(template=template, rows=preview.rows, errors=errors)
+            else:
+                values = service.template_values_from(template, data)
+                preview = service.build_preview(template, values, public_key=key)
+    else:
+        initial = {"data": json.dumps(template.sample_data or {}, ensure_ascii=False, indent=2)}
+        form = TemplateDataForm(initial=initial, template=template)
+    context = {
+        "oa": template.oa,
+        "template": template,
+        "params": service.normalise_params(template.params),
+        "form": form,
+        "preview": preview,
+        "action": action,
+        "can_use": can_use,
+        "has_key": service.active_public_key(template.oa_id) is not None,
+    }
+    return render(request, "oas/templates/detail.html", context)
+
+
+urlpatterns = [
+    path("<int:oa_id>/templates/", template_list, name="templates"),
+    path("<int:oa_id>/templates/sync/", templates_sync, name="templates_sync"),
+    path("<int:oa_id>/templates/<int:pk>/", template_detail, name="template_detail"),
+]

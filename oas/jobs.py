@@ -1,0 +1,20 @@
+"""RQ entry points of the oas app: thin, take ids, idempotent."""
+
+from oas.models import OfficialAccount
+from oas.services import templates
+from zalo_admin.jobs import enqueue
+
+
+def sync_oa_templates(oa_id: int) -> bool:
+    """Sync one OA's templates from its provider; True when the provider answered."""
+    if not OfficialAccount.objects.filter(pk=oa_id, is_active=True).exists():
+        return False
+    return templates.sync_templates(oa_id).ok
+
+
+def sync_all_templates() -> int:
+    """Periodic: one sync job per active OA; returns how many were queued."""
+    ids = list(OfficialAccount.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
+    for oa_id in ids:
+        enqueue(sync_oa_templates, oa_id)
+    return len(ids)

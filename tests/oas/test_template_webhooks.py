@@ -1,0 +1,174 @@
+"""Template status and quality webhooks: from the sandbox over real HTTP, and replayed events."""
+
+import json
+import time
+import uuid
+
+import pytest
+
+from campaigns.models import Campaign
+from compliance.models import AuditEvent
+from oas.models import MessageTemplate
+from oas.services import templates as service
+from providers.jobs import process_webhook_event
+from providers.models import WebhookEvent
+from sandbox.testing import DEMO_APP_ID
+from tests.oas.test_templates import make_template, zalo_oa
+from tests.providers.conftest import make_oa
+
+Status = MessageTemplate.Status
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def webhook_site(settings, live_server):
+    settings.ROOT_URLCONF = "tests.providers.urls"
+    settings.JOBS_IN_PROCESS = True
+    return live_server
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_template_disabled_at_zalo_pauses_its_running_campaigns_through_the_signed_webhook(
+    sb, webhook_site
+):
+    oa = zalo_oa(oa_secret_key="hook-secret")
+    sb.app(DEMO_APP_ID, webhook_url=f"{webhook_site.url}/webhooks/zalo/", webhook_secret="hook-secret")
+    assert service.sync_templates(oa.pk, http=service.interactive_http()).ok
+    template = MessageTemplate.objects.get(oa=oa, template_id="100001")
+    running = Campaign.objects.create(oa=oa, template=template, name="Orders", status=Campaign.Status.RUNNING)
+    draft = Campaign.objects.create(oa=oa, template=template, name="Draft", status=Campaign.Status.DRAFT)
+
+    sb.template("100001", status="DISABLE", reason="Mẫu tin có dấu hiệu spam")
+    sb.drain()
+    assert wait_for(
+        lambda: WebhookEvent.objects.filter(
+            event_name="change_template_status", status=WebhookEvent.Status.PROCESSED
+        ).exists()
+    )
+    template.refresh_from_db()
+    assert template.status == Status.DISABLED
+    assert template.status_reason == "Mẫu tin có dấu hiệu spam"
+    running.refresh_from_db()
+    draft.refresh_from_db()
+    assert running.status == Campaign.Status.PAUSED
+    assert "Mẫu tin có dấu hiệu spam" in running.pause_reason
+    assert draft.status == Campaign.Status.DRAFT
+    status_event = AuditEvent.objects.get(action="template.status")
+    assert status_event.actor == service.WEBHOOK_ACTOR
+    assert status_event.details["paused_campaigns"] == [running.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_quality_change_at_zalo_updates_the_template(sb, webhook_site):
+    oa = zalo_oa(oa_secret_key="hook-secret")
+    sb.app(DEMO_APP_ID, webhook_url=f"{webhook_site.url}/webhooks/zalo/", webhook_secret="hook-secret")
+    assert service.sync_templates(oa.pk, http=service.interactive_http()).ok
+    sb.template("100002", quality="MEDIUM")
+    sb.drain()
+    assert wait_for(
+        lambda: MessageTemplate.objects.filter(oa=oa, template_id="100002", quality="MEDIUM").exists()
+    )
+    event = AuditEvent.objects.get(action="template.quality")
+    assert event.details == {"from": "UNDEFINED", "to": "MEDIUM"}
+
+
+def deliver(oa, body: dict, zalo_oa_id: str | None = None) -> str:
+    """Store an event as the webhook view does and run the job that processes it."""
+    payload = {
+        "app_id": "app-1",
+        "oa_id": zalo_oa_id or oa.zalo_oa_id,
+        "timestamp": str(int(time.time() * 1000)),
+        **body,
+    }
+    event = WebhookEvent.objects.create(
+        provider=WebhookEvent.Provider.ZALO,
+        oa=oa if zalo_oa_id is None else None,
+        event_name=payload["event_name"],
+        unique_key=uuid.uuid4().hex,
+        raw_body=json.dumps(payload),
+    )
+    return process_webhook_event(event.pk)
+
+
+def status_event(template_id, prev, new, reason=""):
+    return {
+        "event_name": "change_template_status",
+        "template_id": template_id,
+        "status": {"prev_status": prev, "new_status": new},
+        "reason": reason,
+    }
+
+
+@pytest.fixture
+def oa(db):
+    return make_oa("demo-oa-1")
+
+
+def test_the_same_status_event_twice_changes_and_audits_once(oa):
+    template = make_template(oa)
+    campaign = Campaign.objects.create(oa=oa, template=template, name="c", status=Campaign.Status.RUNNING)
+    assert deliver(oa, status_event("100001", "ENABLE", "REJECT", "Logo không hợp lệ")) == "processed"
+    assert deliver(oa, status_event("100001", "ENABLE", "REJECT", "Logo không hợp lệ")) == "processed"
+    template.refresh_from_db()
+    campaign.refresh_from_db()
+    assert (template.status, template.status_reason) == (Status.REJECTED, "Logo không hợp lệ")
+    assert campaign.status == Campaign.Status.PAUSED
+    assert AuditEvent.objects.filter(action="template.status").count() == 1
+    assert AuditEvent.objects.filter(action="campaign.pause").count() == 1
+
+
+def test_a_template_approved_after_review_is_enabled_and_pauses_nothing(oa):
+    template = make_template(oa, status=Status.PENDING_REVIEW)
+    deliver(oa, status_event("100001", "PENDING_REVIEW", "ENABLE"))
+    template.refresh_from_db()
+    assert template.status == Status.ENABLED
+    assert AuditEvent.objects.get(action="template.status").details["paused_campaigns"] == []
+
+
+def test_a_deleted_template_counts_as_disabled(oa):
+    template = make_template(oa)
+    campaign = Campaign.objects.create(oa=oa, template=template, name="c", status=Campaign.Status.RUNNING)
+    deliver(oa, status_event("100001", "ENABLE", "DELETE"))
+    template.refresh_from_db()
+    campaign.refresh_from_db()
+    assert template.status == Status.DISABLED and campaign.status == Campaign.Status.PAUSED
+
+
+def test_an_event_about_an_unknown_oa_is_stored_and_changes_nothing(oa):
+    template = make_template(oa)
+    other = make_oa("other-oa")
+    assert (
+        deliver(oa, status_event("100001", "ENABLE", "DISABLE"), zalo_oa_id="never-heard-of") == "processed"
+    )
+    template.refresh_from_db()
+    assert template.status == Status.ENABLED
+    assert not MessageTemplate.objects.filter(oa=other).exists()
+
+
+def test_a_status_event_about_a_template_we_do_not_have_queues_a_sync(
+    oa, settings, django_capture_on_commit_callbacks
+):
+    settings.JOBS_IN_PROCESS = False
+    with django_capture_on_commit_callbacks() as callbacks:
+        deliver(oa, status_event("555555", "PENDING_REVIEW", "ENABLE"))
+    assert len(callbacks) == 1
+    assert not MessageTemplate.objects.filter(template_id="555555").exists()
+
+
+def test_quality_events_are_idempotent_and_ignore_unknown_words(oa):
+    template = make_template(oa, quality="HIGH")
+    body = {"event_name": "change_template_quality", "template_id": "100001", "quality": "LOW"}
+    deliver(oa, body)
+    deliver(oa, body)
+    deliver(oa, {**body, "quality": "PURPLE"})
+    template.refresh_from_db()
+    assert template.quality == "LOW"
+    assert AuditEvent.objects.filter(action="template.quality").count() == 1
