@@ -30,7 +30,6 @@ def wait_for(predicate, timeout=10.0):
 
 @pytest.fixture
 def webhook_site(settings, live_server):
-    settings.ROOT_URLCONF = "tests.providers.urls"
     settings.JOBS_IN_PROCESS = True
     return live_server
 
@@ -44,6 +43,7 @@ def test_a_template_disabled_at_zalo_pauses_its_running_campaigns_through_the_si
     assert service.sync_templates(oa.pk, http=service.interactive_http()).ok
     template = MessageTemplate.objects.get(oa=oa, template_id="100001")
     running = Campaign.objects.create(oa=oa, template=template, name="Orders", status=Campaign.Status.RUNNING)
+    later = Campaign.objects.create(oa=oa, template=template, name="Later", status=Campaign.Status.SCHEDULED)
     draft = Campaign.objects.create(oa=oa, template=template, name="Draft", status=Campaign.Status.DRAFT)
 
     sb.template("100001", status="DISABLE", reason="Mẫu tin có dấu hiệu spam")
@@ -56,14 +56,14 @@ def test_a_template_disabled_at_zalo_pauses_its_running_campaigns_through_the_si
     template.refresh_from_db()
     assert template.status == Status.DISABLED
     assert template.status_reason == "Mẫu tin có dấu hiệu spam"
-    running.refresh_from_db()
-    draft.refresh_from_db()
-    assert running.status == Campaign.Status.PAUSED
+    for campaign in (running, later, draft):
+        campaign.refresh_from_db()
+    assert running.status == later.status == Campaign.Status.PAUSED
     assert "Mẫu tin có dấu hiệu spam" in running.pause_reason
     assert draft.status == Campaign.Status.DRAFT
     status_event = AuditEvent.objects.get(action="template.status")
     assert status_event.actor == service.WEBHOOK_ACTOR
-    assert status_event.details["paused_campaigns"] == [running.pk]
+    assert sorted(status_event.details["paused_campaigns"]) == sorted([running.pk, later.pk])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,6 +8,9 @@ from django.urls import reverse
 
 ROLES = ("marketer", "quality_admin", "auditor", "superuser")
 
+# Pages about one object open these rows (created by `page_objects` below).
+OA_PK, TEMPLATE_PK = 9001, 9002
+
 # url name (args) -> roles that may open it
 PAGES = {
     ("home", ()): {"marketer", "quality_admin", "auditor", "superuser"},
@@ -18,7 +21,19 @@ PAGES = {
     ("quotas:policies", ()): {"marketer", "quality_admin", "superuser"},
     ("compliance:index", ()): {"auditor", "superuser"},
     ("django_rq:home", ()): {"quality_admin", "superuser"},
+    ("oas:templates", (OA_PK,)): {"marketer", "quality_admin", "auditor", "superuser"},
+    ("oas:template_detail", (OA_PK, TEMPLATE_PK)): {"marketer", "quality_admin", "auditor", "superuser"},
 }
+
+
+@pytest.fixture(autouse=True)
+def page_objects(db):
+    from oas.models import MessageTemplate, OfficialAccount
+
+    oa = OfficialAccount.objects.create(pk=OA_PK, name="Matrix OA", zalo_oa_id="matrix-oa")
+    MessageTemplate.objects.create(
+        pk=TEMPLATE_PK, oa=oa, template_id="1", name="Matrix template", tag=MessageTemplate.Tag.TRANSACTION
+    )
 
 
 def _cases():
