@@ -16,6 +16,8 @@ from oas.services import templates as service
 from providers.rsa import EncryptionError, load_public_key
 from zalo_admin.roles import has_capability, require_capability
 
+Status = MessageTemplate.Status
+
 
 class TemplateDataForm(forms.Form):
     """Values to preview or validate: parameter values, or a contact's data (extra fields ignored)."""
@@ -66,7 +68,9 @@ class TemplateDataForm(forms.Form):
 @require_capability("view_oas")
 def template_list(request, oa_id):
     oa = get_object_or_404(OfficialAccount, pk=oa_id)
-    rows = list(MessageTemplate.objects.filter(oa=oa).order_by("status", "template_id"))
+    # Sendable templates first, then those waiting for review, then the ones that cannot send.
+    rank = {Status.ENABLED: 0, Status.PENDING_REVIEW: 1, Status.REJECTED: 2, Status.DISABLED: 3}
+    rows = sorted(MessageTemplate.objects.filter(oa=oa), key=lambda t: (rank.get(t.status, 4), t.template_id))
     for template in rows:
         template.not_listed = bool(
             oa.templates_synced_at

@@ -129,6 +129,20 @@ def test_a_second_sync_updates_changed_templates_in_place_and_keeps_ones_the_pro
     assert gone.status == Status.ENABLED  # kept as it was; the list page flags it
 
 
+def test_the_list_flags_templates_the_provider_no_longer_lists(sb, db, client, marketer):
+    oa = zalo_oa()
+    MessageTemplate.objects.create(
+        oa=oa, template_id="199999", name="Deleted at Zalo", tag=Tag.TRANSACTION, status=Status.ENABLED
+    )
+    sync(oa)
+    client.force_login(marketer)
+    response = client.get(reverse("oas:templates", args=[oa.pk]))
+    flagged = [t.template_id for t in response.context["templates"] if t.not_listed]
+    assert flagged == ["199999"]
+    assert "Not listed by the provider any more" in response.content.decode()
+    assert [t.status for t in response.context["templates"]][-1] == Status.DISABLED  # sendable first
+
+
 def test_a_provider_error_during_sync_keeps_the_last_good_list_and_records_the_error(
     sb, db, client, marketer
 ):
@@ -307,6 +321,14 @@ def test_the_sample_data_button_previews_the_providers_sample_values(client, mar
     html = response.content.decode()
     assert "Every parameter passes the template's rules." in html
     assert "DH001" in html
+
+
+def test_the_sample_data_button_says_so_when_the_provider_gave_none(client, marketer, template):
+    MessageTemplate.objects.filter(pk=template.pk).update(sample_data={})
+    client.force_login(marketer)
+    response = client.post(detail_url(template), {"action": "sample"})
+    assert "The provider gave no sample data for this template" in response.content.decode()
+    assert [e.code for e in response.context["preview"].errors] == ["required"] * 3
 
 
 def test_a_contacts_data_is_previewed_with_only_the_templates_parameters(client, marketer, template):
