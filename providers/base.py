@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from providers import errors
 from providers.errors import PERMANENT, ErrorInfo
 
 ACCEPTED, REJECTED, RETRYABLE = "accepted", "rejected", "retryable"
@@ -132,6 +133,18 @@ class Provider:
     """Base class of the provider clients (like healthchecks' Transport)."""
 
     name = ""
+    oa = None  # oas.OfficialAccount
+
+    def stopped_results(self, messages: Sequence[MessageRequest]) -> list[SendResult] | None:
+        """Defence in depth for the OA kill switch: when it is on, nothing leaves, whoever calls."""
+        from oas.models import OfficialAccount
+
+        if (
+            self.oa is None
+            or not OfficialAccount.objects.filter(pk=self.oa.pk, sending_stopped=True).exists()
+        ):
+            return None
+        return [result_for_error(m, errors.SENDING_STOPPED, attempted=False) for m in messages]
 
     def send_batch(self, messages: Sequence[MessageRequest]) -> list[SendResult]:
         raise NotImplementedError

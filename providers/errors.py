@@ -145,6 +145,7 @@ AMBIGUOUS_SEND = _e("SEND_OUTCOME_UNKNOWN", RETRY, OA, "Không rõ tin đã đư
 UNAUTHORISED = _e("PROVIDER_CREDENTIALS_INVALID", PERMANENT, OA, "Thông tin xác thực với nhà cung cấp không hợp lệ", "The provider rejected our credentials")
 REQUEST_INVALID = _e("PROVIDER_REQUEST_INVALID", PERMANENT, MESSAGE, "Nhà cung cấp từ chối yêu cầu không hợp lệ", "The provider rejected the request as invalid")
 NEEDS_REAUTHORISATION = _e("OA_NEEDS_REAUTHORISATION", PERMANENT, OA, "OA cần được cấp quyền lại", "The OA needs to be authorised again")
+SENDING_STOPPED = _e("OA_SENDING_STOPPED", PERMANENT, OA, "OA đang bị dừng gửi (kill switch)", "Sending is stopped for this OA (kill switch)")
 ENCRYPTION_FAILED = _e("TEMPLATE_DATA_ENCRYPTION_FAILED", PERMANENT, MESSAGE, "Không mã hóa được dữ liệu mẫu", "Template data could not be encrypted")
 
 # Infobip: status group -> default mapping; specific status ids refine it (§2.10).

@@ -56,6 +56,9 @@ class InfobipClient(Provider):
     # --- sending ---------------------------------------------------------------------------------
 
     def send_batch(self, messages: Sequence[MessageRequest]) -> list[SendResult]:
+        stopped = self.stopped_results(messages)
+        if stopped is not None:
+            return stopped
         results: list[SendResult] = []
         halted: SendResult | None = None
         for start in range(0, len(messages), CHUNK):

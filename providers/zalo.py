@@ -111,6 +111,9 @@ class ZaloClient(Provider):
     # --- sending ---------------------------------------------------------------------------------
 
     def send_batch(self, messages: Sequence[MessageRequest]) -> list[SendResult]:
+        stopped = self.stopped_results(messages)
+        if stopped is not None:
+            return stopped
         results: list[SendResult] = []
         halted: SendResult | None = None
         for message in messages:

@@ -285,3 +285,10 @@ def test_a_missing_public_key_is_a_permanent_error(client, stub):
     with pytest.raises(ProviderError) as caught:
         client.get_public_key()
     assert caught.value.permanent
+
+
+def test_nothing_leaves_while_the_oas_kill_switch_is_on(client, stub, ib_oa):
+    OfficialAccount.objects.filter(pk=ib_oa.pk).update(sending_stopped=True)
+    [result] = client.send_batch([msg(1)])
+    assert (result.status, result.error_code) == (RETRYABLE, "OA_SENDING_STOPPED")
+    assert stub.requests == []

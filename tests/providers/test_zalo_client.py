@@ -328,3 +328,12 @@ def test_a_key_the_provider_no_longer_accepts_is_fetched_again_next_time(client,
     [result] = client.send_batch([msg(1, encrypted=True)])
     assert result.status == RETRYABLE and result.error_code == "RSA_DECODE_FAILED"
     assert OACredentials.objects.get(oa=oa).rsa_public_key == ""
+
+
+def test_nothing_leaves_while_the_oas_kill_switch_is_on(client, stub, oa):
+    OfficialAccount.objects.filter(pk=oa.pk).update(sending_stopped=True)
+    results = client.send_batch([msg(1), msg(2)])
+    assert {(r.status, r.error_code, r.attempted) for r in results} == {
+        (RETRYABLE, "OA_SENDING_STOPPED", False)
+    }
+    assert stub.requests == []
