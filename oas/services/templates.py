@@ -21,7 +21,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign
-from campaigns.services import pause_campaign
+from campaigns.services import PAUSABLE_STATUSES, pause_campaign
 from compliance.services import actor_name, record_audit_event
 from oas.models import MessageTemplate, OACredentials, OfficialAccount, RSAKey
 from providers import rsa
@@ -336,13 +336,10 @@ def build_preview(template: MessageTemplate, data: dict, public_key=None) -> Pre
 # --- status and quality changes ------------------------------------------------------------------
 
 
-ACTIVE_CAMPAIGN_STATUSES = (Campaign.Status.RUNNING, Campaign.Status.SCHEDULED)
-
-
 def pause_campaigns_using(template: MessageTemplate, *, reason: str, actor: str) -> list[int]:
     """Pause the running and scheduled campaigns of this template, each audited; returns the paused ids."""
     paused = []
-    ids = Campaign.objects.filter(template=template, status__in=ACTIVE_CAMPAIGN_STATUSES).values_list(
+    ids = Campaign.objects.filter(template=template, status__in=PAUSABLE_STATUSES).values_list(
         "pk", flat=True
     )
     for campaign_id in list(ids):
@@ -402,8 +399,10 @@ class ChangeOutcome:
 
 
 def _find_template(zalo_oa_id: str, template_id: str, fallback_oa_id: int | None):
+    """The OA named by the payload's `oa_id` (the stored event's OA only when the payload names none)
+    and its template, locked."""
     oa = OfficialAccount.objects.filter(zalo_oa_id=zalo_oa_id).first() if zalo_oa_id else None
-    if oa is None and fallback_oa_id:
+    if oa is None and not zalo_oa_id and fallback_oa_id:
         oa = OfficialAccount.objects.filter(pk=fallback_oa_id).first()
     if oa is None:
         return None, None
@@ -434,35 +433,29 @@ def change_template_status(
         if status is None:
             log.warning("template %s: unknown status word %r ignored", template_id, new_status)
             return ChangeOutcome(False, template.pk, note=f"unknown status {new_status!r}")
-        if template.status == status and template.status_reason == (reason or ""):
-            # Same state again (a redelivery); campaigns were paused when it first arrived, but a
-            # campaign scheduled since then must not start on a dead template either.
-            paused = []
-            if status != Status.ENABLED:
-                paused = pause_campaigns_using(
-                    template, reason=_pause_reason(template, template.status_reason), actor=actor
-                )
-            return ChangeOutcome(False, template.pk, paused)
-        previous = template.status
-        template.status = status
-        template.status_reason = reason or ""
-        template.save(update_fields=["status", "status_reason"])
-        if previous == status:
+        previous, previous_reason = template.status, template.status_reason
+        reason = reason or ""
+        changed = (previous, previous_reason) != (status, reason)
+        if changed:
+            template.status, template.status_reason = status, reason
+            template.save(update_fields=["status", "status_reason"])
+        if previous != status:
+            paused = _after_status_change(template, previous, actor=actor, source="webhook")
+            return ChangeOutcome(True, template.pk, paused)
+        if changed:
             record_audit_event(
                 actor=actor,
                 action="template.status_reason",
                 summary=_("Template %(id)s: new status reason") % {"id": template.template_id},
                 target=template,
-                details={"status": status, "reason": template.status_reason},
+                details={"status": status, "from": previous_reason, "to": reason},
             )
-            paused = []
-            if status != Status.ENABLED:
-                paused = pause_campaigns_using(
-                    template, reason=_pause_reason(template, template.status_reason), actor=actor
-                )
-            return ChangeOutcome(True, template.pk, paused)
-        paused = _after_status_change(template, previous, actor=actor, source="webhook")
-        return ChangeOutcome(True, template.pk, paused)
+        # The same status again (a redelivery, or a new reason): campaigns were paused when it first
+        # arrived, but one scheduled since then must not start on a template that cannot send.
+        paused = []
+        if status != Status.ENABLED:
+            paused = pause_campaigns_using(template, reason=_pause_reason(template, reason), actor=actor)
+        return ChangeOutcome(changed, template.pk, paused)
 
 
 def change_template_quality(

@@ -219,7 +219,7 @@ def test_the_periodic_job_syncs_every_active_oa(sb, db, settings, django_capture
     assert not MessageTemplate.objects.filter(oa=asleep).exists()
 
 
-def test_the_periodic_job_is_in_the_periodic_list():
+def test_the_periodic_job_is_in_the_periodic_list(db):
     from zalo_admin.periodic import PERIODIC_JOBS
 
     assert "oas.jobs.sync_all_templates" in {job.func for job in PERIODIC_JOBS}
@@ -422,3 +422,11 @@ def test_anonymous_visitors_are_sent_to_login(client, template):
     for url in (reverse("oas:templates", args=[template.oa_id]), detail_url(template)):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_syncing_an_oa_without_credentials_records_an_error_instead_of_crashing(sb, db):
+    oa = OfficialAccount.objects.create(name="Bare", zalo_oa_id="bare-oa")
+    result = sync(oa)
+    oa.refresh_from_db()
+    assert not result.ok and oa.template_sync_error == result.error != ""
+    assert not MessageTemplate.objects.filter(oa=oa).exists()
