@@ -9,6 +9,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 
+from sandbox.testing import sandbox_fixture
 from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
 
 PASSWORD = "correct-horse-battery-staple"
@@ -47,6 +48,19 @@ def superuser(db, django_user_model):
 @pytest.fixture
 def role_users(marketer, quality_admin, auditor, superuser):
     return {"marketer": marketer, "quality_admin": quality_admin, "auditor": auditor, "superuser": superuser}
+
+
+# One local Zalo/Infobip sandbox process for the session, started by the first test that needs it.
+sandbox_server = sandbox_fixture("sandbox_server", scope="session", config={"delay_factor": 0.001})
+
+
+@pytest.fixture
+def sb(sandbox_server, settings):
+    """The sandbox, freshly seeded, with the product's provider URLs pointing at it."""
+    sandbox_server.reset()
+    for key, value in sandbox_server.settings_env().items():
+        setattr(settings, key, value)
+    return sandbox_server
 
 
 @pytest.fixture(autouse=True)
