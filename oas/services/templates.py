@@ -282,6 +282,27 @@ def active_public_key(oa_id: int) -> str | None:
     return RSAKey.objects.filter(oa_id=oa_id, is_active=True).values_list("public_key", flat=True).first()
 
 
+def validate_for_send(
+    template: MessageTemplate, data: dict, *, encrypted: bool = False
+) -> list[ParameterError]:
+    """`validate_template_data` with the OA's active RSA key when the send is encrypted; a missing or
+    unreadable key is one error (param "") instead of an exception, for the campaign builder."""
+    key = None
+    if encrypted:
+        key = active_public_key(template.oa_id)
+        if key is None:
+            return [ParameterError("", "no_key", _("This OA has no active RSA key to encrypt with."))]
+        try:
+            key = rsa.load_public_key(key)
+        except rsa.EncryptionError as exc:
+            return [
+                ParameterError(
+                    "", "no_key", _("The OA's active RSA key cannot be read: %(error)s") % {"error": exc}
+                )
+            ]
+    return validate_template_data(template, data, public_key=key)
+
+
 # --- preview -------------------------------------------------------------------------------------
 
 

@@ -404,6 +404,15 @@ def test_encryption_is_checked_against_the_oaep_limit_of_the_oas_active_key(clie
     assert response.context["preview"].ok  # without encryption 64 characters fit the 200 allowed
 
 
+def test_the_campaign_builders_check_uses_the_oas_active_key_and_says_when_there_is_none(template):
+    data = dict(template.sample_data, note="ệ" * 64)
+    assert [e.code for e in service.validate_for_send(template, data, encrypted=True)] == ["no_key"]
+    assert service.validate_for_send(template, data) == []
+    rsa_key_for(template.oa)
+    errors = service.validate_for_send(template, data, encrypted=True)
+    assert [(e.param, e.code) for e in errors] == [("note", "encryption")]
+
+
 def test_an_auditor_may_read_templates_but_not_preview_or_validate(client, auditor, template):
     client.force_login(auditor)
     assert client.get(reverse("oas:templates", args=[template.oa_id])).status_code == 200
