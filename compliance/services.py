@@ -14,6 +14,9 @@ GENESIS_HASH = "0" * 64
 
 
 def actor_name(user) -> str:
+    """A user's name for the log; strings (e.g. "system:template-sync") name jobs and services."""
+    if isinstance(user, str):
+        return user
     return user.get_username() if user is not None and user.is_authenticated else "anonymous"
 
 

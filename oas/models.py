@@ -103,8 +103,6 @@ class OACredentials(models.Model):
     # Infobip signs nothing, so its webhook URL carries a per-OA secret; the hash finds the OA.
     infobip_webhook_token = EncryptedTextField(blank=True, editable=False)
     infobip_webhook_token_hash = models.CharField(max_length=64, blank=True, editable=False)
-    # The provider's RSA public key (Base64 DER) for `encrypted: true` sends; public, not a secret.
-    rsa_public_key = models.TextField(_("RSA public key"), blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

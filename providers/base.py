@@ -155,12 +155,27 @@ class Provider:
     def get_template(self, template_id: str) -> TemplateInfo:
         raise NotImplementedError
 
+    def get_sample_data(self, template_id: str) -> dict:
+        """Sample values of a template's parameters; {} where the provider has no such call (Infobip)."""
+        return {}
+
     def get_quota(self) -> Quota:
         raise NotImplementedError
 
     def get_quality(self) -> Quality | None:
         """None when the provider exposes no quality reading (Infobip)."""
         raise NotImplementedError
+
+    def public_key(self) -> str:
+        """The OA's active RSA public key (oas.RSAKey); fetched from the provider the first time."""
+        from oas.services.keys import active_public_key, store_public_key
+
+        stored = active_public_key(self.oa.pk)
+        if stored:
+            return stored
+        return store_public_key(
+            actor=f"system:{self.name}", oa=self.oa, public_key=self.get_public_key(), origin="fetched"
+        ).key.public_key
 
     def get_public_key(self) -> str:
         """The OA's RSA public key as the provider returns it (base64 DER)."""

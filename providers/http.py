@@ -153,3 +153,18 @@ def shared_client() -> HttpClient:
     if _shared is None:
         _shared = HttpClient()
     return _shared
+
+
+_interactive: HttpClient | None = None
+
+
+def interactive_client() -> HttpClient:
+    """For calls a person waits on (a page, a button): one quick retry, short timeouts, no long
+    Retry-After sleeps. Jobs use `shared_client()` and its patient retry policy."""
+    global _interactive
+    if _interactive is None:
+        _interactive = HttpClient(
+            read_timeout=8.0,
+            policy=RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0, max_retry_after=2.0),
+        )
+    return _interactive

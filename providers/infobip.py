@@ -173,14 +173,6 @@ class InfobipClient(Provider):
 
     # --- keys, templates, quota ------------------------------------------------------------------
 
-    def public_key(self) -> str:
-        if self.creds.rsa_public_key:
-            return self.creds.rsa_public_key
-        key = self.get_public_key()
-        OACredentials.objects.filter(pk=self.creds.pk).update(rsa_public_key=key)
-        self.creds.rsa_public_key = key
-        return key
-
     def get_public_key(self) -> str:
         return str(self._json("GET", f"/zalo/1/sender/{self.sender}/public-key")["publicKey"])
 

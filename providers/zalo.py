@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from oas.models import OACredentials, OfficialAccount
+from oas.models import OfficialAccount
+from oas.services.keys import retire_active_key
 from providers import errors, rsa, tokens
 from providers.base import (
     ACCEPTED,
@@ -151,7 +152,7 @@ class ZaloClient(Provider):
         code = to_int(envelope.get("error")) or 0
         if code in KEY_TROUBLE and message.encrypted:
             # The OA's key pair changed or vanished at Zalo: fetch it again next time.
-            OACredentials.objects.filter(oa_id=self.oa.pk).update(rsa_public_key="")
+            retire_active_key(self.oa.pk, f"Zalo refused the key (error {code})")
         if code != 0:
             return result_for_error(
                 message,
@@ -204,17 +205,6 @@ class ZaloClient(Provider):
         return f"{self.api_base}/message/template", body
 
     # --- keys ------------------------------------------------------------------------------------
-
-    def public_key(self) -> str:
-        """The OA's RSA public key, fetched once and kept on the credentials row."""
-        stored = (
-            OACredentials.objects.filter(oa_id=self.oa.pk).values_list("rsa_public_key", flat=True).first()
-        )
-        if stored:
-            return stored
-        key = self.get_public_key()
-        OACredentials.objects.filter(oa_id=self.oa.pk).update(rsa_public_key=key)
-        return key
 
     def get_public_key(self) -> str:
         return _key_from(self._data("GET", "/rsa/key/get"))
@@ -271,6 +261,10 @@ class ZaloClient(Provider):
             reason=str(data.get("reason") or ""),
             raw=data,
         )
+
+    def get_sample_data(self, template_id: str) -> dict:
+        data = self._data("GET", "/template/sample-data", params={"template_id": template_id}) or {}
+        return {str(name): str(value) for name, value in data.items()} if isinstance(data, dict) else {}
 
     def get_quota(self) -> Quota:
         data = self._data("GET", "/message/quota") or {}

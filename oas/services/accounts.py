@@ -15,7 +15,7 @@ from campaigns.services import PAUSABLE_STATUSES, pause_campaign
 from compliance.services import actor_name, record_audit_event
 from oas.models import OACredentials, OfficialAccount
 from providers.base import ProviderError, Quality, Quota
-from providers.http import HttpClient, RetryPolicy
+from providers.http import interactive_client
 from providers.oauth import ZaloOAuth, new_pkce_pair
 from providers.services import client_for
 from providers.tokens import complete_authorisation
@@ -215,24 +215,10 @@ def provider_error_text(exc: ProviderError) -> str:
     return text
 
 
-_interactive_http: HttpClient | None = None
-
-
-def interactive_http() -> HttpClient:
-    """For calls a person waits on: one quick retry, short timeouts, no long Retry-After sleeps."""
-    global _interactive_http
-    if _interactive_http is None:
-        _interactive_http = HttpClient(
-            read_timeout=8.0,
-            policy=RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0, max_retry_after=2.0),
-        )
-    return _interactive_http
-
-
 def read_provider_state(oa: OfficialAccount, *, with_quality: bool = True) -> ProviderReading:
     """Quota (and quality where the provider has it), for the OA page and "test connection"."""
     try:
-        client = client_for(oa, http=interactive_http())
+        client = client_for(oa, http=interactive_client())
         quota = client.get_quota()
         quality = client.get_quality() if with_quality else None
     except ProviderError as exc:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from compliance.services import actor_name, record_audit_event
 from oas.models import OfficialAccount, RSAKey
-from oas.services.accounts import interactive_http
+from providers.http import interactive_client
 from providers.rsa import EncryptionError, load_public_key
 from providers.services import client_for
 
@@ -66,14 +66,34 @@ def store_public_key(*, actor, oa: OfficialAccount, public_key: str, origin: str
 
 def create_key_at_provider(*, actor, oa: OfficialAccount) -> KeyOutcome:
     """Ask the provider to generate a key pair (it keeps the private half). ProviderError on refusal."""
-    public_key = client_for(oa, http=interactive_http()).create_public_key()
+    public_key = client_for(oa, http=interactive_client()).create_public_key()
     return store_public_key(actor=actor, oa=oa, public_key=public_key, origin=RSAKey.Origin.CREATED)
 
 
 def fetch_key_from_provider(*, actor, oa: OfficialAccount) -> KeyOutcome:
     """Fetch the provider's existing key; a different key than ours rotates it in."""
-    public_key = client_for(oa, http=interactive_http()).get_public_key()
+    public_key = client_for(oa, http=interactive_client()).get_public_key()
     return store_public_key(actor=actor, oa=oa, public_key=public_key, origin=RSAKey.Origin.FETCHED)
+
+
+@transaction.atomic
+def retire_active_key(oa_id: int, reason: str) -> bool:
+    """Stop using the OA's active key (the provider refused it); the next encrypted send refetches."""
+    key = RSAKey.objects.select_for_update().filter(oa_id=oa_id, is_active=True).first()
+    if key is None:
+        return False
+    key.is_active = False
+    key.retired_at = timezone.now()
+    key.save(update_fields=["is_active", "retired_at"])
+    record_audit_event(
+        actor="system:provider",
+        action="oa.rsa_key.retire",
+        summary=f"Retired RSA key {key.fingerprint[:16]}: {reason}",
+        target_type="oas.officialaccount",
+        target_id=oa_id,
+        details={"fingerprint": key.fingerprint, "reason": reason},
+    )
+    return True
 
 
 def active_public_key(oa_id: int) -> str | None:

@@ -23,10 +23,10 @@ from django.utils.translation import gettext as _
 from campaigns.models import Campaign
 from campaigns.services import PAUSABLE_STATUSES, pause_campaign
 from compliance.services import actor_name, record_audit_event
-from oas.models import MessageTemplate, OACredentials, OfficialAccount, RSAKey
+from oas.models import MessageTemplate, OACredentials, OfficialAccount
+from oas.services.keys import active_public_key
 from providers import rsa
 from providers.base import Provider, ProviderError, TemplateInfo
-from providers.http import HttpClient, RetryPolicy
 from providers.services import client_for
 
 log = logging.getLogger(__name__)
@@ -275,11 +275,6 @@ def validate_template_data(template: MessageTemplate, data: dict, public_key=Non
                 )
             )
     return errors
-
-
-def active_public_key(oa_id: int) -> str | None:
-    """The OA's active RSA public key (Base64 DER), None when it has none."""
-    return RSAKey.objects.filter(oa_id=oa_id, is_active=True).values_list("public_key", flat=True).first()
 
 
 def validate_for_send(
@@ -555,32 +550,10 @@ def sync_error_text(exc: Exception) -> str:
     return str(exc)
 
 
-_interactive_http: HttpClient | None = None
-
-
-def interactive_http() -> HttpClient:
-    """For a sync a person waits on: one quick retry, short timeouts, no long Retry-After sleeps."""
-    global _interactive_http
-    if _interactive_http is None:
-        _interactive_http = HttpClient(
-            read_timeout=8.0,
-            policy=RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0, max_retry_after=2.0),
-        )
-    return _interactive_http
-
-
 def _sample_data(client: Provider, info: TemplateInfo) -> dict:
-    """Sample values of a template. Neither provider client has a sample-data call yet, so this reads
-    it from the detail answer when present, or calls `get_sample_data` once a client grows one."""
-    getter = getattr(client, "get_sample_data", None)
-    if callable(getter):
-        data = getter(info.template_id)
-    else:
-        raw = info.raw or {}
-        data = raw.get("sampleData") or raw.get("sample_data") or raw.get("sample") or {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): "" if v is None else v if isinstance(v, str) else str(v) for k, v in data.items()}
+    """Sample values of a template ({} where the provider publishes none, as Infobip)."""
+    data = client.get_sample_data(info.template_id)
+    return {str(k): "" if v is None else str(v) for k, v in data.items()}
 
 
 @dataclass(frozen=True)
@@ -635,7 +608,7 @@ def _values_for(item: _Fetched, existing: MessageTemplate | None) -> dict:
     }
 
 
-def sync_templates(oa_id: int, *, actor=None, http: HttpClient | None = None) -> SyncResult:
+def sync_templates(oa_id: int, *, actor=None, http=None) -> SyncResult:
     """Read the OA's templates from the provider (list, detail, sample data) and store them.
 
     All or nothing: the provider calls come first; any error leaves every stored template as it was

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from oas.models import MessageTemplate, OfficialAccount
 from oas.services import templates as service
+from providers.http import interactive_client
 from providers.rsa import EncryptionError, load_public_key
 from zalo_admin.roles import has_capability, require_capability
 
@@ -88,7 +89,7 @@ def template_list(request, oa_id):
 @require_capability("manage_oas")
 def templates_sync(request, oa_id):
     oa = get_object_or_404(OfficialAccount, pk=oa_id)
-    result = service.sync_templates(oa.pk, actor=request.user, http=service.interactive_http())
+    result = service.sync_templates(oa.pk, actor=request.user, http=interactive_client())
     if result.ok:
         messages.success(
             request,

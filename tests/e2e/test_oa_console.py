@@ -56,7 +56,8 @@ def test_add_connect_sync_preview_and_create_a_key(watched_page, live_server, qu
     snap(page, "templates-synced")
     page.click("text=Order confirmation")
     page.click("button:has-text('Preview with sample data')")
-    page.wait_for_selector(".preview-card, [data-testid=preview]")
+    page.wait_for_selector("[data-testid=preview]")
+    assert "no sample data" not in page.locator("[data-testid=preview]").inner_text()
     snap(page, "template-preview")
 
     page.goto(f"{live_server.url}/oas/{oa.pk}/")

@@ -10,6 +10,7 @@ from campaigns.models import Campaign
 from compliance.models import AuditEvent
 from oas.models import MessageTemplate
 from oas.services import templates as service
+from providers.http import interactive_client
 from providers.jobs import process_webhook_event
 from providers.models import WebhookEvent
 from sandbox.testing import DEMO_APP_ID
@@ -40,7 +41,7 @@ def test_a_template_disabled_at_zalo_pauses_its_running_campaigns_through_the_si
 ):
     oa = zalo_oa(oa_secret_key="hook-secret")
     sb.app(DEMO_APP_ID, webhook_url=f"{webhook_site.url}/webhooks/zalo/", webhook_secret="hook-secret")
-    assert service.sync_templates(oa.pk, http=service.interactive_http()).ok
+    assert service.sync_templates(oa.pk, http=interactive_client()).ok
     template = MessageTemplate.objects.get(oa=oa, template_id="100001")
     running = Campaign.objects.create(oa=oa, template=template, name="Orders", status=Campaign.Status.RUNNING)
     later = Campaign.objects.create(oa=oa, template=template, name="Later", status=Campaign.Status.SCHEDULED)
@@ -70,7 +71,7 @@ def test_a_template_disabled_at_zalo_pauses_its_running_campaigns_through_the_si
 def test_a_quality_change_at_zalo_updates_the_template(sb, webhook_site):
     oa = zalo_oa(oa_secret_key="hook-secret")
     sb.app(DEMO_APP_ID, webhook_url=f"{webhook_site.url}/webhooks/zalo/", webhook_secret="hook-secret")
-    assert service.sync_templates(oa.pk, http=service.interactive_http()).ok
+    assert service.sync_templates(oa.pk, http=interactive_client()).ok
     sb.template("100002", quality="MEDIUM")
     sb.drain()
     assert wait_for(

@@ -15,6 +15,7 @@ from compliance.models import AuditEvent
 from oas import jobs
 from oas.models import MessageTemplate, OfficialAccount, RSAKey
 from oas.services import templates as service
+from providers.http import interactive_client
 from sandbox.testing import DEMO_APP_ID, DEMO_APP_SECRET, DEMO_INFOBIP_KEY, DEMO_TOKENS
 from tests.providers.conftest import make_oa
 
@@ -45,7 +46,7 @@ def infobip_oa(sb) -> OfficialAccount:
 
 
 def sync(oa):
-    return service.sync_templates(oa.pk, http=service.interactive_http())
+    return service.sync_templates(oa.pk, http=interactive_client())
 
 
 def stored(oa) -> dict[str, MessageTemplate]:

@@ -8,7 +8,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
 from django.utils import timezone
 
-from oas.models import OACredentials, OfficialAccount
+from oas.models import OACredentials, OfficialAccount, RSAKey
+from oas.services.keys import store_public_key
 from providers import errors
 from providers.base import ACCEPTED, REJECTED, RETRYABLE, MessageRequest, ProviderError
 from providers.oauth import ZaloOAuth
@@ -174,7 +175,7 @@ def test_encrypted_sends_fetch_the_key_once_and_encrypt_phone_and_every_value(cl
         "customer": "Nguyễn Thị Hoàng Anh",
         "amount": "100000",
     }
-    assert OACredentials.objects.get(oa=oa).rsa_public_key
+    assert RSAKey.objects.get(oa=oa, is_active=True).public_key == base64.b64encode(der).decode()
 
 
 def test_a_value_too_long_to_encrypt_is_rejected_before_sending(client, stub, oa):
@@ -182,7 +183,7 @@ def test_a_value_too_long_to_encrypt_is_rejected_before_sending(client, stub, oa
     der = private.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    OACredentials.objects.filter(oa=oa).update(rsa_public_key=base64.b64encode(der).decode())
+    store_public_key(actor="test", oa=oa, public_key=base64.b64encode(der).decode(), origin="fetched")
     message = MessageRequest("t1", "1", {"address": "x" * 100}, phone="84987654321", encrypted=True)
     [result] = client.send_batch([message])
     assert result.status == REJECTED
@@ -324,10 +325,11 @@ def test_a_key_the_provider_no_longer_accepts_is_fetched_again_next_time(client,
     der = private.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    OACredentials.objects.filter(oa=oa).update(rsa_public_key=base64.b64encode(der).decode())
+    store_public_key(actor="test", oa=oa, public_key=base64.b64encode(der).decode(), origin="fetched")
     [result] = client.send_batch([msg(1, encrypted=True)])
     assert result.status == RETRYABLE and result.error_code == "RSA_DECODE_FAILED"
-    assert OACredentials.objects.get(oa=oa).rsa_public_key == ""
+    assert not RSAKey.objects.filter(oa=oa, is_active=True).exists()
+    assert RSAKey.objects.get(oa=oa).retired_at is not None  # kept, retired, for the audit trail
 
 
 def test_nothing_leaves_while_the_oas_kill_switch_is_on(client, stub, oa):
