@@ -26,7 +26,7 @@ class OfficialAccountForm(forms.Form):
         max_length=64,
         regex=r"^[0-9A-Za-z_-]+$",
         required=False,
-        error_messages={"invalid": _("A Zalo app id has only letters and digits.")},
+        error_messages={"invalid": _("Use only letters, digits, dash and underscore.")},
     )
     app_secret = forms.CharField(label=_("Zalo app secret"), required=False, widget=forms.PasswordInput)
     oa_secret_key = forms.CharField(

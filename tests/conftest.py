@@ -90,3 +90,6 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Assertions read English; the Vietnamese catalog is exercised by the browser tests.
     settings.LANGUAGE_CODE = "en"
+    # The live server answers in short-lived threads: persistent connections would outlive them
+    # and keep the test database busy at teardown.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from oas.models import MessageTemplate, OfficialAccount
@@ -99,7 +99,11 @@ def templates_sync(request, oa_id):
         if result.paused_campaigns:
             messages.warning(
                 request,
-                _("%(count)s campaigns were paused because their template can no longer send.")
+                ngettext(
+                    "%(count)s campaign was paused because its template can no longer send.",
+                    "%(count)s campaigns were paused because their template can no longer send.",
+                    len(result.paused_campaigns),
+                )
                 % {"count": len(result.paused_campaigns)},
             )
     else:
