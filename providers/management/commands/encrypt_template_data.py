@@ -16,6 +16,8 @@ from providers.rsa import EncryptionError, encrypt_template_data, load_public_ke
 
 class Command(BaseCommand):
     help = "Encrypt a JSON object of template values (stdin) with an RSA public key (PEM or Base64 DER)."
+    # A filter-style tool: skip the project-wide system checks (they import every view and URL).
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--public-key-file", required=True, help="PEM or Base64-DER RSA public key")

@@ -10,6 +10,8 @@ from quotas.simulator import ScenarioError, run_scenario
 
 class Command(BaseCommand):
     help = "Simulate an OA's quota level day by day from a JSON scenario (FILE, or - for standard input)."
+    # A filter-style tool: skip the project-wide system checks (they import every view and URL).
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="scenario JSON file, or - for standard input")
