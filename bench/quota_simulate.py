@@ -11,30 +11,11 @@ import sys
 import tempfile
 import time
 from io import StringIO
-from pathlib import Path
 
-import psycopg
+from _benchdb import ROOT, setup_django
 
-BENCH_DATABASE = "bench_quotas"
-SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-ROOT = Path(__file__).resolve().parent.parent
 DAYS = 3650
 TARGET_SECONDS = 1.0
-
-
-def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as server:
-        if not server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone():
-            server.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DATABASE}"
-    os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalo_admin.settings")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def scenario() -> dict:

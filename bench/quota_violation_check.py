@@ -3,34 +3,14 @@
 Uses its own database (bench_quotas), created and migrated here. Prints figures; not a test.
 """
 
-import os
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
+from _benchdb import setup_django
 
-BENCH_DATABASE = "bench_quotas"
-SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 OAS = 1000
 DAYS = 30
 TARGET_SECONDS = 1.0
-
-
-def setup_django() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as server:
-        if not server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone():
-            server.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DATABASE}"
-    os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zalo_admin.settings")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def seed(today) -> None:

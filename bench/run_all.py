@@ -11,8 +11,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 def main() -> int:
     failures = 0
     for script in sorted(BENCH_DIR.glob("*.py")):
-        if script.name == Path(__file__).name:
-            continue
+        if script.name == Path(__file__).name or script.name.startswith("_"):
+            continue  # this runner and shared helpers
         print(f"== {script.name}", flush=True)
         started = time.monotonic()
         result = subprocess.run([sys.executable, str(script)], cwd=BENCH_DIR.parent, check=False)

@@ -108,6 +108,18 @@ class Quota:
     estimated_next_month_promotion: int | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @classmethod
+    def from_fields(cls, data: dict, remaining_key: str) -> "Quota":
+        """Both providers name the fields alike; only the remaining-today key differs."""
+        return cls(
+            daily=to_int(data.get("dailyQuota")),
+            remaining=to_int(data.get(remaining_key)),
+            monthly_promotion=to_int(data.get("monthlyPromotionQuota")),
+            remaining_monthly_promotion=to_int(data.get("remainingMonthlyPromotionQuota")),
+            estimated_next_month_promotion=to_int(data.get("estimatedNextMonthPromotionQuota")),
+            raw=data,
+        )
+
 
 @dataclass(frozen=True)
 class Quality:

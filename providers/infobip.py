@@ -219,14 +219,7 @@ class InfobipClient(Provider):
 
     def get_quota(self) -> Quota:
         data = self._json("GET", f"/zalo/1/sender/{self.sender}/quota")
-        return Quota(
-            daily=to_int(data.get("dailyQuota")),
-            remaining=to_int(data.get("remainingDailyQuota")),
-            monthly_promotion=to_int(data.get("monthlyPromotionQuota")),
-            remaining_monthly_promotion=to_int(data.get("remainingMonthlyPromotionQuota")),
-            estimated_next_month_promotion=to_int(data.get("estimatedNextMonthPromotionQuota")),
-            raw=data,
-        )
+        return Quota.from_fields(data, "remainingDailyQuota")
 
     def get_quality(self) -> None:
         return None  # Infobip's Zalo API has no quality endpoint (§2.7)

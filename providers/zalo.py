@@ -268,14 +268,7 @@ class ZaloClient(Provider):
 
     def get_quota(self) -> Quota:
         data = self._data("GET", "/message/quota") or {}
-        return Quota(
-            daily=to_int(data.get("dailyQuota")),
-            remaining=to_int(data.get("remainingQuota")),
-            monthly_promotion=to_int(data.get("monthlyPromotionQuota")),
-            remaining_monthly_promotion=to_int(data.get("remainingMonthlyPromotionQuota")),
-            estimated_next_month_promotion=to_int(data.get("estimatedNextMonthPromotionQuota")),
-            raw=data,
-        )
+        return Quota.from_fields(data, "remainingQuota")
 
     def get_quality(self) -> Quality:
         data = self._data("GET", "/quality") or {}
