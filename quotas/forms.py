@@ -57,7 +57,7 @@ class CorrectionForm(forms.Form):
 
 class GuardrailForm(forms.Form):
     share_percent = forms.DecimalField(
-        label=_("Trip at this share of the violation threshold (%)"),
+        label=_("Act when today's bad reports reach this share of the violation threshold (%)"),
         min_value=Decimal(1),
         max_value=Decimal(100),
         decimal_places=1,

@@ -66,7 +66,10 @@ def _detail_context(request, oa: OfficialAccount, **forms) -> dict:
         "correction_form": forms.get("correction_form") or CorrectionForm(levels=state.policy.levels),
         "guardrail_form": forms.get("guardrail_form")
         or GuardrailForm(
-            initial={"share_percent": state.guardrail_share * 100, "action": state.guardrail_action}
+            initial={
+                "share_percent": (state.guardrail_share * 100).quantize(Decimal("0.1")),
+                "action": state.guardrail_action,
+            }
         ),
     }
 
