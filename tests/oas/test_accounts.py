@@ -235,3 +235,13 @@ def test_an_infobip_oa_creates_then_fetches_its_rsa_key(client, quality_admin, s
     assert list(
         AuditEvent.objects.filter(action__startswith="oa.rsa_key").values_list("action", flat=True)
     ) == ["oa.rsa_key.add"]
+
+
+def test_a_malformed_public_key_from_the_provider_is_refused_and_nothing_changes(db, quality_admin):
+    from oas.services.keys import KeyRejected, store_public_key
+
+    oa = OfficialAccount.objects.create(name="Bank", zalo_oa_id="bank-1", provider="infobip")
+    with pytest.raises(KeyRejected, match="not an RSA public key"):
+        store_public_key(actor=quality_admin, oa=oa, public_key="bm90LWEta2V5", origin="fetched")
+    assert not oa.rsa_keys.exists()
+    assert not AuditEvent.objects.exists()

@@ -64,3 +64,22 @@ def test_seed_demo_is_idempotent_and_prints_passwords_only_when_it_sets_them():
     for line in first.getvalue().splitlines()[1:]:
         username, password = line.split()[-2:]
         assert get_user_model().objects.get(username=username).check_password(password)
+
+
+def test_the_dashboard_shows_open_alerts_to_those_who_can_act(client, quality_admin, auditor):
+    from datetime import date
+
+    from providers.models import ProviderAlert
+    from quotas.models import QualityAlert
+
+    oa = OfficialAccount.objects.create(name="Shop", zalo_oa_id="shop-1")
+    QualityAlert.objects.create(
+        oa=oa, day=date(2026, 11, 23), kind="guardrail", message="75 % of the threshold"
+    )
+    ProviderAlert.objects.create(oa=oa, kind="reauthorisation", message="refresh token refused")
+    client.force_login(quality_admin)
+    page = client.get("/").content.decode()
+    assert "75 % of the threshold" in page and "refresh token refused" in page
+    client.force_login(auditor)
+    page = client.get("/").content.decode()
+    assert "Needs attention" not in page
