@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from campaigns.models import Campaign
 from campaigns.services import PAUSABLE_STATUSES
 from oas.forms import OfficialAccountForm, ReasonForm
-from oas.models import OACredentials, OfficialAccount
+from oas.models import MessageTemplate, OACredentials, OfficialAccount
 from oas.services import accounts as service
 from providers.base import ProviderError
 from quotas import services as quotas
@@ -86,12 +86,25 @@ def _secret_hints(oa):
     return {name: service.secret_hint(getattr(creds, name)) for name in service.SECRET_FIELDS}
 
 
+def _quality_labels(reading) -> dict:
+    """The provider's quality words (HIGH, …, UNDEFINED) in the user's language."""
+    if reading is None or reading.quality is None:
+        return {}
+    labels = dict(MessageTemplate.Quality.choices)
+    quality = reading.quality
+    return {
+        "current": labels.get(quality.current, quality.current),
+        "last_7_days": labels.get(quality.last_7_days, quality.last_7_days),
+    }
+
+
 @require_capability("view_oas")
 def account_detail(request, oa_id):
     oa = get_object_or_404(OfficialAccount.objects.select_related("credentials", "stopped_by"), pk=oa_id)
     state = quotas.quota_state(oa.pk)
     policy = state.policy.to_rules()
     today = quotas.today_in_vietnam()
+    reading = service.read_provider_state(oa) if oa.is_active else None
     context = {
         "oa": oa,
         "creds": getattr(oa, "credentials", None),
@@ -100,7 +113,8 @@ def account_detail(request, oa_id):
         "next_review": quotas.next_review_day(state, policy, today),
         "history": quotas.level_history(oa.pk)[:20],
         "campaigns": Campaign.objects.filter(oa=oa, status__in=PAUSABLE_STATUSES),
-        "reading": service.read_provider_state(oa) if oa.is_active else None,
+        "reading": reading,
+        "quality_labels": _quality_labels(reading),
         "rsa_keys": oa.rsa_keys.all()[:10],
         "reason_form": ReasonForm(),
         "can_manage": has_capability(request.user, "manage_oas"),
