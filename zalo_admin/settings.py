@@ -79,7 +79,10 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'zalo_admin.sqlite3'}"
+DATABASE_URL = envstr("DATABASE_URL")
+if not DATABASE_URL:  # the embedded database of `make run`, in a folder a fresh clone lacks
+    VAR_DIR.mkdir(exist_ok=True)
+    DATABASE_URL = f"sqlite:///{VAR_DIR / 'zalo_admin.sqlite3'}"
 DATABASES = {"default": database_from_url(DATABASE_URL)}
 # Parallel test runs on one machine each need their own throwaway database.
 DATABASES["default"]["TEST"] = {"NAME": envstr("TEST_DATABASE_NAME") or None}
