@@ -5,7 +5,8 @@ mac = sha256(app_id + raw body + timestamp + OA secret key) — plain SHA-256, n
 `timestamp` is the body's own field (epoch ms). The secret is the OA's `oa_secret_key` (the key on
 the app's Webhook page), falling back to the app secret; the first term is the app id unless
 settings.ZALO_WEBHOOK_SIGNATURE_FIRST_TERM = "oa_id" (sources disagree, §1.14). Events older than
-settings.WEBHOOK_MAX_AGE_SECONDS (default 300) or as far in the future are refused as stale.
+settings.WEBHOOK_MAX_AGE_SECONDS (default 2 h: Zalo's last retry comes 1 h after the first try, and
+replays are harmless because each event is stored once) or as far in the future are refused as stale.
 
 Infobip (`POST /webhooks/infobip/<token>/`): Infobip signs nothing, so the URL itself is the secret:
 a random per-OA token (see `providers.services.issue_infobip_webhook_token`), stored hashed. Infobip
@@ -45,7 +46,7 @@ class Rejected(Exception):
 
 
 def max_age_seconds() -> int:
-    return int(getattr(settings, "WEBHOOK_MAX_AGE_SECONDS", 300))
+    return settings.WEBHOOK_MAX_AGE_SECONDS
 
 
 def zalo_signature(first_term: str, raw_body: bytes, timestamp: str, secret: str) -> str:

@@ -143,6 +143,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 SANDBOX_PORT = envint("SANDBOX_PORT", 8600, minimum=1)
 ZALO_API_BASE = envurl("ZALO_API_BASE", f"http://127.0.0.1:{SANDBOX_PORT}/zalo")
 ZALO_OAUTH_BASE = envurl("ZALO_OAUTH_BASE", f"http://127.0.0.1:{SANDBOX_PORT}/oauth")
+# Zalo signs webhooks with the body's timestamp and retries for up to 1 h: older events are stale.
+WEBHOOK_MAX_AGE_SECONDS = envint("WEBHOOK_MAX_AGE_SECONDS", 7200, minimum=60)
 INFOBIP_BASE_URL = envurl("INFOBIP_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}/infobip")
 
 # Security: secure defaults, HTTPS-only settings on in production mode.
