@@ -36,7 +36,7 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls) -> "RetryPolicy":
-        return cls(**getattr(settings, "PROVIDER_RETRY", {}))
+        return cls(**settings.PROVIDER_RETRY)
 
 
 def backoff_delay(policy: RetryPolicy, retry_number: int, rng=random) -> float:
@@ -68,8 +68,8 @@ class HttpClient:
         pool_maxsize: int = 10,
         sleep=time.sleep,
     ):
-        self.connect_timeout = connect_timeout or getattr(settings, "PROVIDER_CONNECT_TIMEOUT", 3.05)
-        self.read_timeout = read_timeout or getattr(settings, "PROVIDER_READ_TIMEOUT", 15.0)
+        self.connect_timeout = connect_timeout or settings.PROVIDER_CONNECT_TIMEOUT
+        self.read_timeout = read_timeout or settings.PROVIDER_READ_TIMEOUT
         self.policy = policy or RetryPolicy.from_settings()
         self.sleep = sleep
         self.session = requests.Session()

@@ -166,7 +166,7 @@ class InfobipClient(Provider):
 
     def delivery_report_url(self) -> str:
         """Our secret delivery-report URL when PROVIDERS_PUBLIC_BASE_URL is set, else "" (set at Infobip)."""
-        public = getattr(settings, "PROVIDERS_PUBLIC_BASE_URL", "")
+        public = settings.PROVIDERS_PUBLIC_BASE_URL
         if not public or not self.creds.infobip_webhook_token:
             return ""
         return f"{public.rstrip('/')}/webhooks/infobip/{self.creds.infobip_webhook_token}/"

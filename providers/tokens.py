@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def refresh_margin() -> timedelta:
     """Refresh this long before expiry (Zalo tokens live 25 h; S-SPEC suggests refreshing at ~20 h)."""
-    return timedelta(seconds=getattr(settings, "ZALO_TOKEN_REFRESH_MARGIN_SECONDS", 5 * 3600))
+    return timedelta(seconds=settings.ZALO_TOKEN_REFRESH_MARGIN_SECONDS)
 
 
 def _usable(creds: OACredentials, now, rejected_token: str | None) -> bool:

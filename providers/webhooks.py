@@ -83,7 +83,7 @@ def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tupl
     candidates = list(OACredentials.objects.select_related("oa").filter(app_id=app_id))
     # Several OAs can share one app: prefer the one the event is about, but any matching key is proof.
     candidates.sort(key=lambda c: c.oa.zalo_oa_id != oa_id)
-    first_term_kind = getattr(settings, "ZALO_WEBHOOK_SIGNATURE_FIRST_TERM", "app_id")
+    first_term_kind = settings.ZALO_WEBHOOK_SIGNATURE_FIRST_TERM
     matched = None
     for creds in candidates:
         secret = creds.oa_secret_key or creds.app_secret

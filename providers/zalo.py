@@ -58,7 +58,7 @@ class ZaloClient(Provider):
         self.oauth = oauth or ZaloOAuth(http=self.http)
         self.api_base = (api_base or settings.ZALO_API_BASE).rstrip("/")
         # openapi.zalo.me (UID channel) is another host in production; the sandbox serves both.
-        oa_api_base = oa_api_base or getattr(settings, "ZALO_OA_API_BASE", "") or self.api_base
+        oa_api_base = oa_api_base or settings.ZALO_OA_API_BASE or self.api_base
         self.oa_api_base = oa_api_base.rstrip("/")
 
     # --- plumbing ---------------------------------------------------------------------------------

@@ -143,6 +143,19 @@ WHITENOISE_AUTOREFRESH = DEBUG
 SANDBOX_PORT = envint("SANDBOX_PORT", 8600, minimum=1)
 ZALO_API_BASE = envurl("ZALO_API_BASE", f"http://127.0.0.1:{SANDBOX_PORT}/zalo")
 ZALO_OAUTH_BASE = envurl("ZALO_OAUTH_BASE", f"http://127.0.0.1:{SANDBOX_PORT}/oauth")
+# The UID channel lives on another Zalo host (https://openapi.zalo.me); empty: the same host as
+# the ZNS API in use (the sandbox serves both).
+ZALO_OA_API_BASE = envurl("ZALO_OA_API_BASE", "") if envstr("ZALO_OA_API_BASE") else ""
+ZALO_TOKEN_REFRESH_MARGIN_SECONDS = envint("ZALO_TOKEN_REFRESH_MARGIN_SECONDS", 5 * 3600, minimum=60)
+# Sources disagree on the first term of Zalo's webhook MAC: the app id (default) or the OA id.
+ZALO_WEBHOOK_SIGNATURE_FIRST_TERM = envstr("ZALO_WEBHOOK_SIGNATURE_FIRST_TERM", "app_id")
+if ZALO_WEBHOOK_SIGNATURE_FIRST_TERM not in {"app_id", "oa_id"}:
+    raise ImproperlyConfigured("ZALO_WEBHOOK_SIGNATURE_FIRST_TERM must be app_id or oa_id")
+PROVIDER_CONNECT_TIMEOUT = envint("PROVIDER_CONNECT_TIMEOUT_MS", 3050, minimum=100) / 1000
+PROVIDER_READ_TIMEOUT = envint("PROVIDER_READ_TIMEOUT_MS", 15000, minimum=100) / 1000
+PROVIDER_RETRY = {"attempts": envint("PROVIDER_RETRY_ATTEMPTS", 4, minimum=1)}
+# Our public https base URL: Infobip sends then carry our delivery-report URL (else set at Infobip).
+PROVIDERS_PUBLIC_BASE_URL = envstr("PROVIDERS_PUBLIC_BASE_URL")
 # Zalo signs webhooks with the body's timestamp and retries for up to 1 h: older events are stale.
 WEBHOOK_MAX_AGE_SECONDS = envint("WEBHOOK_MAX_AGE_SECONDS", 7200, minimum=60)
 INFOBIP_BASE_URL = envurl("INFOBIP_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}/infobip")
