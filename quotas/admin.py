@@ -7,7 +7,7 @@ from zalo_admin.roles import has_capability
 
 
 class ManagedByQualityAdmins:
-    """The `manage_quality` capability grants these admin pages (the admin site still needs staff status)."""
+    """The `manage_quality` capability grants these admin pages (and the admin site itself)."""
 
     def has_module_permission(self, request):
         return has_capability(request.user, "manage_quality")

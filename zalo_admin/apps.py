@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 
 
@@ -9,6 +10,7 @@ def _sync_roles_after_migrate(sender, **kwargs):
 
 
 class ZaloAdminConfig(AppConfig):
+    default = True  # this module also holds the admin site's config below
     name = "zalo_admin"
     verbose_name = "Zalo OA admin"
 
@@ -16,3 +18,8 @@ class ZaloAdminConfig(AppConfig):
         # The roles migration creates the groups; re-applying after every migrate keeps them in
         # step with CAPABILITIES when a later release adds a capability.
         post_migrate.connect(_sync_roles_after_migrate, sender=self)
+
+
+class ZaloAdminSiteConfig(admin_apps.AdminConfig):
+    default = False
+    default_site = "zalo_admin.admin.ZaloAdminSite"

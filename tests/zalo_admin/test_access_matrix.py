@@ -64,3 +64,12 @@ def test_navigation_shows_only_what_the_role_may_use(client, role_users):
     assert reverse("compliance:index") in html
     assert reverse("quotas:index") not in html
     assert reverse("django_rq:home") not in html
+
+
+def test_quality_admins_reach_the_policy_admin_without_staff_status(client, quality_admin, marketer):
+    assert not quality_admin.is_staff
+    client.force_login(quality_admin)
+    assert client.get("/admin/quotas/policy/").status_code == 200
+    assert client.get("/admin/auth/user/").status_code == 403
+    client.force_login(marketer)
+    assert client.get("/admin/quotas/policy/").status_code == 302  # to the admin login
