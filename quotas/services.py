@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign
 from campaigns.services import pause_campaign
+from compliance.services import actor_name, record_audit_event
 from oas.models import OfficialAccount
 from quotas import rules
 from quotas.models import (
@@ -419,6 +420,31 @@ def _window(oa_id: int, day: date, days: int) -> rules.DayTotals:
     return rules.DayTotals(totals["sent"], totals["bad"])
 
 
+def _record_level_change(
+    oa_id: int, effective_day: date, old_limit, new_limit, reason: str, *, note: str = "", actor=None
+) -> LevelChange:
+    """The level history row and its audit record: every level change goes through here."""
+    change = LevelChange.objects.create(
+        oa_id=oa_id,
+        effective_day=effective_day,
+        old_limit=old_limit,
+        new_limit=new_limit,
+        reason=reason,
+        note=note,
+        changed_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    record_audit_event(
+        actor=actor_name(actor) if actor is not None else "system:quota-engine",
+        action="oa.level_change",
+        summary=f"OA #{oa_id} level {_limit_label(old_limit)} → {_limit_label(new_limit)} "
+        f"from {effective_day} ({change.get_reason_display()}){': ' + note if note else ''}",
+        target_type="oas.officialaccount",
+        target_id=oa_id,
+        details={"old": old_limit, "new": new_limit, "reason": reason, "day": effective_day, "note": note},
+    )
+    return change
+
+
 def _apply_due_pending_change(state: OAQuotaState, day: date) -> None:
     """Make a review's change current once its day has come (state must be locked)."""
     if state.pending_from_day is None or state.pending_from_day > day:
@@ -428,12 +454,12 @@ def _apply_due_pending_change(state: OAQuotaState, day: date) -> None:
     state.current_limit = state.pending_limit
     state.review_clock_start = state.pending_from_day
     upgrade = levels.index(state.current_limit) > levels.index(old_limit)
-    LevelChange.objects.create(
-        oa_id=state.oa_id,
-        effective_day=state.pending_from_day,
-        old_limit=old_limit,
-        new_limit=state.current_limit,
-        reason=LevelChange.Reason.REVIEW_UPGRADE if upgrade else LevelChange.Reason.REVIEW_DOWNGRADE,
+    _record_level_change(
+        state.oa_id,
+        state.pending_from_day,
+        old_limit,
+        state.current_limit,
+        LevelChange.Reason.REVIEW_UPGRADE if upgrade else LevelChange.Reason.REVIEW_DOWNGRADE,
     )
     state.pending_limit = state.pending_from_day = None
     state.save()
@@ -558,13 +584,7 @@ def apply_violation(oa_id: int, day: date, hour: int, bad_reports: int) -> Autom
     state.review_clock_start = day
     state.save()
     if new_limit != old_limit:
-        LevelChange.objects.create(
-            oa_id=oa_id,
-            effective_day=day,
-            old_limit=old_limit,
-            new_limit=new_limit,
-            reason=LevelChange.Reason.VIOLATION,
-        )
+        _record_level_change(oa_id, day, old_limit, new_limit, LevelChange.Reason.VIOLATION)
     message = _(
         "%(bad)s bad reports by the end of hour %(hour)s exceed %(threshold)s: limit %(old)s → %(new)s."
     ) % {
@@ -619,7 +639,9 @@ def _act_on_guardrail_trips(day: date, trips: list[GuardrailTrip]) -> None:
         oa_id__in=reasons, status=Campaign.Status.RUNNING, template__tag=rules.MARKETING_TAG
     ).values_list("pk", "oa_id")
     paused = Counter(
-        oa_id for campaign_id, oa_id in running_marketing if pause_campaign(campaign_id, reasons[oa_id])
+        oa_id
+        for campaign_id, oa_id in running_marketing
+        if pause_campaign(campaign_id, reasons[oa_id], actor="system:guardrail")
     )
     for oa_id, count in paused.items():
         QualityAlert.objects.filter(oa_id=oa_id, day=day, kind=QualityAlert.Kind.GUARDRAIL).update(
@@ -653,14 +675,8 @@ def correct_level(oa_id: int, new_limit: int | None, reason: str, actor) -> Leve
         raise CorrectionRejected(_("The limit must be one of the policy's levels."))
     today = today_in_vietnam()
     _apply_due_pending_change(state, today)
-    change = LevelChange.objects.create(
-        oa_id=oa_id,
-        effective_day=today,
-        old_limit=state.current_limit,
-        new_limit=new_limit,
-        reason=LevelChange.Reason.MANUAL,
-        note=reason,
-        changed_by=actor,
+    change = _record_level_change(
+        oa_id, today, state.current_limit, new_limit, LevelChange.Reason.MANUAL, note=reason, actor=actor
     )
     state.current_limit = new_limit
     state.pending_limit = state.pending_from_day = None
@@ -670,7 +686,7 @@ def correct_level(oa_id: int, new_limit: int | None, reason: str, actor) -> Leve
 
 
 @transaction.atomic
-def update_guardrail(oa_id: int, share: Decimal, action: str) -> OAQuotaState:
+def update_guardrail(oa_id: int, share: Decimal, action: str, actor="system") -> OAQuotaState:
     """Set the OA's guardrail share of the violation threshold and its action (pause or alert only)."""
     if not Decimal("0") < share <= Decimal("1"):
         raise ValueError("share must be in (0, 1]")
@@ -678,16 +694,32 @@ def update_guardrail(oa_id: int, share: Decimal, action: str) -> OAQuotaState:
         raise ValueError(f"unknown guardrail action {action!r}")
     quota_state(oa_id)
     OAQuotaState.objects.filter(oa_id=oa_id).update(guardrail_share=share, guardrail_action=action)
+    record_audit_event(
+        actor=actor_name(actor),
+        action="oa.guardrail",
+        summary=f"OA #{oa_id} guardrail: {action} at {_plain_number(share * 100)} % of the threshold",
+        target_type="oas.officialaccount",
+        target_id=oa_id,
+        details={"share": share, "action": action},
+    )
     return quota_state(oa_id)
 
 
+@transaction.atomic
 def resolve_alert(alert_id: int, actor) -> bool:
     """Mark an open alert as handled; False if it was already resolved."""
-    return bool(
-        QualityAlert.objects.filter(pk=alert_id, resolved_at__isnull=True).update(
-            resolved_at=timezone.now(), resolved_by=actor
-        )
+    resolved = QualityAlert.objects.filter(pk=alert_id, resolved_at__isnull=True).update(
+        resolved_at=timezone.now(), resolved_by=actor
     )
+    if resolved:
+        record_audit_event(
+            actor=actor_name(actor),
+            action="quality_alert.resolve",
+            summary=f"Quality alert #{alert_id} marked as handled",
+            target_type="quotas.qualityalert",
+            target_id=alert_id,
+        )
+    return bool(resolved)
 
 
 def run_daily_reviews(at: datetime | None = None) -> int:

@@ -109,7 +109,10 @@ def update_guardrail(request, oa_id: int):
             request, "quotas/oa_detail.html", _detail_context(request, oa, guardrail_form=form), status=400
         )
     services.update_guardrail(
-        oa.pk, form.cleaned_data["share_percent"] / Decimal(100), form.cleaned_data["action"]
+        oa.pk,
+        form.cleaned_data["share_percent"] / Decimal(100),
+        form.cleaned_data["action"],
+        actor=request.user,
     )
     messages.success(request, _("Guardrail settings saved."))
     return redirect("quotas:oa_detail", oa_id=oa.pk)

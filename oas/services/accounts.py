@@ -90,7 +90,7 @@ def set_account_active(*, actor, oa_id: int, active: bool) -> OfficialAccount:
         return oa
     oa.is_active = active
     oa.save(update_fields=["is_active"])
-    paused = 0 if active else _pause_active_campaigns(oa, f"OA {oa.name} was disabled")
+    paused = 0 if active else _pause_active_campaigns(oa, f"OA {oa.name} was disabled", actor)
     record_audit_event(
         actor=actor_name(actor),
         action="oa.enable" if active else "oa.disable",
@@ -101,9 +101,9 @@ def set_account_active(*, actor, oa_id: int, active: bool) -> OfficialAccount:
     return oa
 
 
-def _pause_active_campaigns(oa: OfficialAccount, reason: str) -> int:
+def _pause_active_campaigns(oa: OfficialAccount, reason: str, actor) -> int:
     campaign_ids = Campaign.objects.filter(oa=oa, status__in=PAUSABLE_STATUSES).values_list("pk", flat=True)
-    return sum(1 for campaign_id in list(campaign_ids) if pause_campaign(campaign_id, reason))
+    return sum(1 for campaign_id in list(campaign_ids) if pause_campaign(campaign_id, reason, actor))
 
 
 @transaction.atomic
@@ -120,7 +120,7 @@ def stop_sending(*, actor, oa_id: int, reason: str) -> OfficialAccount:
     oa.stopped_at = timezone.now()
     oa.stopped_by = actor
     oa.save(update_fields=["sending_stopped", "stop_reason", "stopped_at", "stopped_by"])
-    paused = _pause_active_campaigns(oa, f"Kill switch on OA {oa.name}: {reason}")
+    paused = _pause_active_campaigns(oa, f"Kill switch on OA {oa.name}: {reason}", actor)
     record_audit_event(
         actor=actor_name(actor),
         action="oa.kill_switch",

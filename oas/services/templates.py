@@ -359,16 +359,8 @@ def pause_campaigns_using(template: MessageTemplate, *, reason: str, actor: str)
         "pk", flat=True
     )
     for campaign_id in list(ids):
-        if pause_campaign(campaign_id, reason):
+        if pause_campaign(campaign_id, reason, actor=actor):
             paused.append(campaign_id)
-            record_audit_event(
-                actor=actor,
-                action="campaign.pause",
-                summary=_("Campaign paused: %(reason)s") % {"reason": reason},
-                target_type="campaigns.campaign",
-                target_id=campaign_id,
-                details={"template": template.template_id, "reason": reason},
-            )
     return paused
 
 

@@ -133,8 +133,12 @@ def test_the_kill_switch_stops_sends_pauses_campaigns_and_needs_a_quality_admin_
     client.post(reverse("oas:resume", args=[oa.pk]), {"reason": "Reports explained, volume reduced"})
     oa.refresh_from_db()
     assert not oa.sending_stopped
-    actions = list(AuditEvent.objects.values_list("action", flat=True))
-    assert actions == ["oa.kill_switch", "oa.resume"]
+    actions = list(AuditEvent.objects.values_list("action", "actor"))
+    assert actions == [
+        ("campaign.pause", "marketer"),
+        ("oa.kill_switch", "marketer"),
+        ("oa.resume", "quality"),
+    ]
 
 
 def test_stopping_without_a_reason_changes_nothing(client, marketer, oa_with_campaigns):
