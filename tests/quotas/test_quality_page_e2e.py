@@ -31,5 +31,5 @@ def test_a_quality_admin_sees_the_charts_and_corrects_a_level_with_a_reason(
     page.click("[data-testid=correction-form] button")
     page.wait_for_selector("[data-testid=level-history]")
     assert "ticket 123" in page.locator("[data-testid=level-history]").inner_text()
-    assert page.locator("[data-testid=current-limit]").inner_text().startswith("50000")
+    assert page.locator("[data-testid=current-limit]").inner_text().startswith("50,000")
     assert page.problems == []
