@@ -2,22 +2,30 @@
 
 The sandbox never re-implements a rule: it keeps per-day history (SandboxDailyStat) and asks the
 project's rules engine (`quotas.rules`, pure functions) what the limit is today. Policy parameters
-are data: sandbox/policies.json, overridable per OA (SandboxOA.policy_overrides).
+are the product's own: the two policies its data migration loads, overridable per OA
+(SandboxOA.policy_overrides).
 """
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
+from importlib import import_module
 
 from django.db.models import F
 
 from quotas import rules
 from sandbox.models import SandboxDailyStat, SandboxMessage, SandboxOA
 
-POLICIES = json.loads((Path(__file__).with_name("policies.json")).read_text())
+# One source for the policy numbers: the data migration that loads them into the product (the
+# sandbox keeps its own database, so it reads the migration's constants, not the product's rows).
+_SPEC = import_module("quotas.migrations.0003_load_policies")
+_RULE_FIELDS = {field.name for field in fields(rules.Policy)} - {"code"}
+POLICIES = {
+    policy["code"]: {**{k: v for k, v in policy.items() if k in _RULE_FIELDS}, **_SPEC.COMMON}
+    for policy in _SPEC.POLICIES
+}
 DECIMAL_FIELDS = ("high_max_rate", "medium_max_rate", "violation_rate")
 
 _version = 0  # bumped whenever history changes in a way that can change a past day
