@@ -3,6 +3,7 @@
 Every change is audited in the same transaction (compliance.services.record_audit_event).
 """
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -170,7 +171,7 @@ def start_authorisation(oa: OfficialAccount, redirect_uri: str) -> Authorisation
     """The Zalo permission URL for this OA; the caller keeps state and verifier in the session."""
     creds = OACredentials.objects.get(oa=oa)
     verifier, challenge = new_pkce_pair()
-    state, _ = new_pkce_pair()
+    state = secrets.token_urlsafe(32)
     url = ZaloOAuth().authorization_url(creds.app_id, redirect_uri, challenge, state=state)
     return AuthorisationStart(url=url, state=state, code_verifier=verifier)
 
