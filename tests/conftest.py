@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: one user per role, a clean Redis database per test."""
 
+import os
 from importlib import import_module
 from urllib.parse import urlparse
 
@@ -11,6 +12,10 @@ from django.contrib.auth.models import Group
 
 from sandbox.testing import sandbox_fixture
 from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
+
+# Browser tests (in several folders) use Playwright's sync API, which runs an event loop in the
+# test's thread; the ORM calls their fixtures make are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery-staple"
 LOAD_POLICIES = import_module("quotas.migrations.0003_load_policies").load_policies
