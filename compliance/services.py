@@ -1,9 +1,16 @@
-"""The audit log: the one way to record a state change, and the check that the record is intact."""
+"""The audit log: the one way to record a state change.
+
+Every entry is signed with HMAC-SHA256 under settings.AUDIT_SIGNING_KEY over its position in the
+chain, its content and the previous entry's signature. Verification and checkpoints live in
+`compliance.integrity`.
+"""
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from functools import cache
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -20,15 +27,28 @@ def actor_name(user) -> str:
     return user.get_username() if user is not None and user.is_authenticated else "anonymous"
 
 
-def _event_hash(prev_hash: str, occurred_at, actor, action, target_type, target_id, summary, details) -> str:
-    content = json.dumps(
-        [prev_hash, occurred_at.isoformat(), actor, action, target_type, target_id, summary, details],
-        cls=DjangoJSONEncoder,
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(content.encode()).hexdigest()
+def canonical_json(value) -> bytes:
+    """The one serialisation that is signed: sorted keys, no spaces, UTF-8."""
+    return json.dumps(
+        value, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    ).encode()
+
+
+@cache
+def _keyed_hmac(key: str):
+    return hmac.new(key.encode(), digestmod=hashlib.sha256)
+
+
+def sign(kind: str, value) -> str:
+    """HMAC-SHA256 of `value` under the audit key; `kind` keeps entry and checkpoint MACs apart."""
+    mac = _keyed_hmac(settings.AUDIT_SIGNING_KEY).copy()
+    mac.update(canonical_json([kind, value]))
+    return mac.hexdigest()
+
+
+def entry_signature(seq: int, prev_hash: str, occurred_at, *content) -> str:
+    """The MAC of one entry; `content` is actor, action, target type and id, summary, details."""
+    return sign("entry", [seq, prev_hash, occurred_at.isoformat(), *content])
 
 
 def record_audit_event(
@@ -37,17 +57,19 @@ def record_audit_event(
     """Append one event; call it inside the transaction of the change it records."""
     if target is not None:
         target_type, target_id = target._meta.label_lower, target.pk
-    details = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder))
+    details = json.loads(canonical_json(details or {}))
+    target_id = str(target_id)
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(
-            pk=1, defaults={"last_hash": GENESIS_HASH}
+            pk=1, defaults={"last_hash": GENESIS_HASH, "last_seq": 0}
         )
+        seq = head.last_seq + 1
         occurred_at = timezone.now()
-        target_id = str(target_id)
-        digest = _event_hash(
-            head.last_hash, occurred_at, actor, action, target_type, target_id, summary, details
+        digest = entry_signature(
+            seq, head.last_hash, occurred_at, actor, action, target_type, target_id, summary, details
         )
         event = AuditEvent.objects.create(
+            seq=seq,
             occurred_at=occurred_at,
             actor=actor,
             action=action,
@@ -58,44 +80,5 @@ def record_audit_event(
             prev_hash=head.last_hash,
             hash=digest,
         )
-        AuditChainHead.objects.filter(pk=1).update(last_hash=digest)
+        AuditChainHead.objects.filter(pk=1).update(last_hash=digest, last_seq=seq)
     return event
-
-
-@dataclass(frozen=True)
-class ChainVerification:
-    intact: bool
-    checked: int
-    first_broken_id: int | None = None
-    reason: str = ""
-
-
-def verify_audit_chain(batch_size: int = 5000) -> ChainVerification:
-    """Recompute every hash in order; report the first entry that does not match."""
-    expected_prev = GENESIS_HASH
-    checked = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=batch_size):
-        if event.prev_hash != expected_prev:
-            return ChainVerification(
-                False, checked, event.pk, "previous-hash link broken (entry removed or reordered)"
-            )
-        digest = _event_hash(
-            event.prev_hash,
-            event.occurred_at,
-            event.actor,
-            event.action,
-            event.target_type,
-            event.target_id,
-            event.summary,
-            event.details,
-        )
-        if digest != event.hash:
-            return ChainVerification(
-                False, checked, event.pk, "content does not match its hash (entry edited)"
-            )
-        expected_prev = event.hash
-        checked += 1
-    head = AuditChainHead.objects.filter(pk=1).values_list("last_hash", flat=True).first()
-    if head is not None and head != expected_prev:
-        return ChainVerification(False, checked, None, "the newest entries are missing (chain truncated)")
-    return ChainVerification(True, checked)

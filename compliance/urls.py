@@ -5,4 +5,5 @@ from compliance import views
 app_name = "compliance"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("verify/", views.verify_now, name="verify"),
 ]
