@@ -1,4 +1,8 @@
-"""Read-only admin pages: alerts that need a person, and the stored webhook events."""
+"""Read-only admin pages (staff only): alerts that need a person, and the stored webhook events.
+
+A re-authorisation alert is resolved by connecting the OA with Zalo again (audited), never here;
+webhook events are kept to recognise redeliveries, so none is deleted.
+"""
 
 from django.contrib import admin
 
@@ -10,6 +14,9 @@ class ReadOnly(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

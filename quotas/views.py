@@ -29,7 +29,8 @@ def index(request):
 
 @require_capability("view_quality")
 def policies(request):
-    return render(request, "quotas/policies.html", {"policies": Policy.objects.all()})
+    versions = Policy.objects.order_by("-effective_from", "-pk")  # newest version first
+    return render(request, "quotas/policies.html", {"policies": versions})
 
 
 def _detail_context(request, oa: OfficialAccount, **forms) -> dict:
