@@ -358,11 +358,11 @@ def test_incremental_rollups_equal_the_rebuilt_ones(transaction_campaign, events
 
 def test_every_level_change_and_setting_lands_in_the_audit_log(oa, quality_admin):
     from compliance.models import AuditEvent
-    from compliance.services import verify_audit_chain
+    from compliance.integrity import verify_audit_log
 
     services.correct_level(oa.pk, 10000, "Agreed with Zalo support", quality_admin)
     services.update_guardrail(oa.pk, Decimal("0.5"), "alert", actor=quality_admin)
     events = list(AuditEvent.objects.values_list("action", "actor", "target_id"))
     assert events == [("oa.level_change", "quality", str(oa.pk)), ("oa.guardrail", "quality", str(oa.pk))]
     assert "Agreed with Zalo support" in AuditEvent.objects.get(action="oa.level_change").summary
-    assert verify_audit_chain().intact
+    assert verify_audit_log().intact
