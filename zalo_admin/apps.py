@@ -18,6 +18,8 @@ class ZaloAdminConfig(AppConfig):
         # The roles migration creates the groups; re-applying after every migrate keeps them in
         # step with CAPABILITIES when a later release adds a capability.
         post_migrate.connect(_sync_roles_after_migrate, sender=self)
+        # Log and audit failed logins and lockouts (receivers connect on import).
+        from zalo_admin import login_security  # noqa: F401
 
 
 class ZaloAdminSiteConfig(admin_apps.AdminConfig):

@@ -1,5 +1,17 @@
-"""Content-Security-Policy: no inline scripts or styles, nothing loaded from other origins."""
+"""Our middleware: Content-Security-Policy, the session idle timeout, no caching of signed-in pages."""
 
+import logging
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import ngettext
+
+logger = logging.getLogger("zalo_admin.auth")
+
+# Content-Security-Policy: no inline scripts or styles, nothing loaded from other origins.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -23,4 +35,62 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+# Unix time (seconds) of the session's latest request, kept in the session itself.
+LAST_ACTIVITY_KEY = "zalo_admin_last_activity"
+
+
+class SessionIdleTimeoutMiddleware:
+    """Log out a session left idle longer than settings.SESSION_IDLE_TIMEOUT_SECONDS.
+
+    Every request of a signed-in user refreshes the session's last activity; the next request after a
+    longer pause flushes the session (the user then meets the login page, with a message saying why).
+    Sits after the authentication and message middleware.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        now = int(time.time())
+        if request.user.is_authenticated:
+            timeout = settings.SESSION_IDLE_TIMEOUT_SECONDS
+            last_activity = request.session.get(LAST_ACTIVITY_KEY)
+            if isinstance(last_activity, int) and now - last_activity > timeout:
+                logger.info(
+                    "Session of %r ended after %d s of inactivity",
+                    request.user.get_username(),
+                    now - last_activity,
+                )
+                logout(request)
+                minutes = max(1, timeout // 60)
+                messages.info(
+                    request,
+                    ngettext(
+                        "You were logged out after %(minutes)d minute of inactivity. Please log in again.",
+                        "You were logged out after %(minutes)d minutes of inactivity. Please log in again.",
+                        minutes,
+                    )
+                    % {"minutes": minutes},
+                )
+        response = self.get_response(request)
+        if request.user.is_authenticated:  # signed in before this request or by it
+            request.session[LAST_ACTIVITY_KEY] = now
+        return response
+
+
+class NoStoreForAuthenticatedMiddleware:
+    """Pages answered to a signed-in user are never stored by the browser or a proxy
+    (Cache-Control: no-store, private...): no dashboard data in a shared machine's cache or history."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
         return response

@@ -1,8 +1,15 @@
 import inspect
+from functools import wraps
 
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+from django_rq import views as rq_views
+from django_rq.queues import get_queue_by_index
+from django_rq.settings import get_queues_list
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 from providers.models import ProviderAlert
 from quotas.charts import messages_per_day_figure
@@ -29,6 +36,59 @@ def healthz(request):
     return JsonResponse({"status": "ok" if healthy else "error", **parts}, status=200 if healthy else 503)
 
 
+# The code object of Django's require_http_methods guard (require_POST, require_GET...): every view it
+# wraps shares it, with the allowed methods in its closure.
+_METHOD_GUARD_CODE = require_http_methods(["POST"])(lambda request: None).__code__
+
+# django-rq actions that change state and that its pages reach only by POST, though django-rq itself
+# answers GET with a confirmation page (a "delete" one for requeue and enqueue). Deleting a job and
+# emptying or requeueing a queue keep their GET confirmation pages (their only way in from the
+# dashboard); those views act on POST only.
+_RQ_POST_ONLY = frozenset(
+    inspect.unwrap(view)
+    for view in (rq_views.stop_job, rq_views.requeue_job_view, rq_views.enqueue_job, rq_views.actions)
+)
+
+
+def _allowed_methods(view) -> list[str] | None:
+    """The methods a (decorated) django-rq view accepts, or None for any."""
+    layer = view
+    while layer is not None:
+        if getattr(layer, "__code__", None) is _METHOD_GUARD_CODE:
+            closure = dict(zip(layer.__code__.co_freevars, layer.__closure__, strict=True))
+            return list(closure["request_method_list"].cell_contents)
+        layer = getattr(layer, "__wrapped__", None)
+    return ["POST"] if inspect.unwrap(view) in _RQ_POST_ONLY else None
+
+
+def _missing_rq_objects_are_404(view):
+    """An unknown queue index or job id is a 404, not django-rq's IndexError / NoSuchJobError (500)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if "queue_index" in kwargs:
+            if not 0 <= kwargs["queue_index"] < len(get_queues_list()):
+                raise Http404("No such queue")
+            if "job_id" in kwargs:
+                queue = get_queue_by_index(kwargs["queue_index"])
+                if not Job.exists(kwargs["job_id"], connection=queue.connection):
+                    raise Http404("No such job")
+        try:
+            return view(request, *args, **kwargs)
+        except NoSuchJobError:
+            raise Http404("No such job") from None
+
+    return wrapped
+
+
 def jobs_dashboard_view(view):
-    """Wrap an RQ dashboard view: our capability check replaces django-rq's is_staff check."""
-    return never_cache(require_capability("view_jobs")(inspect.unwrap(view)))
+    """Wrap an RQ dashboard view: our capability check replaces django-rq's is_staff check.
+
+    Unwrapping drops django-rq's decorators (staff_member_required, but also never_cache and
+    require_POST); the method restriction is put back, with our own for the actions above.
+    """
+    guarded = _missing_rq_objects_are_404(inspect.unwrap(view))
+    methods = _allowed_methods(view)
+    if methods:
+        guarded = require_http_methods(methods)(guarded)
+    return never_cache(require_capability("view_jobs")(guarded))
