@@ -1,6 +1,8 @@
 """Zalo template events (provider-apis.md §1.14), registered with providers.handlers.
 
 Each runs inside the job's transaction and is idempotent: the same event again changes nothing.
+Each acts on `event.oa`, the OA whose own key verified the event (providers.webhooks), and never
+looks an OA up from the payload's `oa_id`.
 """
 
 from oas.services import templates
@@ -19,11 +21,10 @@ def _status_words(payload: dict) -> tuple[str, str]:
 def template_status_changed(event: WebhookEvent, payload: dict) -> None:
     _previous, new_status = _status_words(payload)
     templates.change_template_status(
-        zalo_oa_id=str(payload.get("oa_id") or payload.get("oaId") or ""),
+        oa_id=event.oa_id,
         template_id=str(payload.get("template_id") or payload.get("templateId") or ""),
         new_status=new_status,
         reason=str(payload.get("reason") or ""),
-        fallback_oa_id=event.oa_id,
     )
 
 
@@ -33,8 +34,7 @@ def template_quality_changed(event: WebhookEvent, payload: dict) -> None:
     if isinstance(quality, dict):  # in case Zalo sends {prev_value, new_value} as for quotas
         quality = quality.get("new_value") or quality.get("new_quality")
     templates.change_template_quality(
-        zalo_oa_id=str(payload.get("oa_id") or payload.get("oaId") or ""),
+        oa_id=event.oa_id,
         template_id=str(payload.get("template_id") or payload.get("templateId") or ""),
         quality=str(quality or ""),
-        fallback_oa_id=event.oa_id,
     )

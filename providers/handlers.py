@@ -10,6 +10,9 @@ Later work registers real handlers (delivery reports, feedback, template status)
 
 Until then every event falls to `store_only`, which leaves the stored row as the record. A handler
 runs inside a transaction, takes the WebhookEvent and its parsed JSON body, and must be idempotent.
+It acts on `event.oa` only — the OA whose own key (Zalo) or URL token (Infobip) verified the event —
+and never resolves an OA from the payload; look rows up within that OA (e.g. a message by id *and*
+`oa=event.oa`).
 """
 
 from collections.abc import Callable

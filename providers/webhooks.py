@@ -8,9 +8,16 @@ settings.ZALO_WEBHOOK_SIGNATURE_FIRST_TERM = "oa_id" (sources disagree, §1.14).
 settings.WEBHOOK_MAX_AGE_SECONDS (default 2 h: Zalo's last retry comes 1 h after the first try, and
 replays are harmless because each event is stored once) or as far in the future are refused as stale.
 
+Binding: an event acts on exactly one OA, the one whose own credentials verified its signature
+(`WebhookEvent.oa`); handlers use that and never look an OA up from the payload. An event that
+names another OA (or two different ones) is refused with 403, stored nowhere and logged, even when
+its signature is valid for some OA of the same app: one OA's key is no proof for another OA.
+
 Infobip (`POST /webhooks/infobip/<token>/`): Infobip signs nothing, so the URL itself is the secret:
-a random per-OA token (see `providers.services.issue_infobip_webhook_token`), stored hashed. Infobip
-reports carry no send timestamp and are retried for hours, so there is no age window there.
+a random per-OA token (see `providers.services.issue_infobip_webhook_token`), stored hashed; the token
+alone decides the OA, and a body whose results name another sender is refused (403, not stored). The
+token is redacted from every log line (providers/log_filters.py). Infobip reports carry no send
+timestamp and are retried for hours, so there is no age window there.
 
 Both: a replayed or redelivered event maps to the same `unique_key` and is answered 200 without
 being processed again.
@@ -29,7 +36,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from oas.models import OACredentials, OfficialAccount
+from oas.models import OACredentials
 from providers import handlers
 from providers.jobs import process_webhook_event
 from providers.models import WebhookEvent
@@ -39,10 +46,11 @@ log = logging.getLogger(__name__)
 
 
 class Rejected(Exception):
-    def __init__(self, status: int, reason: str):
+    def __init__(self, status: int, reason: str, detail: str = ""):
         super().__init__(reason)
         self.status = status
-        self.reason = reason
+        self.reason = reason  # answered to the caller
+        self.detail = detail  # for our log only (never a secret)
 
 
 def max_age_seconds() -> int:
@@ -52,6 +60,11 @@ def max_age_seconds() -> int:
 def zalo_signature(first_term: str, raw_body: bytes, timestamp: str, secret: str) -> str:
     digest = hashlib.sha256(first_term.encode() + raw_body + timestamp.encode() + secret.encode()).hexdigest()
     return f"mac={digest}"
+
+
+def _listed(values: set[str]) -> str:
+    """Ids from a payload, quoted (no forged log lines) and bounded, for a log message."""
+    return repr(sorted(value[:64] for value in values)[:5])
 
 
 def _parse(raw: bytes) -> dict:
@@ -64,13 +77,29 @@ def _parse(raw: bytes) -> dict:
     return payload
 
 
-def _zalo_oa_id(payload: dict) -> str:
-    sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
-    return str(payload.get("oa_id") or payload.get("oaId") or sender.get("id") or "")
+# Where a Zalo event names its OA (provider-apis.md §1.14): `oa_id` (template status and quality,
+# user_feedback, user_click_response_button), `oaId` (change_oa_daily_quota), `sender.id` when the
+# OA sent the message the event is about (user_received_message: `recipient.id` is then the phone),
+# and `recipient.id` when a user wrote to the OA (`sender.id` is then the user; Zalo's OA-API
+# convention for `user_send_*` and the two events below, not seen in the ZNS sources).
+USER_TO_OA_EVENT_PREFIX = "user_send_"
+USER_TO_OA_EVENTS = frozenset({"user_submit_info", "user_reacted_message"})
+
+
+def zalo_named_oa_ids(payload: dict) -> set[str]:
+    """Every OA id the event names; empty when it names none."""
+    named = {str(payload[key]) for key in ("oa_id", "oaId") if payload.get(key) not in (None, "")}
+    event_name = str(payload.get("event_name") or "")
+    user_to_oa = event_name.startswith(USER_TO_OA_EVENT_PREFIX) or event_name in USER_TO_OA_EVENTS
+    party = payload.get("recipient" if user_to_oa else "sender")
+    if isinstance(party, dict) and party.get("id") not in (None, ""):
+        named.add(str(party["id"]))
+    return named
 
 
 def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tuple[dict, OACredentials]:
-    """The payload and the credentials whose secret signed it; Rejected otherwise."""
+    """The payload and the credentials whose secret signed it, which belong to the one OA the event
+    may act on; Rejected otherwise (also when the event names an OA those credentials are not for)."""
     payload = _parse(raw)
     app_id = str(payload.get("app_id") or "")
     timestamp = str(payload.get("timestamp") or "")
@@ -79,10 +108,11 @@ def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tupl
     given = signature.strip().lower()
     if not given.startswith("mac="):
         given = f"mac={given}"
-    oa_id = _zalo_oa_id(payload)
+    named = zalo_named_oa_ids(payload)
     candidates = list(OACredentials.objects.select_related("oa").filter(app_id=app_id))
-    # Several OAs can share one app: prefer the one the event is about, but any matching key is proof.
-    candidates.sort(key=lambda c: c.oa.zalo_oa_id != oa_id)
+    # Several OAs can share one app (and one key, when it is the app secret): the OA the event names
+    # is tried first, so its own credentials bind the event when they verify it.
+    candidates.sort(key=lambda c: (c.oa.zalo_oa_id not in named, c.pk))
     first_term_kind = settings.ZALO_WEBHOOK_SIGNATURE_FIRST_TERM
     matched = None
     for creds in candidates:
@@ -95,6 +125,13 @@ def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tupl
             break
     if matched is None:
         raise Rejected(403, "signature does not match")
+    if named and named != {matched.oa.zalo_oa_id}:
+        raise Rejected(
+            403,
+            "the event names an OA its signature does not belong to",
+            f"event {str(payload.get('event_name'))[:64]!r} of app {app_id[:64]!r} was verified by the key "
+            f"of OA #{matched.oa_id} ({matched.oa.zalo_oa_id}) but names {_listed(named)}",
+        )
     now = now or timezone.now()
     try:
         sent = datetime.fromtimestamp(int(timestamp) / 1000, tz=UTC)
@@ -106,16 +143,17 @@ def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tupl
     return payload, matched
 
 
-def zalo_unique_key(payload: dict, raw: bytes) -> str:
-    """One key per event: the msg id for per-message events (survives a re-signed retry), else the body."""
+def zalo_unique_key(payload: dict, raw: bytes, oa_pk: int) -> str:
+    """One key per event and bound OA: the msg id for per-message events (survives a re-signed retry),
+    else the body. The OA is part of it, so one OA's events can never pass for another's redelivery."""
     event_name = str(payload.get("event_name") or "")
     message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
     msg_id = message.get("msg_id") or payload.get("msg_id")
     if msg_id and event_name in ("user_received_message", "user_feedback", "user_click_response_button"):
         extra = str(message.get("submit_time") or "") if event_name == "user_click_response_button" else ""
-        basis = f"zalo|{event_name}|{msg_id}|{extra}".encode()
+        basis = f"zalo|{oa_pk}|{event_name}|{msg_id}|{extra}".encode()
     else:
-        basis = b"zalo|body|" + raw
+        basis = f"zalo|{oa_pk}|body|".encode() + raw
     return hashlib.sha256(basis).hexdigest()
 
 
@@ -152,15 +190,13 @@ def zalo_webhook(request):
     try:
         payload, creds = verify_zalo(raw, request.headers.get("X-ZEvent-Signature", ""))
     except Rejected as exc:
-        log.warning("refused Zalo webhook: %s", exc.reason)
+        log.warning("refused Zalo webhook: %s%s", exc.reason, f" ({exc.detail})" if exc.detail else "")
         return JsonResponse({"ok": False, "error": exc.reason}, status=exc.status)
-    oa_id = _zalo_oa_id(payload)
-    oa = OfficialAccount.objects.filter(zalo_oa_id=oa_id).first() if oa_id else None
     new = _store_and_queue(
         provider=WebhookEvent.Provider.ZALO,
-        oa=oa or creds.oa,
+        oa=creds.oa,  # the OA whose key verified the event, and no other
         event_name=str(payload.get("event_name") or "unknown"),
-        key=zalo_unique_key(payload, raw),
+        key=zalo_unique_key(payload, raw, creds.oa_id),
         raw=raw,
         event_timestamp=datetime.fromtimestamp(int(payload["timestamp"]) / 1000, tz=UTC),
     )
@@ -177,6 +213,30 @@ def infobip_event_name(payload: dict) -> str:
     if "message" in first or "integrationType" in first:
         return handlers.INFOBIP_INBOUND_MESSAGE
     return handlers.INFOBIP_DELIVERY_REPORT
+
+
+def infobip_sender_of(creds: OACredentials) -> str:
+    """The sender Infobip knows the OA by (as providers.infobip.InfobipClient sends with)."""
+    return creds.infobip_sender or creds.oa.zalo_oa_id
+
+
+def infobip_named_senders(payload: dict) -> set[str]:
+    """The OA senders the results name (zalo-openapi.json webhooks): an inbound message's `to` ("Sender
+    provided during the activation process"; its `sender` is the user). A Zalo delivery report names
+    none (`to` is the recipient), so a `sender` / `from` it carries anyway is taken as one; an SMS
+    failover report's `sender` is the SMS sender id, not the OA's, and is left out."""
+    named = set()
+    for result in payload.get("results") or []:
+        if not isinstance(result, dict):
+            continue
+        if "message" in result or "integrationType" in result:
+            fields = ("to",)
+        elif str(result.get("channel") or "").upper() == "SMS":
+            fields = ()
+        else:
+            fields = ("sender", "from")
+        named.update(str(result[f]) for f in fields if result.get(f) not in (None, ""))
+    return named
 
 
 @csrf_exempt
@@ -199,6 +259,14 @@ def infobip_webhook(request, token: str):
         return JsonResponse({"ok": False, "error": exc.reason}, status=exc.status)
     if not isinstance(payload.get("results"), list):
         return JsonResponse({"ok": False, "error": "no results"}, status=400)
+    foreign = infobip_named_senders(payload) - {infobip_sender_of(creds)}
+    if foreign:
+        log.warning(
+            "refused Infobip webhook for OA #%s: its results name sender %s, not the OA's own",
+            creds.oa_id,
+            _listed(foreign),
+        )
+        return JsonResponse({"ok": False, "error": "the results name another sender"}, status=403)
     new = _store_and_queue(
         provider=WebhookEvent.Provider.INFOBIP,
         oa=creds.oa,

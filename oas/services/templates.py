@@ -406,12 +406,10 @@ class ChangeOutcome:
     note: str = ""
 
 
-def _find_template(zalo_oa_id: str, template_id: str, fallback_oa_id: int | None):
-    """The OA named by the payload's `oa_id` (the stored event's OA only when the payload names none)
-    and its template, locked."""
-    oa = OfficialAccount.objects.filter(zalo_oa_id=zalo_oa_id).first() if zalo_oa_id else None
-    if oa is None and not zalo_oa_id and fallback_oa_id:
-        oa = OfficialAccount.objects.filter(pk=fallback_oa_id).first()
+def _find_template(oa_id: int | None, template_id: str):
+    """The event's OA (`WebhookEvent.oa`: the OA whose own key verified it; never one named by the
+    payload) and its template, locked."""
+    oa = OfficialAccount.objects.filter(pk=oa_id).first() if oa_id else None
     if oa is None:
         return None, None
     template = MessageTemplate.objects.select_for_update().filter(oa=oa, template_id=str(template_id)).first()
@@ -420,19 +418,19 @@ def _find_template(zalo_oa_id: str, template_id: str, fallback_oa_id: int | None
 
 def change_template_status(
     *,
-    zalo_oa_id: str,
+    oa_id: int | None,
     template_id: str,
     new_status: str,
     reason: str = "",
     actor: str = WEBHOOK_ACTOR,
-    fallback_oa_id: int | None = None,
 ) -> ChangeOutcome:
-    """Apply a provider's status change (webhook): store it, pause campaigns of a template that can no
-    longer send, audit. Idempotent: the same status again changes nothing. An unknown template of a
-    known OA triggers a template sync instead (we would not know its tag or parameters)."""
+    """Apply a provider's status change (webhook) to a template of the OA `oa_id` (the event's bound
+    OA): store it, pause campaigns of a template that can no longer send, audit. Idempotent: the same
+    status again changes nothing. An unknown template of a known OA triggers a template sync instead
+    (we would not know its tag or parameters)."""
     status = status_from_provider(new_status)
     with transaction.atomic():
-        oa, template = _find_template(zalo_oa_id, template_id, fallback_oa_id)
+        oa, template = _find_template(oa_id, template_id)
         if oa is None:
             return ChangeOutcome(False, note="unknown OA")
         if template is None:
@@ -468,16 +466,16 @@ def change_template_status(
 
 def change_template_quality(
     *,
-    zalo_oa_id: str,
+    oa_id: int | None,
     template_id: str,
     quality: str,
     actor: str = WEBHOOK_ACTOR,
-    fallback_oa_id: int | None = None,
 ) -> ChangeOutcome:
-    """Store a provider's new quality reading of a template, audited; the same reading again is a no-op."""
+    """Store a provider's new quality reading of a template of the OA `oa_id` (the event's bound OA),
+    audited; the same reading again is a no-op."""
     value = quality_from_provider(quality)
     with transaction.atomic():
-        oa, template = _find_template(zalo_oa_id, template_id, fallback_oa_id)
+        oa, template = _find_template(oa_id, template_id)
         if oa is None:
             return ChangeOutcome(False, note="unknown OA")
         if template is None:

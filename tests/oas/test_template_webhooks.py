@@ -1,5 +1,6 @@
 """Template status and quality webhooks: from the sandbox over real HTTP, and replayed events."""
 
+import hashlib
 import json
 import time
 import uuid
@@ -81,17 +82,17 @@ def test_a_quality_change_at_zalo_updates_the_template(sb, webhook_site):
     assert event.details == {"from": "UNDEFINED", "to": "MEDIUM"}
 
 
-def deliver(oa, body: dict, zalo_oa_id: str | None = None) -> str:
-    """Store an event as the webhook view does and run the job that processes it."""
+def deliver(oa, body: dict, payload_oa_id: str | None = None) -> str:
+    """Store an event bound to `oa` as the webhook view does and run the job that processes it."""
     payload = {
         "app_id": "app-1",
-        "oa_id": zalo_oa_id or oa.zalo_oa_id,
+        "oa_id": payload_oa_id or (oa.zalo_oa_id if oa else ""),
         "timestamp": str(int(time.time() * 1000)),
         **body,
     }
     event = WebhookEvent.objects.create(
         provider=WebhookEvent.Provider.ZALO,
-        oa=oa if zalo_oa_id is None else None,
+        oa=oa,
         event_name=payload["event_name"],
         unique_key=uuid.uuid4().hex,
         raw_body=json.dumps(payload),
@@ -106,6 +107,9 @@ def status_event(template_id, prev, new, reason=""):
         "status": {"prev_status": prev, "new_status": new},
         "reason": reason,
     }
+
+
+QUALITY_LOW = {"event_name": "change_template_quality", "template_id": "100001", "quality": "LOW"}
 
 
 @pytest.fixture
@@ -143,15 +147,83 @@ def test_a_deleted_template_counts_as_disabled(oa):
     assert template.status == Status.DISABLED and campaign.status == Campaign.Status.PAUSED
 
 
-def test_an_event_about_an_unknown_oa_is_stored_and_changes_nothing(oa):
+def test_an_event_bound_to_no_oa_changes_nothing(oa):
+    """E.g. its OA was deleted after the event was stored (WebhookEvent.oa is SET_NULL)."""
     template = make_template(oa)
-    other = make_oa("other-oa")
     assert (
-        deliver(oa, status_event("100001", "ENABLE", "DISABLE"), zalo_oa_id="never-heard-of") == "processed"
+        deliver(None, status_event("100001", "ENABLE", "DISABLE"), payload_oa_id=oa.zalo_oa_id) == "processed"
     )
     template.refresh_from_db()
     assert template.status == Status.ENABLED
-    assert not MessageTemplate.objects.filter(oa=other).exists()
+
+
+@pytest.mark.parametrize("body", [status_event("100001", "ENABLE", "DISABLE", "spam"), QUALITY_LOW])
+def test_handlers_act_on_the_oa_the_event_is_bound_to_never_on_one_the_payload_names(oa, body):
+    mine = make_template(oa, quality="HIGH")
+    other = make_oa("other-oa")
+    theirs = make_template(other, quality="HIGH")
+    theirs_campaign = Campaign.objects.create(
+        oa=other, template=theirs, name="c", status=Campaign.Status.RUNNING
+    )
+    assert deliver(oa, body, payload_oa_id="other-oa") == "processed"
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    theirs_campaign.refresh_from_db()
+    assert (mine.status, mine.quality) != (Status.ENABLED, "HIGH")
+    assert (theirs.status, theirs.quality) == (Status.ENABLED, "HIGH")
+    assert theirs_campaign.status == Campaign.Status.RUNNING
+
+
+# Through the signed view: two OAs on one Zalo app, each with its own webhook key.
+
+
+def signed_post(client, payload: dict, secret: str):
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    digest = hashlib.sha256(
+        payload["app_id"].encode() + body + payload["timestamp"].encode() + secret.encode()
+    )
+    return client.post(
+        "/webhooks/zalo/",
+        data=body,
+        content_type="application/json",
+        headers={"X-ZEvent-Signature": f"mac={digest.hexdigest()}"},
+    )
+
+
+def test_an_event_signed_with_one_oas_key_cannot_disable_another_oas_template_or_pause_its_campaigns(
+    db, client, settings, django_capture_on_commit_callbacks
+):
+    settings.JOBS_IN_PROCESS = True
+    oa_a, oa_b = make_oa("oa-a", oa_secret_key="key-of-a"), make_oa("oa-b", oa_secret_key="key-of-b")
+    template_a, template_b = make_template(oa_a), make_template(oa_b)
+    campaign_a = Campaign.objects.create(
+        oa=oa_a, template=template_a, name="a", status=Campaign.Status.RUNNING
+    )
+    campaign_b = Campaign.objects.create(
+        oa=oa_b, template=template_b, name="b", status=Campaign.Status.RUNNING
+    )
+    event = {
+        **status_event("100001", "ENABLE", "DISABLE", "Mẫu tin có dấu hiệu spam"),
+        "app_id": "app-1",
+        "timestamp": str(int(time.time() * 1000)),
+    }
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = signed_post(client, {**event, "oa_id": "oa-b"}, secret="key-of-a")
+    assert refused.status_code == 403
+    assert not WebhookEvent.objects.exists()
+    template_b.refresh_from_db()
+    campaign_b.refresh_from_db()
+    assert template_b.status == Status.ENABLED and campaign_b.status == Campaign.Status.RUNNING
+
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = signed_post(client, {**event, "oa_id": "oa-a"}, secret="key-of-a")
+    assert accepted.status_code == 200
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    for row in (template_a, template_b, campaign_a, campaign_b):
+        row.refresh_from_db()
+    assert (template_a.status, campaign_a.status) == (Status.DISABLED, Campaign.Status.PAUSED)
+    assert (template_b.status, campaign_b.status) == (Status.ENABLED, Campaign.Status.RUNNING)
 
 
 def test_a_status_event_about_a_template_we_do_not_have_queues_a_sync(
@@ -166,7 +238,7 @@ def test_a_status_event_about_a_template_we_do_not_have_queues_a_sync(
 
 def test_quality_events_are_idempotent_and_ignore_unknown_words(oa):
     template = make_template(oa, quality="HIGH")
-    body = {"event_name": "change_template_quality", "template_id": "100001", "quality": "LOW"}
+    body = QUALITY_LOW
     deliver(oa, body)
     deliver(oa, body)
     deliver(oa, {**body, "quality": "PURPLE"})

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 import time
 
 import django_rq
@@ -220,6 +221,97 @@ def test_an_event_is_linked_to_the_oa_it_is_about_when_several_share_an_app(db, 
     assert WebhookEvent.objects.get().oa == second
 
 
+# --- Binding: an event acts only on the OA whose own key verified it --------------------------------
+
+
+@pytest.fixture
+def two_oas_one_app(db):
+    """Two OAs on the same Zalo app, each with its own webhook key."""
+    return make_oa("111", oa_secret_key="key-of-a"), make_oa("222", oa_secret_key="key-of-b")
+
+
+def naming(oa_id: str, shape: str) -> dict:
+    """An event that names `oa_id` in the field Zalo uses for that event type (provider-apis.md §1.14)."""
+    base = {"app_id": "app-1", "timestamp": now_ms()}
+    return {
+        "oa_id": {**base, "event_name": "change_template_status", "oa_id": oa_id, "template_id": "100001"},
+        "oaId": {**base, "event_name": "change_oa_daily_quota", "oaId": oa_id, "quota": {"new_value": 1}},
+        "sender.id": delivery_event(oa_id=oa_id),
+        "recipient.id": {
+            **base,
+            "event_name": "user_send_text",
+            "sender": {"id": "9000000000000000001"},  # the user
+            "recipient": {"id": oa_id},
+            "message": {"text": "xin chào", "msg_id": "m-1"},
+        },
+    }[shape]
+
+
+SHAPES = ["oa_id", "oaId", "sender.id", "recipient.id"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_an_event_signed_with_one_oas_key_that_names_another_oa_is_refused_stored_nowhere_and_logged(
+    two_oas_one_app, client, caplog, shape
+):
+    payload = naming("222", shape)  # names B …
+    with caplog.at_level("WARNING", logger="providers.webhooks"):
+        response = post_zalo(client, payload, secret="key-of-a")  # … signed with A's key
+    assert response.status_code == 403
+    assert not WebhookEvent.objects.exists()
+    refusal = [r for r in caplog.records if r.name == "providers.webhooks" and r.levelname == "WARNING"]
+    assert len(refusal) == 1
+    text = refusal[0].getMessage()
+    assert "222" in text and f"#{two_oas_one_app[0].pk}" in text
+    assert "key-of-a" not in caplog.text and "mac=" not in caplog.text
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_same_event_naming_the_oa_whose_key_signed_it_is_bound_to_that_oa(two_oas_one_app, client, shape):
+    first, second = two_oas_one_app
+    assert post_zalo(client, naming("111", shape), secret="key-of-a").json()["duplicate"] is False
+    assert post_zalo(client, naming("222", shape), secret="key-of-b").json()["duplicate"] is False
+    assert [e.oa for e in WebhookEvent.objects.order_by("pk")] == [first, second]
+
+
+def test_one_oas_event_never_passes_for_a_redelivery_of_another_oas(two_oas_one_app, client):
+    """B's key holder sends a receipt carrying A's msg id first: A's own receipt must still count."""
+    first = post_zalo(client, delivery_event(oa_id="222", msg_id="m-of-a"), secret="key-of-b")
+    assert first.status_code == 200
+    answer = post_zalo(client, delivery_event(oa_id="111", msg_id="m-of-a"), secret="key-of-a")
+    assert answer.json() == {"ok": True, "duplicate": False}
+    assert sorted(e.oa.zalo_oa_id for e in WebhookEvent.objects.all()) == ["111", "222"]
+
+
+def test_an_event_naming_no_oa_is_bound_to_the_oa_whose_key_verified_it(two_oas_one_app, client):
+    payload = {"event_name": "event_journey_time_out", "app_id": "app-1", "timestamp": now_ms()}
+    assert post_zalo(client, payload, secret="key-of-b").status_code == 200
+    assert WebhookEvent.objects.get().oa == two_oas_one_app[1]
+
+
+def test_an_event_naming_two_different_oas_is_refused(two_oas_one_app, client):
+    payload = {**delivery_event(oa_id="111"), "oa_id": "222"}
+    for secret in ("key-of-a", "key-of-b"):
+        assert post_zalo(client, payload, secret=secret).status_code == 403
+    assert not WebhookEvent.objects.exists()
+
+
+def test_an_event_naming_an_oa_we_do_not_have_is_refused(two_oas_one_app, client):
+    assert post_zalo(client, delivery_event(oa_id="never-heard-of"), secret="key-of-a").status_code == 403
+    assert not WebhookEvent.objects.exists()
+
+
+def test_when_oas_share_one_key_the_oa_the_event_names_is_the_one_bound(db, client):
+    """The app secret is app-wide: both OAs' credentials verify, so the named OA's are tried first."""
+    first = make_oa("111", oa_secret_key="")
+    second = make_oa("222", oa_secret_key="")
+    assert post_zalo(client, delivery_event(oa_id="222"), secret="app-secret-1").status_code == 200
+    assert (
+        post_zalo(client, delivery_event(oa_id="111", msg_id="m-2"), secret="app-secret-1").status_code == 200
+    )
+    assert [e.oa for e in WebhookEvent.objects.order_by("pk")] == [second, first]
+
+
 def test_a_failing_handler_marks_the_event_failed_and_running_the_job_again_is_harmless(
     oa, client, monkeypatch
 ):
@@ -301,8 +393,74 @@ INBOUND = {
 
 @pytest.fixture
 def infobip_oa(db):
-    oa = make_oa("ib-1", provider=OfficialAccount.Provider.INFOBIP, infobip_api_key="ib-key")
+    oa = make_oa(
+        "ib-1",
+        provider=OfficialAccount.Provider.INFOBIP,
+        infobip_api_key="ib-key",
+        infobip_sender="OFFICIAL-ACCOUNT-ID-XY12Z3",
+    )
     return oa, issue_infobip_webhook_token(oa.pk)
+
+
+@pytest.fixture
+def other_infobip_oa(db):
+    oa = make_oa(
+        "ib-2",
+        provider=OfficialAccount.Provider.INFOBIP,
+        infobip_api_key="ib-key-2",
+        infobip_sender="B-SENDER",
+    )
+    return oa, issue_infobip_webhook_token(oa.pk)
+
+
+def with_result(body: dict, **fields) -> dict:
+    return {**body, "results": [{**body["results"][0], **fields}]}
+
+
+def post_infobip(client, token: str, body: dict):
+    return client.post(f"/webhooks/infobip/{token}/", data=body, content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        with_result(INBOUND, to="B-SENDER"),  # inbound: `to` is the OA's sender, `sender` the user (§2.9)
+        with_result(DLR, sender="B-SENDER"),  # reports name no sender in the schema; one that does must match
+        with_result(DLR, **{"from": "B-SENDER"}),
+        {"results": [DLR["results"][0], with_result(INBOUND, to="B-SENDER")["results"][0]]},
+    ],
+    ids=["inbound to", "report sender", "report from", "one of several results"],
+)
+def test_an_infobip_event_through_one_oas_url_naming_another_oas_sender_is_refused_and_stored_nowhere(
+    infobip_oa, other_infobip_oa, client, caplog, body
+):
+    _, token = infobip_oa
+    with caplog.at_level("WARNING", logger="providers.webhooks"):
+        response = post_infobip(client, token, body)
+    assert response.status_code == 403
+    assert not WebhookEvent.objects.exists()
+    assert any("B-SENDER" in r.getMessage() for r in caplog.records if r.name == "providers.webhooks")
+    assert token not in caplog.text
+
+
+def test_an_infobip_event_naming_the_url_oas_own_sender_is_stored_for_that_oa(
+    infobip_oa, other_infobip_oa, client
+):
+    oa, token = infobip_oa
+    other, other_token = other_infobip_oa
+    assert (
+        post_infobip(client, token, with_result(DLR, sender="OFFICIAL-ACCOUNT-ID-XY12Z3")).status_code == 200
+    )
+    assert post_infobip(client, other_token, with_result(INBOUND, to="B-SENDER")).status_code == 200
+    assert [e.oa for e in WebhookEvent.objects.order_by("pk")] == [oa, other]
+
+
+def test_without_a_configured_sender_the_oa_id_is_the_infobip_sender(db, client):
+    oa = make_oa("ib-3", provider=OfficialAccount.Provider.INFOBIP, infobip_api_key="k", infobip_sender="")
+    token = issue_infobip_webhook_token(oa.pk)
+    assert post_infobip(client, token, with_result(INBOUND, to="someone-else")).status_code == 403
+    assert post_infobip(client, token, with_result(INBOUND, to="ib-3")).status_code == 200
+    assert WebhookEvent.objects.get().oa == oa
 
 
 def test_an_infobip_report_to_the_oa_secret_url_is_stored_for_that_oa(infobip_oa, csrf_client):
@@ -361,6 +519,45 @@ def test_an_infobip_body_without_results_is_a_400(infobip_oa, client):
         == 400
     )
     assert client.get(f"/webhooks/infobip/{token}/").status_code == 405
+
+
+@pytest.mark.parametrize("case", ["unknown token 404", "bad body 400", "foreign sender 403"])
+def test_the_infobip_url_token_never_reaches_the_logs(infobip_oa, other_infobip_oa, client, caplog, case):
+    """Django's request logger writes the path of every 4xx ("Not Found: /webhooks/infobip/<token>/")."""
+    _, token = infobip_oa
+    with caplog.at_level("DEBUG"):
+        if case == "unknown token 404":
+            token = "guessed-but-still-secret-token"
+            assert post_infobip(client, token, DLR).status_code == 404
+        elif case == "bad body 400":
+            assert post_infobip(client, token, {"x": 1}).status_code == 400
+        else:
+            assert post_infobip(client, token, with_result(INBOUND, to="B-SENDER")).status_code == 403
+    request_log = [r for r in caplog.records if r.name == "django.request"]
+    assert request_log, "Django logs the refused request"
+    assert all(token not in r.getMessage() for r in caplog.records)
+    assert token not in caplog.text
+    assert "/webhooks/infobip/[redacted]/" in request_log[0].getMessage()
+
+
+def test_the_console_handler_and_the_dev_server_log_redact_the_infobip_token(caplog):
+    token = "tok_EN-secret"
+    console = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
+    args = (f"/webhooks/infobip/{token}/?a=1", 3)
+    record = logging.LogRecord("anything", logging.WARNING, __file__, 1, "seen %s and %s", args, None)
+    assert console.filter(record)
+    assert record.getMessage() == "seen /webhooks/infobip/[redacted]/?a=1 and 3"
+    message = logging.LogRecord("x", logging.INFO, __file__, 1, f"GET /webhooks/infobip/{token}", None, None)
+    assert console.filter(message) and message.getMessage() == "GET /webhooks/infobip/[redacted]"
+
+    # runserver's access log: its own logger, which does not propagate to the root.
+    server = logging.getLogger("django.server")
+    assert console in server.handlers
+    with caplog.at_level("INFO", logger="django.server"):  # pytest also listens on non-propagating loggers
+        server.info('"%s" %s %s', f"POST /webhooks/infobip/{token}/ HTTP/1.1", "404", "31")
+    redacted = '"POST /webhooks/infobip/[redacted]/ HTTP/1.1" 404 31'
+    assert [r.getMessage() for r in caplog.records] == [redacted]
+    assert token not in caplog.text
 
 
 def test_a_body_that_is_not_utf8_is_a_400(client):
