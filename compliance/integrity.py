@@ -74,6 +74,15 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class Position:
+    """The end of a verified chain: entries so far, the last one's signature and id."""
+
+    entry_count: int
+    last_hash: str
+    last_id: int
+
+
+@dataclass(frozen=True)
 class ChainVerification:
     intact: bool
     checked: int
@@ -81,6 +90,7 @@ class ChainVerification:
     first_broken_id: int | None = None
     reason: str = ""
     checkpoint: Checkpoint | None = None
+    end: Position | None = None
 
 
 def checkpoint_dir() -> Path:
@@ -148,8 +158,10 @@ def _check_against_checkpoint(checkpoint: Checkpoint, entry_id: int, digest: str
         )
 
 
-def _verify_entries(after_seq: int, prev_hash: str, anchors: dict[int, Checkpoint], prev_id: int = 0):
-    """Stream the entries after position `after_seq`; the number of entries and the last signature."""
+def _verify_entries(
+    after_seq: int, prev_hash: str, anchors: dict[int, Checkpoint], prev_id: int = 0
+) -> "Position":
+    """Verify the entries after position `after_seq`, streamed; where the verified chain ends."""
     expected_seq = after_seq + 1
     rows = (
         AuditEvent.objects.filter(seq__gt=after_seq).order_by("seq").values_list(*ENTRY_COLUMNS)
@@ -178,7 +190,7 @@ def _verify_entries(after_seq: int, prev_hash: str, anchors: dict[int, Checkpoin
             _check_against_checkpoint(anchor, entry_id, digest)
         prev_hash, prev_id = digest, entry_id
         expected_seq += 1
-    return expected_seq - 1, prev_hash
+    return Position(expected_seq - 1, prev_hash, prev_id)
 
 
 def _check_length_and_head(count: int, last_hash: str, newest: Checkpoint | None) -> None:
@@ -239,12 +251,12 @@ def _verify(incremental: bool) -> ChainVerification:
     newest = checkpoints[-1] if checkpoints else None
     if incremental and newest is not None:
         start_seq, start_hash, start_id = _check_anchors(checkpoints)
-        count, last_hash = _verify_entries(start_seq, start_hash, {}, start_id)
+        end = _verify_entries(start_seq, start_hash, {}, start_id)
     else:
         start_seq = 0
-        count, last_hash = _verify_entries(0, GENESIS_HASH, {c.entry_count: c for c in checkpoints})
-    _check_length_and_head(count, last_hash, newest)
-    return ChainVerification(True, count - start_seq, count, checkpoint=newest)
+        end = _verify_entries(0, GENESIS_HASH, {c.entry_count: c for c in checkpoints})
+    _check_length_and_head(end.entry_count, end.last_hash, newest)
+    return ChainVerification(True, end.entry_count - start_seq, end.entry_count, checkpoint=newest, end=end)
 
 
 def verify_audit_log(*, incremental: bool = False, record: bool = True) -> ChainVerification:
@@ -297,22 +309,28 @@ class CheckpointOutcome:
 
 def create_checkpoint() -> CheckpointOutcome:
     """Verify since the newest checkpoint, then sign and store the next one (nothing when the log
-    has not grown). Writers wait on the chain head for the few milliseconds this takes."""
+    has not grown). The long part runs without locks; writers wait on the chain head only while
+    the entries appended meanwhile are checked and the checkpoint is written."""
+    verification = verify_audit_log(incremental=True)
+    if not verification.intact:
+        return CheckpointOutcome(None, verification)
+    newest = verification.checkpoint
     with transaction.atomic():
         head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-        verification = verify_audit_log(incremental=True)
-        if not verification.intact:
-            return CheckpointOutcome(None, verification)
-        newest = verification.checkpoint
         if head is None or head.last_seq == 0 or (newest and newest.entry_count == head.last_seq):
             return CheckpointOutcome(None, verification)
-        last_entry_id = AuditEvent.objects.filter(seq=head.last_seq).values_list("id", flat=True).get()
+        verified = verification.end
+        try:
+            end = _verify_entries(verified.entry_count, verified.last_hash, {}, verified.last_id)
+            _check_length_and_head(end.entry_count, end.last_hash, newest)
+        except IntegrityFailure:
+            return CheckpointOutcome(None, verify_audit_log(incremental=True))
         content = {
             "number": (newest.number if newest else 0) + 1,
             "created_at": timezone.now().isoformat(),
-            "entry_count": head.last_seq,
-            "last_entry_id": last_entry_id,
-            "last_hash": head.last_hash,
+            "entry_count": end.entry_count,
+            "last_entry_id": end.last_id,
+            "last_hash": end.last_hash,
             "prev_signature": newest.signature if newest else "",
         }
         checkpoint = Checkpoint(**content, signature=sign("checkpoint", content))
