@@ -2,7 +2,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from oas.models import OfficialAccount
-from oas.services.accounts import SECRET_FIELDS
+from oas.services.accounts import (
+    SECRET_FIELDS,
+    infobip_base_url_error,
+    infobip_sender_error,
+    rebinding_errors,
+)
 from quotas.models import Policy
 
 
@@ -32,7 +37,9 @@ class OfficialAccountForm(forms.Form):
     oa_secret_key = forms.CharField(
         label=_("OA secret key (webhooks)"), required=False, widget=forms.PasswordInput
     )
-    infobip_base_url = forms.URLField(label=_("Infobip base URL"), required=False, assume_scheme="https")
+    infobip_base_url = forms.URLField(
+        label=_("Infobip base URL"), max_length=200, required=False, assume_scheme="https"
+    )
     infobip_api_key = forms.CharField(label=_("Infobip API key"), required=False, widget=forms.PasswordInput)
     infobip_sender = forms.CharField(label=_("Infobip sender"), max_length=64, required=False)
 
@@ -55,6 +62,18 @@ class OfficialAccountForm(forms.Form):
             others = others.exclude(pk=self.oa.pk)
         if others.exists():
             raise forms.ValidationError(_("Another Official Account already has this Zalo OA id."))
+        return value
+
+    def clean_infobip_base_url(self):
+        value = self.cleaned_data["infobip_base_url"]
+        if value and (problem := infobip_base_url_error(value)):
+            raise forms.ValidationError(problem)
+        return value
+
+    def clean_infobip_sender(self):
+        value = self.cleaned_data["infobip_sender"]
+        if value and (problem := infobip_sender_error(value)):
+            raise forms.ValidationError(problem)
         return value
 
     def _has(self, name: str) -> bool:
@@ -81,6 +100,14 @@ class OfficialAccountForm(forms.Form):
                 continue
             if not self._has(name):
                 self.add_error(name, _("%(field)s is required for this provider.") % {"field": label})
+        # A stored secret stays only with the endpoint (Infobip) or app (Zalo) it was typed for;
+        # judged once every field it depends on is valid (save_official_account enforces it too).
+        endpoint_fields = ("provider", "zalo_oa_id", "app_id", "infobip_base_url", "infobip_sender")
+        if not any(name in self.errors for name in endpoint_fields):
+            for name, problems in rebinding_errors(oa=self.oa, stored=self.stored, data=cleaned).items():
+                if name not in self.errors:
+                    for problem in problems:
+                        self.add_error(name, problem)
         return cleaned
 
 

@@ -20,12 +20,41 @@ JVM_OAEP = padding.OAEP(
 )
 
 
+# The weakest key we encrypt personal data with or store as an OA's key (NIST SP 800-131A: 2048
+# bits; e = 65537 rules out the small exponents behind Coppersmith/Håstad-style attacks).
+MIN_KEY_BITS = 2048
+REQUIRED_EXPONENT = 65537
+
+
 class EncryptionError(ValueError):
     """A value or key we cannot encrypt with; the message names the field and the limit."""
 
 
+class WeakKeyError(EncryptionError):
+    """An RSA key that is well-formed but too weak: under MIN_KEY_BITS or e != REQUIRED_EXPONENT."""
+
+    def __init__(self, bits: int, exponent: int):
+        self.bits = bits
+        self.exponent = exponent
+        super().__init__(
+            f"the RSA key is too weak ({bits} bits, public exponent {exponent}): at least "
+            f"{MIN_KEY_BITS} bits with public exponent {REQUIRED_EXPONENT} are required"
+        )
+
+
+def check_key_strength(key: rsa.RSAPublicKey) -> rsa.RSAPublicKey:
+    """The key itself, or WeakKeyError."""
+    exponent = key.public_numbers().e
+    if key.key_size < MIN_KEY_BITS or exponent != REQUIRED_EXPONENT:
+        raise WeakKeyError(key.key_size, exponent)
+    return key
+
+
 def load_public_key(data: str | bytes) -> rsa.RSAPublicKey:
-    """An RSA public key from PEM (SubjectPublicKeyInfo or PKCS#1) or Base64 of the DER (Infobip, Zalo)."""
+    """An RSA public key from PEM (SubjectPublicKeyInfo or PKCS#1) or Base64 of the DER (Infobip, Zalo).
+
+    Every key we accept comes through here (provider answers, stored keys, key files), so a weak key
+    (check_key_strength) is refused here too: WeakKeyError."""
     raw = data.encode() if isinstance(data, str) else bytes(data)
     raw = raw.strip()
     try:
@@ -43,7 +72,7 @@ def load_public_key(data: str | bytes) -> rsa.RSAPublicKey:
         ) from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise EncryptionError("the public key is not an RSA key")
-    return key
+    return check_key_strength(key)
 
 
 def _pkcs1_to_spki(der: bytes) -> bytes:

@@ -3,13 +3,17 @@
 Every change is audited in the same transaction (compliance.services.record_audit_event).
 """
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign
 from campaigns.services import PAUSABLE_STATUSES, pause_campaign
@@ -21,6 +25,7 @@ from providers.oauth import ZaloOAuth, new_pkce_pair
 from providers.services import client_for
 from providers.tokens import complete_authorisation
 from quotas.models import OAQuotaState, Policy
+from zalo_admin.lib import endpoints
 
 # Credentials a form may set; secrets are only replaced when a new value is given.
 CREDENTIAL_FIELDS = ("app_id", "infobip_base_url", "infobip_sender")
@@ -28,8 +33,105 @@ SECRET_FIELDS = ("app_secret", "oa_secret_key", "infobip_api_key")
 ACCOUNT_FIELDS = ("name", "zalo_oa_id", "provider", "owner_team")
 
 
+# Infobip's sender is the Zalo OA id (`{sender}` is an int64 path segment, the send body's
+# `sender` an alphanumeric string such as "OFFICIAL-ACCOUNT-ID-XY12Z3"; the sandbox uses
+# "demo-oa-2"). It goes into URL paths, so no dot either: "." and ".." are path segments.
+INFOBIP_SENDER = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Secrets bound to the app id (OAuth `secret_key` header, webhook MAC key of the app's Webhook page).
+APP_BOUND_SECRETS = ("app_secret", "oa_secret_key")
+
+
 class PolicyChangeRefused(ValueError):
     """An OA that has already sent stays on its policy; levels are corrected in Quality & quota."""
+
+
+class CredentialsRefused(ValidationError):
+    """Credentials that would send a stored secret somewhere new, or a malformed endpoint; the
+    message dict is keyed by form field. Nothing was saved."""
+
+
+def infobip_base_url_error(url: str) -> str | None:
+    """Why an Infobip base URL is refused (zalo_admin.lib.endpoints; DEBUG is local mode), or None."""
+    problem = endpoints.endpoint_problem(url, local_mode=settings.DEBUG)
+    if problem is None:
+        return None
+    return {
+        endpoints.INVALID: _("Enter a valid http(s) URL."),
+        endpoints.USERINFO: _("The URL must not contain a user name or password."),
+        endpoints.QUERY_OR_FRAGMENT: _("The URL must not contain a query (?) or a fragment (#)."),
+        endpoints.HTTPS_REQUIRED: _(
+            "Use an https URL: plain http is accepted only in local mode, for the sandbox on this machine."
+        ),
+        endpoints.HTTP_LOOPBACK_ONLY: _(
+            "Plain http is accepted only for this machine (127.0.0.1, ::1, localhost); use https."
+        ),
+    }[problem]
+
+
+def infobip_sender_error(sender: str) -> str | None:
+    if INFOBIP_SENDER.fullmatch(sender):
+        return None
+    return _("Use 1 to 64 letters, digits, dashes and underscores (no spaces, dots, slashes, ? or #).")
+
+
+def _infobip_endpoint(provider: str, url: str, sender: str, zalo_oa_id: str) -> tuple[str, str, str]:
+    """Where the Infobip API key is sent, as InfobipClient resolves it."""
+    return provider, (url or settings.INFOBIP_BASE_URL).rstrip("/"), sender or zalo_oa_id
+
+
+def rebinding_errors(
+    *, oa: OfficialAccount | None, stored: OACredentials | None, data: dict
+) -> dict[str, list[str]]:
+    """Stored secrets that `data` would send to a new endpoint or pair with a new app unless they
+    are typed again in the same change, keyed by the secret's field.
+
+    - Infobip: the API key goes to the OA's base URL for its sender; a new provider, base URL or
+      sender (as InfobipClient resolves them) needs the key again, else whoever controls the new
+      host would receive the stored key.
+    - Zalo: the app secret and the webhook OA secret key belong to one Zalo app; a new app id needs
+      them again.
+    """
+    if oa is None or oa.pk is None or stored is None:
+        return {}
+    errors: dict[str, list[str]] = {}
+    provider = data.get("provider", oa.provider)
+    key_kept = stored.infobip_api_key and not data.get("infobip_api_key")
+    if provider == OfficialAccount.Provider.INFOBIP and key_kept:
+        before = _infobip_endpoint(oa.provider, stored.infobip_base_url, stored.infobip_sender, oa.zalo_oa_id)
+        after = _infobip_endpoint(
+            provider,
+            data.get("infobip_base_url", ""),
+            data.get("infobip_sender", ""),
+            data.get("zalo_oa_id", oa.zalo_oa_id),
+        )
+        if before != after:
+            errors["infobip_api_key"] = [_("The endpoint changed: enter the API key again.")]
+    app_id = data.get("app_id", "")
+    if app_id and app_id != stored.app_id:
+        messages = {
+            "app_secret": _("The Zalo app id changed: enter the app secret again."),
+            "oa_secret_key": _("The Zalo app id changed: enter the OA secret key again."),
+        }
+        for name in APP_BOUND_SECRETS:
+            if getattr(stored, name) and not data.get(name):
+                errors[name] = [messages[name]]
+    return errors
+
+
+def credential_errors(
+    *, oa: OfficialAccount | None, stored: OACredentials | None, data: dict
+) -> dict[str, list[str]]:
+    """Every credential rule `data` breaks, keyed by form field (empty: acceptable)."""
+    errors = rebinding_errors(oa=oa, stored=stored, data=data)
+    url = data.get("infobip_base_url", "")
+    if url and (message := infobip_base_url_error(url)):
+        errors.setdefault("infobip_base_url", []).append(message)
+    sender = data.get("infobip_sender", "")
+    if data.get("provider") == OfficialAccount.Provider.INFOBIP and not sender:
+        sender = data.get("zalo_oa_id", "")  # what InfobipClient puts in the path instead
+    if sender and (message := infobip_sender_error(sender)):
+        errors.setdefault("infobip_sender", []).append(message)
+    return errors
 
 
 def secret_hint(value: str) -> str:
@@ -43,8 +145,19 @@ def secret_hint(value: str) -> str:
 def save_official_account(
     *, actor, oa: OfficialAccount | None, data: dict, policy: Policy
 ) -> OfficialAccount:
-    """Create or update an OA, its credentials and its quota policy from cleaned form data."""
+    """Create or update an OA, its credentials and its quota policy from cleaned form data.
+
+    CredentialsRefused (nothing saved) when `credential_errors` finds a problem, e.g. a new Infobip
+    endpoint without the API key typed again."""
     creating = oa is None
+    if creating:
+        before, stored = None, None
+    else:
+        before = OfficialAccount.objects.select_for_update().get(pk=oa.pk)
+        stored = OACredentials.objects.select_for_update().filter(oa=before).first()
+    errors = credential_errors(oa=before, stored=stored, data=data)
+    if errors:
+        raise CredentialsRefused(errors)
     oa = oa or OfficialAccount()
     changed = [name for name in ACCOUNT_FIELDS if getattr(oa, name) != data[name]]
     for name in ACCOUNT_FIELDS:

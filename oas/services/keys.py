@@ -11,12 +11,23 @@ from django.utils import timezone
 from compliance.services import actor_name, record_audit_event
 from oas.models import OfficialAccount, RSAKey
 from providers.http import interactive_client
-from providers.rsa import EncryptionError, load_public_key
+from providers.rsa import EncryptionError, WeakKeyError, load_public_key
 from providers.services import client_for
 
 
-class KeyRejected(ValueError):
-    """The provider's answer is not a usable RSA public key; nothing was stored."""
+class KeyRejected(EncryptionError):
+    """The provider's answer is not a usable RSA public key; nothing was stored.
+
+    An EncryptionError, so that a send fetching its first key reports it as an encryption failure."""
+
+
+class KeyTooWeak(KeyRejected):
+    """A readable RSA key under MIN_KEY_BITS or with e != REQUIRED_EXPONENT; nothing was stored."""
+
+    def __init__(self, bits: int, exponent: int):
+        self.bits = bits
+        self.exponent = exponent
+        super().__init__(str(WeakKeyError(bits, exponent)))
 
 
 @dataclass(frozen=True)
@@ -28,7 +39,9 @@ class KeyOutcome:
 def describe_public_key(public_key: str) -> tuple[str, str, int]:
     """(Base64 DER, SHA-256 fingerprint of the DER, key size) of a PEM or Base64 DER public key."""
     try:
-        key = load_public_key(public_key)
+        key = load_public_key(public_key)  # refuses weak keys as well as malformed ones
+    except WeakKeyError as exc:
+        raise KeyTooWeak(exc.bits, exc.exponent) from None
     except EncryptionError as exc:
         raise KeyRejected(str(exc)) from None
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -37,7 +50,9 @@ def describe_public_key(public_key: str) -> tuple[str, str, int]:
 
 @transaction.atomic
 def store_public_key(*, actor, oa: OfficialAccount, public_key: str, origin: str) -> KeyOutcome:
-    """Make this key the OA's active one; the previous active key is retired, never deleted."""
+    """Make this key the OA's active one; the previous active key is retired, never deleted.
+
+    A malformed or weak key (KeyRejected, KeyTooWeak) changes nothing: no key stored or retired."""
     der_b64, fingerprint, bits = describe_public_key(public_key)
     OfficialAccount.objects.select_for_update().get(pk=oa.pk)  # one rotation at a time per OA
     active = RSAKey.objects.filter(oa=oa, is_active=True).first()

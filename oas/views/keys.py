@@ -10,6 +10,7 @@ from oas.models import OfficialAccount
 from oas.services import keys as service
 from oas.services.accounts import provider_error_text
 from providers.base import ProviderError
+from providers.rsa import MIN_KEY_BITS, REQUIRED_EXPONENT
 from zalo_admin.roles import require_capability
 
 
@@ -19,6 +20,21 @@ def _key_action(request, oa_id, action):
         outcome = action(actor=request.user, oa=oa)
     except ProviderError as exc:
         messages.error(request, _("The provider refused: %(error)s") % {"error": provider_error_text(exc)})
+    except service.KeyTooWeak as exc:
+        messages.error(
+            request,
+            _(
+                "The provider's RSA key is too weak (%(bits)s bits, public exponent %(exponent)s): "
+                "at least %(min_bits)s bits with public exponent %(required)s are required. "
+                "Nothing was stored or activated."
+            )
+            % {
+                "bits": exc.bits,
+                "exponent": exc.exponent,
+                "min_bits": MIN_KEY_BITS,
+                "required": REQUIRED_EXPONENT,
+            },
+        )
     except service.KeyRejected as exc:
         messages.error(
             request,

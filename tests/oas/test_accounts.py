@@ -213,7 +213,8 @@ def test_test_connection_shows_the_providers_exact_error(client, quality_admin, 
     assert "Connection failed" in page
 
 
-def test_an_infobip_oa_creates_then_fetches_its_rsa_key(client, quality_admin, sb):
+def test_an_infobip_oa_creates_then_fetches_its_rsa_key(client, quality_admin, sb, settings):
+    settings.DEBUG = True  # local mode: the sandbox's plain-http loopback base URL is accepted
     client.force_login(quality_admin)
     form = {
         **ZALO_FORM,

@@ -179,16 +179,17 @@ def test_encrypted_sends_fetch_the_key_once_and_encrypt_phone_and_every_value(cl
 
 
 def test_a_value_too_long_to_encrypt_is_rejected_before_sending(client, stub, oa):
-    private = rsa_keys.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - small on purpose: a low byte limit
+    # 2048 bits: the smallest key accepted (providers.rsa.MIN_KEY_BITS), 190 bytes per value.
+    private = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
     der = private.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     store_public_key(actor="test", oa=oa, public_key=base64.b64encode(der).decode(), origin="fetched")
-    message = MessageRequest("t1", "1", {"address": "x" * 100}, phone="84987654321", encrypted=True)
+    message = MessageRequest("t1", "1", {"address": "x" * 191}, phone="84987654321", encrypted=True)
     [result] = client.send_batch([message])
     assert result.status == REJECTED
     assert result.error_code == "TEMPLATE_DATA_ENCRYPTION_FAILED"
-    assert "'address'" in result.provider_message and "62 bytes" in result.provider_message
+    assert "'address'" in result.provider_message and "at most 190 bytes" in result.provider_message
     assert stub.requests == []
 
 

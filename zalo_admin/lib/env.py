@@ -5,6 +5,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from zalo_admin.lib import endpoints
+
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -47,12 +49,23 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def envurl(name: str, default: str) -> str:
-    """An http(s) base URL without a trailing slash."""
+ENDPOINT_PROBLEMS = {
+    endpoints.INVALID: "is not an http(s) URL",
+    endpoints.QUERY_OR_FRAGMENT: "must not have a query (?) or fragment (#)",
+    endpoints.HTTPS_REQUIRED: "must use https when DEBUG is off (production mode)",
+    endpoints.HTTP_LOOPBACK_ONLY: "may use plain http only for a loopback host (127.0.0.1, ::1, localhost)",
+}
+
+
+def envurl(name: str, default: str, *, local_mode: bool = False) -> str:
+    """A provider base URL without a trailing slash (rules in zalo_admin.lib.endpoints): https, or
+    plain http to a loopback host when `local_mode` (DEBUG) is on."""
     raw = os.environ.get(name, default).strip()
-    parsed = urlparse(raw)
-    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an http(s) URL")
+    problem = endpoints.endpoint_problem(raw, local_mode=local_mode)
+    if problem == endpoints.USERINFO:  # the value holds a password: do not echo it
+        raise ImproperlyConfigured(f"{name} must not contain a user name or password")
+    if problem is not None:
+        raise ImproperlyConfigured(f"{name}={raw!r} {ENDPOINT_PROBLEMS[problem]}")
     return raw.rstrip("/")
 
 
