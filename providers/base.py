@@ -111,6 +111,8 @@ class Quota:
     @classmethod
     def from_fields(cls, data: dict, remaining_key: str) -> "Quota":
         """Both providers name the fields alike; only the remaining-today key differs."""
+        if not isinstance(data, dict):
+            raise ProviderError("the quota answer is not a JSON object", error=errors.BAD_RESPONSE)
         return cls(
             daily=to_int(data.get("dailyQuota")),
             remaining=to_int(data.get(remaining_key)),

@@ -147,6 +147,14 @@ REQUEST_INVALID = _e("PROVIDER_REQUEST_INVALID", PERMANENT, MESSAGE, "Nhà cung 
 NEEDS_REAUTHORISATION = _e("OA_NEEDS_REAUTHORISATION", PERMANENT, OA, "OA cần được cấp quyền lại", "The OA needs to be authorised again")
 SENDING_STOPPED = _e("OA_SENDING_STOPPED", PERMANENT, OA, "OA đang bị dừng gửi (kill switch)", "Sending is stopped for this OA (kill switch)")
 ENCRYPTION_FAILED = _e("TEMPLATE_DATA_ENCRYPTION_FAILED", PERMANENT, MESSAGE, "Không mã hóa được dữ liệu mẫu", "Template data could not be encrypted")
+# Transport failures that no retry can fix: the request could not even be built or the provider's
+# certificate is not trusted. Scope "oa": every call of the OA fails the same way until a person fixes it.
+URL_INVALID = _e("PROVIDER_URL_INVALID", PERMANENT, OA, "Địa chỉ URL của nhà cung cấp không hợp lệ hoặc dùng giao thức không được hỗ trợ", "The provider URL is invalid or uses an unsupported scheme")
+REQUEST_UNSENDABLE = _e("PROVIDER_REQUEST_UNSENDABLE", PERMANENT, OA, "Không tạo được yêu cầu tới nhà cung cấp (tiêu đề hoặc nội dung không hợp lệ, hãy kiểm tra thông tin xác thực)", "The request to the provider could not be built (invalid header or body; check the credentials)")
+TLS_CERTIFICATE_INVALID = _e("PROVIDER_TLS_CERTIFICATE_INVALID", PERMANENT, OA, "Chứng chỉ TLS của nhà cung cấp không được tin cậy", "The provider's TLS certificate could not be verified")
+TLS_ERROR = _e("PROVIDER_TLS_ERROR", RETRY, OA, "Bắt tay TLS với nhà cung cấp thất bại", "The TLS handshake with the provider failed")
+# Every outcome the HTTP layer produces itself (no provider code behind it).
+TRANSPORT_ERRORS = frozenset({NETWORK_ERROR, SERVER_ERROR, RATE_LIMITED_HTTP, BAD_RESPONSE, AMBIGUOUS_SEND, URL_INVALID, REQUEST_UNSENDABLE, TLS_CERTIFICATE_INVALID, TLS_ERROR})
 
 # Infobip: status group -> default mapping; specific status ids refine it (§2.10).
 INFOBIP_GROUPS: dict[int, ErrorInfo | None] = {

@@ -8,14 +8,17 @@ connecting, 429, 503) are retried here; a read timeout or another 5xx becomes a 
 with an "outcome unknown" code and the dispatcher decides.
 """
 
+import http.client
 import logging
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
@@ -85,29 +88,21 @@ class HttpClient:
         """The response of the first non-retryable outcome; ProviderError when retries run out.
 
         Returns 4xx responses (other than 429) as they are: what they mean is the caller's business.
+        Every transport failure (refused, reset, truncated or undecodable body, bad URL or scheme,
+        TLS…) becomes a ProviderError with one of the transport codes of `providers.errors`.
         """
         kwargs.setdefault("timeout", (self.connect_timeout, self.read_timeout))
-        where = f"{method} {urlsplit(url).path}"  # never headers, query or bodies: they carry secrets
+        where = f"{method} {_path_of(url)}"  # never headers, query or bodies: they carry secrets
         policy = self.policy
         for attempt in range(1, policy.attempts + 1):
             last = attempt == policy.attempts
             retry_after = None
             try:
                 response = self.session.request(method, url, **kwargs)
-            except (requests.ConnectTimeout, requests.ConnectionError) as exc:
-                if (
-                    not isinstance(exc, requests.ConnectTimeout)
-                    and not _never_sent(exc)
-                    and not safe_to_repeat
-                ):
-                    raise ProviderError(
-                        f"{where}: connection broke after sending", error=errors.AMBIGUOUS_SEND
-                    ) from None
-                failure = ProviderError(f"{where}: {type(exc).__name__}", error=errors.NETWORK_ERROR)
-            except requests.Timeout:
-                if not safe_to_repeat:
-                    raise ProviderError(f"{where}: read timed out", error=errors.AMBIGUOUS_SEND) from None
-                failure = ProviderError(f"{where}: read timed out", error=errors.NETWORK_ERROR)
+            except TRANSPORT_EXCEPTIONS as exc:
+                failure, retryable = transport_failure(exc, where, url, safe_to_repeat=safe_to_repeat)
+                if not retryable:
+                    raise failure from None
             else:
                 status = response.status_code
                 if status != 429 and status < 500:
@@ -138,7 +133,167 @@ class HttpClient:
         raise AssertionError("unreachable")
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
+# What `Session.request` may raise for a failed exchange. requests wraps most urllib3 and http.client
+# errors, but not all of them (a host label urllib3 cannot parse, a header that is not Latin-1, …),
+# so the underlying families are listed too. Programming errors (TypeError, KeyError…) still surface.
+TRANSPORT_EXCEPTIONS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+    ValueError,
+)
+URL_EXCEPTIONS = (
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.URLRequired,
+    urllib3.exceptions.LocationValueError,
+)
+UNSENDABLE_EXCEPTIONS = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidJSONError,
+    UnicodeError,
+)
+# The exchange happened (or at least started) but the answer is broken: truncated, badly chunked,
+# undecodable, not HTTP at all.
+BROKEN_RESPONSE_EXCEPTIONS = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    http.client.HTTPException,
+    urllib3.exceptions.HTTPError,
+)
+
+
+def transport_failure(
+    exc: BaseException, where: str, url: str, *, safe_to_repeat: bool
+) -> tuple[ProviderError, bool]:
+    """The ProviderError for a failed exchange and whether trying again may help.
+
+    With `safe_to_repeat=False`, anything that may have reached the provider is SEND_OUTCOME_UNKNOWN
+    and never retried here; only failures before the first byte left (bad URL, unsendable request,
+    connect timeout, refused connection, untrusted certificate) are reported as such.
+    """
+    cause = _cause_text(exc)
+    if isinstance(exc, requests.ConnectTimeout):
+        return ProviderError(f"{where}: connect timed out", error=errors.NETWORK_ERROR), True
+    if isinstance(exc, URL_EXCEPTIONS):
+        return (
+            ProviderError(f"{where}: {_url_problem(exc, url)}", permanent=True, error=errors.URL_INVALID),
+            False,
+        )
+    if isinstance(exc, UNSENDABLE_EXCEPTIONS):
+        # Never the exception's text: it quotes the header value (a token, an API key).
+        return (
+            ProviderError(
+                f"{where}: request could not be built ({type(exc).__name__})",
+                permanent=True,
+                error=errors.REQUEST_UNSENDABLE,
+            ),
+            False,
+        )
+    if isinstance(exc, requests.exceptions.SSLError | ssl.SSLError):
+        if any(isinstance(c, ssl.SSLCertVerificationError) for c in _causes(exc)):
+            message = f"{where}: TLS certificate not trusted ({cause})"
+            return ProviderError(message, permanent=True, error=errors.TLS_CERTIFICATE_INVALID), False
+        if not safe_to_repeat:
+            return ProviderError(f"{where}: TLS failed ({cause})", error=errors.AMBIGUOUS_SEND), False
+        return ProviderError(f"{where}: TLS failed ({cause})", error=errors.TLS_ERROR), True
+    if isinstance(exc, BROKEN_RESPONSE_EXCEPTIONS):
+        message = f"{where}: the answer broke off or could not be decoded ({cause})"
+        if not safe_to_repeat:
+            return ProviderError(message, error=errors.AMBIGUOUS_SEND), False
+        return ProviderError(message, error=errors.BAD_RESPONSE), True
+    if isinstance(exc, requests.Timeout):
+        if not safe_to_repeat:
+            return ProviderError(f"{where}: read timed out", error=errors.AMBIGUOUS_SEND), False
+        return ProviderError(f"{where}: read timed out", error=errors.NETWORK_ERROR), True
+    if isinstance(exc, requests.TooManyRedirects):
+        error = errors.AMBIGUOUS_SEND if not safe_to_repeat else errors.BAD_RESPONSE
+        return ProviderError(f"{where}: too many redirects", error=error), False
+    if isinstance(exc, requests.ConnectionError | OSError):
+        if not safe_to_repeat and not _never_sent(exc):
+            message = f"{where}: connection broke after sending ({cause})"
+            return ProviderError(message, error=errors.AMBIGUOUS_SEND), False
+        return ProviderError(f"{where}: {type(exc).__name__} ({cause})", error=errors.NETWORK_ERROR), True
+    if isinstance(exc, requests.RequestException):
+        error = errors.AMBIGUOUS_SEND if not safe_to_repeat else errors.BAD_RESPONSE
+        return ProviderError(f"{where}: {type(exc).__name__} ({cause})", error=error), safe_to_repeat
+    # Any other ValueError comes from building the request (URL parsing, encoding): nothing was sent.
+    return (
+        ProviderError(
+            f"{where}: request could not be built ({type(exc).__name__})",
+            permanent=True,
+            error=errors.REQUEST_UNSENDABLE,
+        ),
+        False,
+    )
+
+
+def _path_of(url) -> str:
+    try:
+        return urlsplit(str(url)).path or "/"
+    except ValueError:
+        return "(malformed URL)"
+
+
+def _url_problem(exc: BaseException, url) -> str:
+    try:
+        scheme = urlsplit(str(url)).scheme
+    except ValueError:
+        scheme = ""
+    if isinstance(exc, requests.exceptions.InvalidSchema):
+        return f"unsupported URL scheme {scheme!r} (use https:// or http://)"
+    if isinstance(exc, requests.exceptions.MissingSchema | requests.exceptions.URLRequired):
+        return "the URL has no scheme (use https:// or http://)"
+    return "malformed URL"
+
+
+def _wrapped(exc: BaseException) -> list[BaseException]:
+    """What an exception says it wraps: urllib3's `reason`, exceptions among its args, its cause.
+    Not `__context__`: that may be an unrelated error a library handled on the way."""
+    candidates = [getattr(exc, "reason", None), *exc.args, exc.__cause__]
+    return [c for c in candidates if isinstance(c, BaseException)]
+
+
+def _causes(exc: BaseException):
+    """The exception and everything it wraps, outermost first."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack += _wrapped(current)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = {id(exc)}
+    while True:
+        inner = next((c for c in _wrapped(exc) if id(c) not in seen), None)
+        if inner is None:
+            return exc
+        seen.add(id(inner))
+        exc = inner
+
+
+def _cause_text(exc: BaseException) -> str:
+    """A short description of the innermost cause that never quotes URLs, headers or bodies."""
+    root = _root_cause(exc)
+    if isinstance(root, ssl.SSLError):
+        return str(getattr(root, "verify_message", "") or root.reason or type(root).__name__)
+    if isinstance(root, http.client.IncompleteRead):
+        read = root.partial if isinstance(root.partial, int) else len(root.partial)
+        more = f", {root.expected} more expected" if root.expected is not None else ""
+        return f"IncompleteRead: {read} bytes read{more}"
+    if isinstance(root, OSError) and root.strerror:
+        return f"{type(root).__name__}: {root.strerror}"
+    return type(root).__name__
+
+
+def _never_sent(exc: BaseException) -> bool:
     """True when the connection failed before any byte of the request left (refused, DNS, …)."""
     text = repr(exc)
     return any(marker in text for marker in ("NewConnectionError", "ConnectTimeout", "NameResolutionError"))

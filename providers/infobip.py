@@ -49,9 +49,12 @@ class InfobipClient(Provider):
         if response.status_code >= 400:
             raise _http_error(response, path)
         try:
-            return response.json()
-        except ValueError:
+            body = response.json()
+        except (ValueError, RecursionError):  # not JSON, a number too long, nested too deep
             raise ProviderError(f"Infobip {path}: answer is not JSON", error=errors.BAD_RESPONSE) from None
+        if not isinstance(body, dict):
+            raise ProviderError(f"Infobip {path}: answer is not a JSON object", error=errors.BAD_RESPONSE)
+        return body
 
     # --- sending ---------------------------------------------------------------------------------
 
@@ -122,7 +125,7 @@ class InfobipClient(Provider):
         try:
             body = response.json()
             answered = {str(item.get("messageId")): item for item in body.get("messages") or []}
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             answered = {}
         results = {}
         for message in prepared:
@@ -245,7 +248,7 @@ def _result(message: MessageRequest, item: dict) -> SendResult:
 def _http_error(response, path: str) -> ProviderError:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = {}
     body = body if isinstance(body, dict) else {}
     # Infobip's ApiError; older endpoints nest it under requestError.serviceException.

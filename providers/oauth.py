@@ -68,7 +68,7 @@ class ZaloOAuth:
         )
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, a number too long, nested too deep
             body = None
         if isinstance(body, dict) and body.get("access_token") and body.get("refresh_token"):
             return TokenPair(

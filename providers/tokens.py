@@ -80,8 +80,10 @@ def refresh_access_token(
             try:
                 pair = oauth.refresh(creds.app_id, creds.app_secret, creds.refresh_token)
             except ProviderError as exc:
-                if not exc.permanent:
-                    raise  # network trouble: the old refresh token may still be good, try again later
+                if not exc.permanent or exc.error in errors.TRANSPORT_ERRORS:
+                    # Network trouble or our own configuration (bad URL, untrusted certificate): the
+                    # refresh token was not refused and may still be good, try again later.
+                    raise
                 failure = exc
             else:
                 _store_pair(creds, pair, now)

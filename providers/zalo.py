@@ -84,7 +84,7 @@ class ZaloClient(Provider):
         )
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, a number too long, nested too deep
             body = None
         if not isinstance(body, dict) or "error" not in body and "data" not in body:
             raise ProviderError(
@@ -272,6 +272,8 @@ class ZaloClient(Provider):
 
     def get_quality(self) -> Quality:
         data = self._data("GET", "/quality") or {}
+        if not isinstance(data, dict):
+            raise ProviderError("Zalo /quality: data is not a JSON object", error=errors.BAD_RESPONSE)
         return Quality(
             current=str(data.get("oaCurrentQuality") or "UNDEFINED"),
             last_7_days=str(data.get("oa7dayQuality") or "UNDEFINED"),
