@@ -1,7 +1,7 @@
 """RQ entry points of the oas app: thin, take ids, idempotent."""
 
 from oas.models import OfficialAccount
-from oas.services import templates
+from oas.services import readings, templates
 from zalo_admin.jobs import enqueue
 
 
@@ -17,4 +17,19 @@ def sync_all_templates() -> int:
     ids = list(OfficialAccount.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
     for oa_id in ids:
         enqueue(sync_oa_templates, oa_id)
+    return len(ids)
+
+
+def refresh_provider_reading(oa_id: int) -> bool:
+    """Read one OA's quota and quality from its provider and store them; True when it answered."""
+    if not OfficialAccount.objects.filter(pk=oa_id, is_active=True).exists():
+        return False
+    return readings.refresh_provider_reading(oa_id).ok
+
+
+def refresh_all_provider_readings() -> int:
+    """Periodic: one reading job per active OA; returns how many were queued."""
+    ids = list(OfficialAccount.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
+    for oa_id in ids:
+        enqueue(refresh_provider_reading, oa_id)
     return len(ids)

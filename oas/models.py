@@ -156,3 +156,47 @@ class RSAKey(models.Model):
 
     def __str__(self):
         return f"RSA-{self.key_bits} {self.fingerprint[:16]}…"
+
+
+class ProviderReading(models.Model):
+    """What the provider last said about an OA (quota, quality) or the error it gave, and when.
+
+    Pages show this row and never call a provider while rendering; it is written by the OA page's
+    Refresh and Test connection buttons and by a periodic job (oas.jobs.refresh_all_provider_readings).
+    A failed reading keeps the last successful figures (`succeeded_at`) next to the error.
+    """
+
+    oa = models.OneToOneField(
+        OfficialAccount, on_delete=models.CASCADE, primary_key=True, related_name="provider_reading"
+    )
+    read_at = models.DateTimeField()  # the latest attempt, successful or not
+    # The latest successful reading; None (unrestricted) quotas are meaningful once succeeded_at is set.
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    daily_quota = models.BigIntegerField(null=True, blank=True)
+    remaining_quota = models.BigIntegerField(null=True, blank=True)
+    monthly_promotion_quota = models.BigIntegerField(null=True, blank=True)
+    remaining_monthly_promotion_quota = models.BigIntegerField(null=True, blank=True)
+    # Zalo's words (HIGH, MEDIUM, LOW, UNDEFINED); empty when the provider publishes no quality.
+    quality_current = models.CharField(max_length=16, blank=True)
+    quality_last_7_days = models.CharField(max_length=16, blank=True)
+    # The latest attempt's failure; all empty after a success.
+    error_code = models.CharField(max_length=64, blank=True)
+    error_vi = models.TextField(blank=True)
+    error_en = models.TextField(blank=True)
+    provider_code = models.CharField(max_length=32, blank=True)
+    provider_message = models.TextField(blank=True)
+    detail = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"provider reading of OA #{self.oa_id} at {self.read_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def ok(self) -> bool:
+        return not self.error_code
+
+    def error_text(self, language: str = "vi") -> str:
+        """The failure in the given language, with the provider's own words when they add something."""
+        text = self.error_en if language.startswith("en") else self.error_vi
+        if self.provider_message and self.provider_message not in text:
+            text = f"{text} ({self.provider_message})"
+        return text

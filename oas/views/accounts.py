@@ -1,10 +1,15 @@
-"""Official Accounts: list, create, edit, connect with Zalo OAuth, probe, kill switch."""
+"""Official Accounts: list, create, edit, connect with Zalo OAuth, provider reading, kill switch.
+
+No page calls a provider while rendering: the OA page shows the stored `ProviderReading`, which the
+Refresh and Test connection buttons (POST) and a periodic job write.
+"""
 
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -13,7 +18,9 @@ from campaigns.services import PAUSABLE_STATUSES
 from oas.forms import OfficialAccountForm, ReasonForm
 from oas.models import MessageTemplate, OACredentials, OfficialAccount
 from oas.services import accounts as service
+from oas.services import readings
 from providers.base import ProviderError
+from providers.http import interactive_client
 from quotas import services as quotas
 from zalo_admin.roles import has_capability, require_capability
 
@@ -88,13 +95,12 @@ def _secret_hints(oa):
 
 def _quality_labels(reading) -> dict:
     """The provider's quality words (HIGH, …, UNDEFINED) in the user's language."""
-    if reading is None or reading.quality is None:
+    if reading is None or not reading.quality_current:
         return {}
     labels = dict(MessageTemplate.Quality.choices)
-    quality = reading.quality
     return {
-        "current": labels.get(quality.current, quality.current),
-        "last_7_days": labels.get(quality.last_7_days, quality.last_7_days),
+        "current": labels.get(reading.quality_current, reading.quality_current),
+        "last_7_days": labels.get(reading.quality_last_7_days, reading.quality_last_7_days),
     }
 
 
@@ -104,7 +110,7 @@ def account_detail(request, oa_id):
     state = quotas.quota_state(oa.pk)
     policy = state.policy.to_rules()
     today = quotas.today_in_vietnam()
-    reading = service.read_provider_state(oa) if oa.is_active else None
+    reading = readings.last_reading(oa.pk)  # stored: a hung provider cannot stall this page
     context = {
         "oa": oa,
         "creds": getattr(oa, "credentials", None),
@@ -114,7 +120,9 @@ def account_detail(request, oa_id):
         "history": quotas.level_history(oa.pk)[:20],
         "campaigns": Campaign.objects.filter(oa=oa, status__in=PAUSABLE_STATUSES),
         "reading": reading,
+        "reading_error": reading.error_text(get_language() or "vi") if reading and not reading.ok else "",
         "quality_labels": _quality_labels(reading),
+        "can_refresh": has_capability(request.user, "view_quality"),
         "rsa_keys": oa.rsa_keys.all()[:10],
         "reason_form": ReasonForm(),
         "can_manage": has_capability(request.user, "manage_oas"),
@@ -137,19 +145,42 @@ def account_toggle_active(request, oa_id):
 @require_POST
 @require_capability("manage_oas")
 def test_connection(request, oa_id):
+    """Read the provider now (quota and quality), store the reading and say whether it worked."""
     oa = get_object_or_404(OfficialAccount, pk=oa_id)
-    reading = service.read_provider_state(oa, with_quality=False)
+    reading = readings.refresh_provider_reading(oa.pk, http=interactive_client())
     if reading.ok:
-        quota = reading.quota
         messages.success(
             request,
             _("Connection works. Daily quota %(daily)s, remaining %(remaining)s.")
-            % {"daily": quota.daily if quota.daily is not None else "∞", "remaining": quota.remaining},
+            % {
+                "daily": "∞" if reading.daily_quota is None else reading.daily_quota,
+                "remaining": "—" if reading.remaining_quota is None else reading.remaining_quota,
+            },
         )
     else:
         code = f" [{reading.provider_code}]" if reading.provider_code else ""
         messages.error(
-            request, _("Connection failed%(code)s: %(error)s") % {"code": code, "error": reading.error}
+            request,
+            _("Connection failed%(code)s: %(error)s")
+            % {"code": code, "error": reading.error_text(get_language() or "vi")},
+        )
+    return redirect("oas:detail", oa.pk)
+
+
+@require_POST
+@require_capability("view_quality")
+def refresh_reading(request, oa_id):
+    """The Refresh button of the OA page: read quota and quality from the provider now, store them."""
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    reading = readings.refresh_provider_reading(oa.pk, http=interactive_client())
+    if reading.ok:
+        messages.success(request, _("Read from the provider just now."))
+    else:
+        code = f" [{reading.provider_code}]" if reading.provider_code else ""
+        messages.error(
+            request,
+            _("The provider could not be read%(code)s: %(error)s")
+            % {"code": code, "error": reading.error_text(get_language() or "vi")},
         )
     return redirect("oas:detail", oa.pk)
 
@@ -241,6 +272,7 @@ urlpatterns = [
     path("<int:oa_id>/edit/", account_edit, name="edit"),
     path("<int:oa_id>/active/", account_toggle_active, name="toggle_active"),
     path("<int:oa_id>/test/", test_connection, name="test_connection"),
+    path("<int:oa_id>/refresh/", refresh_reading, name="refresh_reading"),
     path("<int:oa_id>/connect/", connect, name="connect"),
     path("<int:oa_id>/stop/", stop_sending, name="stop"),
     path("<int:oa_id>/resume/", resume_sending, name="resume"),

@@ -49,6 +49,11 @@ def test_add_connect_sync_preview_and_create_a_key(watched_page, live_server, qu
 
     page.click("[data-testid=test-connection]")
     page.wait_for_selector("text=Connection works.")
+    # The page shows the reading the button stored (it never asks the provider while rendering).
+    assert page.locator("[data-testid=remaining-quota]").inner_text().strip() not in ("", "—")
+    assert "Read now" in page.locator("[data-testid=reading-time]").inner_text()
+    page.click("[data-testid=refresh-reading]")
+    page.wait_for_selector("text=Read from the provider just now.")
 
     page.click("text=Templates")
     page.click("button:has-text('Sync from the provider')")

@@ -21,6 +21,8 @@ PAGES = {
     ("quotas:policies", ()): {"marketer", "quality_admin", "superuser"},
     ("compliance:index", ()): {"auditor", "superuser"},
     ("django_rq:home", ()): {"quality_admin", "superuser"},
+    # The OA page reads the stored provider reading, never the provider itself.
+    ("oas:detail", (OA_PK,)): {"marketer", "quality_admin", "auditor", "superuser"},
     ("oas:templates", (OA_PK,)): {"marketer", "quality_admin", "auditor", "superuser"},
     ("oas:template_detail", (OA_PK, TEMPLATE_PK)): {"marketer", "quality_admin", "auditor", "superuser"},
 }
