@@ -3,31 +3,67 @@
 The policy comes from its `quotas.Policy` row, so the simulator runs exactly the product's rules.
 """
 
+import re
 from typing import Any
 
 from quotas import rules
 from quotas.models import Policy
+from zalo_admin.lib import jsoninput
 
 HOURS = 24
 SCENARIO_KEYS = {"policy", "initial_limit", "days", "review_clock_start"}
 DAY_KEYS = {"sent", "bad_reports", "bad_reports_by_hour"}
+# Bounds of a scenario: ten years of days, counts no platform reaches, a file of a few megabytes
+# (3,660 days with hourly lists are about 1.5 MB), and no deeper nesting than the format has (3).
+MAX_DAYS = 3660
+MAX_COUNT = 10**12
+MAX_SCENARIO_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 5
+MAX_NUMBER_CHARS = 30
+POLICY_CODE = re.compile(r"[-a-zA-Z0-9_]{1,40}")  # quotas.Policy.code is a slug
 
 
 class ScenarioError(ValueError):
     """A malformed scenario; the message is one line for standard error."""
 
 
+def _show(value: Any) -> str:
+    """A value for an error message: short, one line, whatever it is."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse_scenario(text: str) -> Any:
+    """The scenario document from JSON text, within the bounds above (ScenarioError otherwise)."""
+    try:
+        return jsoninput.loads(
+            text, max_depth=MAX_DEPTH, max_digits=MAX_NUMBER_CHARS, max_chars=MAX_SCENARIO_BYTES
+        )
+    except jsoninput.JSONInputError as error:
+        if error.problem == jsoninput.INVALID:
+            raise ScenarioError(str(error)) from None
+        raise ScenarioError(f"scenario refused: {error}") from None
+
+
 def _count(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ScenarioError(f"{where} must be a whole number, got {value!r}")
+        raise ScenarioError(f"{where} must be a whole number, got {_show(value)}")
     if value < 0:
         raise ScenarioError(f"{where} must not be negative, got {value}")
+    if value > MAX_COUNT:
+        raise ScenarioError(f"{where} must be at most {MAX_COUNT:,}, got {value}")
     return value
 
 
 def _day_inputs(days: Any) -> tuple[list[int], list[list[int]]]:
     if not isinstance(days, list):
         raise ScenarioError("days must be a list")
+    if len(days) > MAX_DAYS:
+        raise ScenarioError(f"days has {len(days)} entries; at most {MAX_DAYS} (ten years) are simulated")
     requested, hourly = [], []
     for number, day in enumerate(days, start=1):
         where = f"day {number}"
@@ -35,7 +71,7 @@ def _day_inputs(days: Any) -> tuple[list[int], list[list[int]]]:
             raise ScenarioError(f"{where} must be an object")
         unknown = set(day) - DAY_KEYS
         if unknown:
-            raise ScenarioError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+            raise ScenarioError(f"{where} has unknown keys: {_keys(unknown)}")
         for key in ("sent", "bad_reports"):
             if key not in day:
                 raise ScenarioError(f"{where} is missing {key}")
@@ -73,17 +109,29 @@ def _initial_limit(scenario: dict, policy: rules.Policy) -> int | None:
     return limit
 
 
-def _review_clock_start(scenario: dict, initial_limit: int | None, policy: rules.Policy) -> int | None:
-    """S as a day number. Default: a new OA (clock from its first send) at the starting level; an OA
-    given another initial limit has just had a level change, so its clock starts on day 1."""
+def _review_clock_start(
+    scenario: dict, initial_limit: int | None, policy: rules.Policy, day_count: int
+) -> int | None:
+    """S as a day number of the scenario: 1 (a change on day 1) to the day after the last (a first
+    send on the last day), or null. Default: a new OA (clock from its first send) at the starting
+    level; an OA given another initial limit has just had a level change, so its clock starts on day 1."""
     if "review_clock_start" not in scenario:
         return None if initial_limit == policy.starting_level else 1
     start = scenario["review_clock_start"]
     if start is None:
         return None
-    if isinstance(start, bool) or not isinstance(start, int):
-        raise ScenarioError(f"review_clock_start must be a whole day number or null, got {start!r}")
+    last = day_count + 1
+    if isinstance(start, bool) or not isinstance(start, int) or not 1 <= start <= last:
+        raise ScenarioError(
+            f"review_clock_start must be a day number from 1 to {last} (the day after the last) "
+            f"or null, got {_show(start)}"
+        )
     return start
+
+
+def _keys(keys) -> str:
+    shown = [_show(key) if not POLICY_CODE.fullmatch(key) else key for key in sorted(keys)[:5]]
+    return ", ".join(shown) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
 
 
 def run_scenario(scenario: Any) -> dict:
@@ -92,10 +140,12 @@ def run_scenario(scenario: Any) -> dict:
         raise ScenarioError("the scenario must be a JSON object")
     unknown = set(scenario) - SCENARIO_KEYS
     if unknown:
-        raise ScenarioError(f"unknown keys: {', '.join(sorted(unknown))}")
+        raise ScenarioError(f"unknown keys: {_keys(unknown)}")
     code = scenario.get("policy")
     if not isinstance(code, str):
         raise ScenarioError("policy must be a policy code such as zbs-2026")
+    if not POLICY_CODE.fullmatch(code):  # a NUL or a 1 MB string never reaches the database
+        raise ScenarioError(f"policy must be a policy code such as zbs-2026, got {_show(code)}")
     row = Policy.objects.filter(code=code).first()
     if row is None:
         known = ", ".join(Policy.objects.order_by("code").values_list("code", flat=True))
@@ -110,7 +160,7 @@ def run_scenario(scenario: Any) -> dict:
         requested,
         hourly,
         initial_limit=initial_limit,
-        review_clock_start=_review_clock_start(scenario, initial_limit, policy),
+        review_clock_start=_review_clock_start(scenario, initial_limit, policy, len(requested)),
     )
     return {
         "policy": policy.code,

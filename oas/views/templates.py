@@ -15,9 +15,17 @@ from oas.models import MessageTemplate, OfficialAccount
 from oas.services import templates as service
 from providers.http import interactive_client
 from providers.rsa import EncryptionError, load_public_key
+from zalo_admin.lib import jsoninput
 from zalo_admin.roles import has_capability, require_capability
 
 Status = MessageTemplate.Status
+
+# Bounds of the values typed for a preview (the request body itself is bounded by Django's
+# DATA_UPLOAD_MAX_MEMORY_SIZE, answered with 400): templates have a few parameters of at most a few
+# hundred characters each, a contact record a few fields more.
+MAX_DATA_CHARS = 20_000
+MAX_DATA_DEPTH = 20
+MAX_NUMBER_CHARS = 50
 
 
 class TemplateDataForm(forms.Form):
@@ -28,6 +36,7 @@ class TemplateDataForm(forms.Form):
     data = forms.CharField(
         label=gettext_lazy("Values or contact data (JSON object)"),
         required=False,
+        max_length=MAX_DATA_CHARS,
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "data-testid": "template-data"}),
         help_text=gettext_lazy(
             'For example {"customer_name": "Nguyễn Văn A", "order_code": "DH001"}. A contact\'s other '
@@ -45,9 +54,14 @@ class TemplateDataForm(forms.Form):
 
     def clean_data(self):
         try:
-            return service.parse_json_object(self.cleaned_data["data"])
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
+            value = jsoninput.loads(
+                self.cleaned_data["data"] or "{}", max_depth=MAX_DATA_DEPTH, max_digits=MAX_NUMBER_CHARS
+            )
+        except jsoninput.JSONInputError as exc:
+            raise forms.ValidationError(_json_problem(exc)) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_('Enter a JSON object such as {"customer_name": "Nguyễn Văn A"}.'))
+        return value
 
     def clean_encrypt(self):
         encrypt = self.cleaned_data["encrypt"]
@@ -64,6 +78,22 @@ class TemplateDataForm(forms.Form):
             raise forms.ValidationError(
                 _("The OA's active RSA key cannot be read: %(error)s") % {"error": exc}
             ) from None
+
+
+def _json_problem(exc: jsoninput.JSONInputError) -> str:
+    if exc.problem == jsoninput.TOO_DEEP:
+        return _("The JSON is nested too deeply: at most %(limit)s levels.") % exc.params
+    if exc.problem == jsoninput.NUMBER_TOO_LONG:
+        return _("A number in the JSON is too long: at most %(limit)s characters.") % exc.params
+    if exc.problem == jsoninput.NOT_UTF8:
+        return (
+            _(
+                "The JSON holds an escape that is not a character (a lone surrogate such as \\ud800) "
+                "at %(where)s. Type the character itself."
+            )
+            % exc.params
+        )
+    return _("This is not valid JSON (line %(line)s, column %(col)s).") % exc.params
 
 
 @require_capability("view_oas")

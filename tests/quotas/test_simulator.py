@@ -31,17 +31,20 @@ def simulate(scenario_path: str, stdin: str | None = None) -> dict:
     return json.loads(out.getvalue())
 
 
-def run_manage(stdin: str) -> subprocess.CompletedProcess:
+def run_manage(stdin: str | bytes) -> subprocess.CompletedProcess:
     database = settings.DATABASES["default"]
     url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
     env = {**os.environ, "DATABASE_URL": url}
-    return subprocess.run(
+    raw = stdin if isinstance(stdin, bytes) else stdin.encode("utf-8", "surrogatepass")
+    result = subprocess.run(
         [sys.executable, str(MANAGE), "quota_simulate", "-"],
-        input=stdin,
+        input=raw,
         capture_output=True,
-        text=True,
         env=env,
         timeout=60,
+    )
+    return subprocess.CompletedProcess(
+        result.args, result.returncode, result.stdout.decode(), result.stderr.decode("utf-8", "replace")
     )
 
 
@@ -231,3 +234,78 @@ def test_it_says_which_file_it_cannot_read(tmp_path, capsys):
         call_command("quota_simulate", str(tmp_path / "missing.json"))
     assert exit_info.value.code == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def _scenario(**overrides) -> str:
+    return json.dumps({"policy": "zbs-2026", "days": [{"sent": 10, "bad_reports": 0}], **overrides})
+
+
+def _day(sent: str) -> str:
+    return '{"policy": "zbs-2026", "days": [{"sent": ' + sent + ', "bad_reports": 0}]}'
+
+
+# Every one used to end in a traceback (or a database error), or was accepted though absurd.
+HOSTILE = {
+    "nul_in_the_policy": (_scenario(policy="zbs-2026\u0000"), "policy must be a policy code"),
+    "huge_policy_name": (_scenario(policy="z" * 100_000), "policy must be a policy code"),
+    "lone_surrogate_in_the_policy": ('{"policy": "\\ud800", "days": []}', "not valid Unicode"),
+    "deep_nesting": (
+        '{"policy": "zbs-2026", "days": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        "nested deeper",
+    ),
+    "a_5000_digit_number": (_day("9" * 5000), "a number longer than 30 characters"),
+    "a_5000_digit_number_in_an_unknown_key": ('{"x": ' + "1" * 5000 + "}", "a number longer"),
+    "sent_beyond_any_platform": (_day(str(10**13)), "at most 1,000,000,000,000"),
+    "sent_infinite": (_day("1e999"), "must be a whole number, got inf"),
+    "sent_nan": (_day("NaN"), "NaN is not a JSON value"),
+    "review_clock_start_negative": (
+        _scenario(review_clock_start=-5),
+        "review_clock_start must be a day number",
+    ),
+    "review_clock_start_zero": (_scenario(review_clock_start=0), "from 1 to 2"),
+    "review_clock_start_far_future": (_scenario(review_clock_start=10**12), "got 1000000000000"),
+    "review_clock_start_float": (_scenario(review_clock_start=1.5), "got 1.5"),
+    "review_clock_start_string": (_scenario(review_clock_start="3"), "got '3'"),
+    "review_clock_start_boolean": (_scenario(review_clock_start=True), "got True"),
+    "review_clock_start_list": (_scenario(review_clock_start=[1]), "got a list"),
+    "too_many_days": (
+        json.dumps({"policy": "zbs-2026", "days": [{"sent": 0, "bad_reports": 0}] * 3661}),
+        "at most 3660",
+    ),
+    "too_large": ('{"policy": "zbs-2026", "days": []' + " " * (8 * 1024 * 1024) + "}", "larger than 8 MB"),
+    "not_utf8": (b'{"policy": "zbs-2026\xff", "days": []}', "cannot read -"),
+    "unknown_key_with_a_newline": (_scenario(**{"a\nb": 1}), "unknown keys: 'a\\nb'"),
+    "a_long_string_where_a_count_goes": (_day(json.dumps("x" * 10_000)), "got 'xxxxxxxx"),
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_every_malformed_scenario_is_one_line_on_stderr_and_exit_status_2(case):
+    stdin, message = HOSTILE[case]
+    result = run_manage(stdin)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("quota_simulate: "), result.stderr[-2000:]
+    assert len(lines[0]) < 300
+    assert message in lines[0]
+
+
+@pytest.mark.django_db
+def test_a_file_name_with_a_nul_is_a_one_line_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("quota_simulate", "scenario\x00.json")
+    assert exit_info.value.code == 2
+    assert "cannot read 'scenario\\x00.json'" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_the_review_clock_may_start_on_any_day_up_to_the_day_after_the_last():
+    days = [{"sent": 10, "bad_reports": 0}] * 3
+    for start in (1, 4):
+        output = simulate(
+            "-", stdin=json.dumps({"policy": "zbs-2026", "days": days, "review_clock_start": start})
+        )
+        assert len(output["days"]) == 3

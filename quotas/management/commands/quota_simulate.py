@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from quotas.simulator import ScenarioError, run_scenario
+from quotas.simulator import MAX_SCENARIO_BYTES, ScenarioError, parse_scenario, run_scenario
 
 
 class Command(BaseCommand):
@@ -17,17 +17,15 @@ class Command(BaseCommand):
         parser.add_argument("file", help="scenario JSON file, or - for standard input")
 
     def handle(self, *args, file, **options):
+        """Every malformed scenario ends here with one line on standard error and exit status 2."""
         try:
-            if file == "-":
-                text = sys.stdin.read()
-            else:
-                with open(file, encoding="utf-8") as handle:
-                    text = handle.read()
-            output = run_scenario(json.loads(text))
-        except (OSError, UnicodeDecodeError) as error:
-            self._fail(f"cannot read {file}: {error}")
-        except json.JSONDecodeError as error:
-            self._fail(f"not valid JSON: {error}")
+            text = _read(file)
+        except ScenarioError as error:
+            self._fail(str(error))
+        except (OSError, ValueError) as error:  # missing, unreadable, not UTF-8, a NUL in the name
+            self._fail(f"cannot read {_shown_name(file)}: {error}")
+        try:
+            output = run_scenario(parse_scenario(text))
         except ScenarioError as error:
             self._fail(str(error))
         self.stdout.write(json.dumps(output))
@@ -35,3 +33,31 @@ class Command(BaseCommand):
     def _fail(self, message: str):
         self.stderr.write("quota_simulate: " + " ".join(message.split()))
         sys.exit(2)
+
+
+def _read(file: str) -> str:
+    """The scenario text, refusing more than MAX_SCENARIO_BYTES (the rest is never read)."""
+    if file == "-":
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # a text stream (call_command in tests): count characters instead
+            data = sys.stdin.read(MAX_SCENARIO_BYTES + 1)
+            _check_size(len(data))
+            return data
+    else:
+        stream = open(file, "rb")  # noqa: SIM115 - closed below; ValueError for a NUL in the name
+    try:
+        data = stream.read(MAX_SCENARIO_BYTES + 1)
+    finally:
+        if file != "-":
+            stream.close()
+    _check_size(len(data))
+    return data.decode("utf-8")
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"the scenario is larger than {MAX_SCENARIO_BYTES // (1024 * 1024)} MB")
+
+
+def _shown_name(file: str) -> str:
+    return repr(file) if not file.isprintable() else file
