@@ -10,9 +10,14 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=0 SECURE_HTTPS=0 STATIC_MANIFEST=0 \
 	SECRET_KEY=test-secret-key-not-for-production \
-	FIELD_ENCRYPTION_KEY=dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU= JOBS_IN_PROCESS=0
+	FIELD_ENCRYPTION_KEY=dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU= JOBS_IN_PROCESS=0 \
+	AUDIT_SIGNING_KEY=test-audit-signing-key-not-for-production
+# Production mode (DEBUG=0) defaults to the real providers: tests must never reach them, so their
+# URLs go to a closed loopback port unless a test points them at the sandbox (the `sb` fixture).
+TEST_ENV += ZALO_API_BASE=https://127.0.0.1:9/zalo ZALO_OAUTH_BASE=https://127.0.0.1:9/oauth \
+	INFOBIP_BASE_URL=https://127.0.0.1:9/infobip
 
-.PHONY: run test lint bench venv messages gettext chromium pytest clean
+.PHONY: run test lint bench venv messages gettext chromium pytest clean manage
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +34,18 @@ messages: venv gettext
 gettext:
 	@command -v msgfmt >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext)
 
-run: venv messages
+# Local mode for every later `python manage.py …` in any shell, unless .env already exists.
+.env:
+	@printf '# Written by `make run`: local mode for manage.py commands in any shell. Delete for production.\nDEBUG=1\n' > $@
+
+run: venv messages .env
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py run_stack
+
+# Any management command with the project's settings: make manage ARGS="verify_audit_log"
+manage: venv .env
+	$(BIN)/python manage.py $(ARGS)
 
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core)

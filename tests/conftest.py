@@ -90,7 +90,35 @@ def clean_redis():
     client.close()
 
 
+@pytest.fixture(autouse=True)
+def audit_checkpoint_dir(settings, tmp_path):
+    """Checkpoint files belong to the database they anchor: one folder per test database state."""
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
+    return settings.AUDIT_CHECKPOINT_DIR
+
+
+def _flush_past_the_truncate_guard():
+    """The audit tables refuse TRUNCATE (a trigger). Transactional tests flush the database
+    between tests with TRUNCATE, as the superuser the tests connect as: only for that flush,
+    session_replication_role = replica (superuser-only) lets it past the triggers."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    flush = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+        try:
+            flush(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = DEFAULT")
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+
+
 def pytest_configure(config):
+    _flush_past_the_truncate_guard()
     # Password hashing dominates fixture time; tests do not need a slow hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Assertions read English; the Vietnamese catalog is exercised by the browser tests.

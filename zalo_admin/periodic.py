@@ -16,4 +16,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("providers.jobs.refresh_expiring_tokens", "*/30 * * * *", "high"),
     PeriodicJob("providers.jobs.requeue_unprocessed_webhook_events", "*/5 * * * *", "high"),
     PeriodicJob("oas.jobs.sync_all_templates", "15 * * * *"),  # message templates of every active OA
+    PeriodicJob("oas.jobs.refresh_all_provider_readings", "*/15 * * * *"),  # quota/quality for the OA page
+    PeriodicJob("compliance.jobs.checkpoint_audit_log", "*/15 * * * *", "high"),
+    PeriodicJob("compliance.jobs.verify_audit_log_full", "30 20 * * *"),  # 03:30 in Vietnam
 ]

@@ -1,14 +1,19 @@
 """Settings: typed values from the environment; defaults serve local use."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from dotenv import load_dotenv
 
 from zalo_admin.lib.env import database_from_url, envbool, envint, envlist, envstr, envurl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+# `make run` writes .env (DEBUG=1) so that `python manage.py …` in a fresh shell runs in the same
+# local mode; variables already in the environment win.
+load_dotenv(BASE_DIR / ".env", override=False)
 
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envstr("SECRET_KEY")
@@ -24,6 +29,15 @@ if not FIELD_ENCRYPTION_KEYS:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when DEBUG is off (production mode)")
     FIELD_ENCRYPTION_KEYS = ["bG9jYWwtZGV2LW9ubHkta2V5LW5ldmVyLWluLXByb2Q="]
 
+# HMAC key of the audit log's chain and checkpoints: whoever holds the database but not this key
+# cannot rewrite the log undetected. Checkpoint files go where the database role cannot write.
+AUDIT_SIGNING_KEY = envstr("AUDIT_SIGNING_KEY")
+if not AUDIT_SIGNING_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("AUDIT_SIGNING_KEY must be set when DEBUG is off (production mode)")
+    AUDIT_SIGNING_KEY = "local-development-audit-key-never-in-production"  # noqa: S105
+AUDIT_CHECKPOINT_DIR = Path(envstr("AUDIT_CHECKPOINT_DIR") or VAR_DIR / "audit-checkpoints")
+
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 
@@ -36,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_rq",
+    "axes",
     "zalo_admin",
     "oas",
     "providers",
@@ -54,9 +69,13 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "zalo_admin.request_guard.RejectNulCharactersMiddleware",  # %00 in a parameter: 400, not a 500
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "zalo_admin.middleware.SessionIdleTimeoutMiddleware",
+    "zalo_admin.middleware.NoStoreForAuthenticatedMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into our lockout page
 ]
 
 ROOT_URLCONF = "zalo_admin.urls"
@@ -105,6 +124,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username + address
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes, site and admin login alike): after LOGIN_FAILURE_LIMIT failed
+# logins of one username from one address, that pair is locked for LOGIN_LOCKOUT_MINUTES after
+# its latest failure (an attempt while locked, even with the right password, restarts the clock).
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "zalo_admin.login_security.lockout_response"
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
+# A signed-in session idle for longer than this is logged out.
+SESSION_IDLE_TIMEOUT_SECONDS = envint("SESSION_IDLE_TIMEOUT_SECONDS", 1800, minimum=60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -139,13 +173,19 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Provider endpoints: the local sandbox by default, the real services in production.
+# Provider endpoints: the local sandbox in local mode (DEBUG), the real services in production.
+# Production accepts only https; plain http only to a loopback host (the sandbox) when DEBUG is on.
 SANDBOX_PORT = envint("SANDBOX_PORT", 8600, minimum=1)
-ZALO_API_BASE = envurl("ZALO_API_BASE", f"http://127.0.0.1:{SANDBOX_PORT}/zalo")
-ZALO_OAUTH_BASE = envurl("ZALO_OAUTH_BASE", f"http://127.0.0.1:{SANDBOX_PORT}/oauth")
+_SANDBOX = f"http://127.0.0.1:{SANDBOX_PORT}"
+ZALO_API_BASE = envurl(
+    "ZALO_API_BASE", f"{_SANDBOX}/zalo" if DEBUG else "https://business.openapi.zalo.me", local_mode=DEBUG
+)
+ZALO_OAUTH_BASE = envurl(
+    "ZALO_OAUTH_BASE", f"{_SANDBOX}/oauth" if DEBUG else "https://oauth.zaloapp.com", local_mode=DEBUG
+)
 # The UID channel lives on another Zalo host (https://openapi.zalo.me); empty: the same host as
 # the ZNS API in use (the sandbox serves both).
-ZALO_OA_API_BASE = envurl("ZALO_OA_API_BASE", "") if envstr("ZALO_OA_API_BASE") else ""
+ZALO_OA_API_BASE = envurl("ZALO_OA_API_BASE", "", local_mode=DEBUG) if envstr("ZALO_OA_API_BASE") else ""
 ZALO_TOKEN_REFRESH_MARGIN_SECONDS = envint("ZALO_TOKEN_REFRESH_MARGIN_SECONDS", 5 * 3600, minimum=60)
 # Sources disagree on the first term of Zalo's webhook MAC: the app id (default) or the OA id.
 ZALO_WEBHOOK_SIGNATURE_FIRST_TERM = envstr("ZALO_WEBHOOK_SIGNATURE_FIRST_TERM", "app_id")
@@ -158,7 +198,10 @@ PROVIDER_RETRY = {"attempts": envint("PROVIDER_RETRY_ATTEMPTS", 4, minimum=1)}
 PROVIDERS_PUBLIC_BASE_URL = envstr("PROVIDERS_PUBLIC_BASE_URL")
 # Zalo signs webhooks with the body's timestamp and retries for up to 1 h: older events are stale.
 WEBHOOK_MAX_AGE_SECONDS = envint("WEBHOOK_MAX_AGE_SECONDS", 7200, minimum=60)
-INFOBIP_BASE_URL = envurl("INFOBIP_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}/infobip")
+# Only for an Infobip OA without its own base URL (the OA form requires one).
+INFOBIP_BASE_URL = envurl(
+    "INFOBIP_BASE_URL", f"{_SANDBOX}/infobip" if DEBUG else "https://api.infobip.com", local_mode=DEBUG
+)
 
 # Security: secure defaults, HTTPS-only settings on in production mode.
 SECURE_HTTPS = envbool("SECURE_HTTPS", not DEBUG)
@@ -182,7 +225,24 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The Infobip webhook URL is a secret: its token never reaches a log (providers/log_filters.py).
+    "filters": {"redact_infobip_token": {"()": "providers.log_filters.RedactInfobipWebhookToken"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_infobip_token"],
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["redact_infobip_token"]},
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_infobip_token"],
+        },
+    },
 }

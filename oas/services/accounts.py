@@ -6,7 +6,6 @@ Every change is audited in the same transaction (compliance.services.record_audi
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,10 +18,8 @@ from campaigns.models import Campaign
 from campaigns.services import PAUSABLE_STATUSES, pause_campaign
 from compliance.services import actor_name, record_audit_event
 from oas.models import OACredentials, OfficialAccount
-from providers.base import ProviderError, Quality, Quota
-from providers.http import interactive_client
+from providers.base import ProviderError
 from providers.oauth import ZaloOAuth, new_pkce_pair
-from providers.services import client_for
 from providers.tokens import complete_authorisation
 from quotas.models import OAQuotaState, Policy
 from zalo_admin.lib import endpoints
@@ -304,21 +301,6 @@ def finish_authorisation(*, actor, oa: OfficialAccount, code: str, code_verifier
 # --- reading the provider ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProviderReading:
-    """What the provider says about the OA right now, or the exact error it gave."""
-
-    quota: Quota | None = None
-    quality: Quality | None = None
-    error: str = ""
-    provider_code: str = ""
-    read_at: datetime | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.error
-
-
 def provider_error_text(exc: ProviderError) -> str:
     """The error in the user's language, with the provider's own words when they add something."""
     if exc.error is None:
@@ -327,16 +309,3 @@ def provider_error_text(exc: ProviderError) -> str:
     if exc.provider_message and exc.provider_message not in text:
         text = f"{text} ({exc.provider_message})"
     return text
-
-
-def read_provider_state(oa: OfficialAccount, *, with_quality: bool = True) -> ProviderReading:
-    """Quota (and quality where the provider has it), for the OA page and "test connection"."""
-    try:
-        client = client_for(oa, http=interactive_client())
-        quota = client.get_quota()
-        quality = client.get_quality() if with_quality else None
-    except ProviderError as exc:
-        return ProviderReading(error=provider_error_text(exc), provider_code=str(exc.provider_code or ""))
-    except OACredentials.DoesNotExist:
-        return ProviderReading(error="no credentials")
-    return ProviderReading(quota=quota, quality=quality, read_at=timezone.now())

@@ -7,7 +7,6 @@ Provider words (provider-apis.md §1.12.4, §2.6) are mapped once, here: statuse
 `MessageTemplate.Status`, tags (new names and the pre-2024 ones) to `MessageTemplate.Tag`.
 """
 
-import json
 import logging
 import re
 import unicodedata
@@ -691,17 +690,3 @@ def _record_sync_failure(oa_id: int, exc: Exception, who: str, *, audited: bool)
                 details={"error": text, "provider_code": str(getattr(exc, "provider_code", "") or "")},
             )
     return SyncResult(ok=False, error=text, provider_code=str(getattr(exc, "provider_code", "") or ""))
-
-
-def parse_json_object(text: str) -> dict:
-    """A JSON object from a textarea; ValueError with a readable message otherwise."""
-    try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            _("This is not valid JSON (line %(line)s, column %(col)s).")
-            % {"line": exc.lineno, "col": exc.colno}
-        ) from None
-    if not isinstance(value, dict):
-        raise ValueError(_('Enter a JSON object such as {"customer_name": "Nguyễn Văn A"}.'))
-    return value

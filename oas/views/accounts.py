@@ -49,6 +49,9 @@ def _save(request, form, oa):
             return service.save_official_account(
                 actor=request.user, oa=oa, data=form.cleaned_data, policy=form.cleaned_data["policy"]
             )
+    except service.CredentialsRefused as refused:  # a concurrent change the form could not see
+        form.add_error(None, refused)
+        return None
     except service.PolicyChangeRefused as refused:
         form.add_error(
             "policy",

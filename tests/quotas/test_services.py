@@ -357,8 +357,8 @@ def test_incremental_rollups_equal_the_rebuilt_ones(transaction_campaign, events
 
 
 def test_every_level_change_and_setting_lands_in_the_audit_log(oa, quality_admin):
-    from compliance.models import AuditEvent
     from compliance.integrity import verify_audit_log
+    from compliance.models import AuditEvent
 
     services.correct_level(oa.pk, 10000, "Agreed with Zalo support", quality_admin)
     services.update_guardrail(oa.pk, Decimal("0.5"), "alert", actor=quality_admin)

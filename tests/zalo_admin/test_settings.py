@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "k" * 20 + "-production-secret-with-enough-entropy-0123456789",
     "FIELD_ENCRYPTION_KEY": "dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=",
     "ALLOWED_HOSTS": "zalo.example.com",
+    "AUDIT_SIGNING_KEY": "a" * 20 + "-production-audit-key-0123456789",
 }
 
 
@@ -31,7 +32,7 @@ def test_production_mode_passes_check_deploy_with_no_warnings():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEY"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEY", "AUDIT_SIGNING_KEY"])
 def test_production_mode_refuses_to_start_without_a_secret(missing):
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != missing}
     result = manage("check", env=env)
