@@ -40,8 +40,15 @@ class RawServer:
                 if self.tls_context is not None:
                     conn = self.tls_context.wrap_socket(conn, server_side=True)
                 conn.settimeout(2)
-                conn.recv(65536)
+                request = b""
+                # Read an HTTP request's whole head, so that closing sends FIN, not RST.
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(65536)
+                    request += chunk
+                    if not chunk or not request[:1].isalpha():
+                        break  # closed, or not HTTP (e.g. a TLS ClientHello): answer now
                 conn.sendall(self.payload)
+                conn.shutdown(socket.SHUT_WR)
             except OSError:
                 pass  # the client gave up on the handshake: that is the point
             finally:
