@@ -25,7 +25,9 @@ from tests.providers.stub import Reply
 
 TRUNCATED_CHUNKED = b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n{"error": 0'
 BAD_CHUNK_SIZE = b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{"error": 0}\r\n0\r\n\r\n'
-BAD_GZIP = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!"
+BAD_GZIP = (
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!"
+)
 
 
 @pytest.fixture
