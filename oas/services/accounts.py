@@ -14,14 +14,13 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from campaigns.models import Campaign
-from campaigns.services import PAUSABLE_STATUSES, pause_campaign
 from compliance.services import actor_name, record_audit_event
 from oas.models import OACredentials, OfficialAccount
 from providers.base import ProviderError
 from providers.oauth import ZaloOAuth, new_pkce_pair
 from providers.tokens import complete_authorisation
 from quotas.models import OAQuotaState, Policy
+from zalo_admin import hooks
 from zalo_admin.lib import endpoints
 
 # Credentials a form may set; secrets are only replaced when a new value is given.
@@ -213,8 +212,9 @@ def set_account_active(*, actor, oa_id: int, active: bool) -> OfficialAccount:
 
 
 def _pause_active_campaigns(oa: OfficialAccount, reason: str, actor) -> int:
-    campaign_ids = Campaign.objects.filter(oa=oa, status__in=PAUSABLE_STATUSES).values_list("pk", flat=True)
-    return sum(1 for campaign_id in list(campaign_ids) if pause_campaign(campaign_id, reason, actor))
+    """Announce that the OA stopped sending (campaigns pause its campaigns); how many were paused."""
+    paused = hooks.emit(hooks.OA_SENDS_STOPPED, oa_id=oa.pk, reason=reason, actor=actor_name(actor))
+    return sum(len(ids) for ids in paused)
 
 
 @transaction.atomic
