@@ -70,10 +70,8 @@ class SendResult:
     def error_code(self) -> str:
         return self.error.code if self.error else ""
 
-    def text(self, language: str = "vi") -> str:
-        if self.error is None:
-            return ""
-        return self.error.en if language.startswith("en") else self.error.vi
+    def text(self, language: str | None = None) -> str:
+        return self.error.text(language) if self.error is not None else ""
 
 
 def result_for_error(

@@ -10,6 +10,8 @@ Each entry says what the dispatcher should do:
 
 from dataclasses import dataclass
 
+from django.utils.translation import get_language
+
 PERMANENT, RETRY, TOKEN = "permanent", "retry", "token"
 MESSAGE, TEMPLATE, OA = "message", "template", "oa"
 
@@ -29,6 +31,12 @@ class ErrorInfo:
     @property
     def halts_batch(self) -> bool:
         return self.scope == OA
+
+    def text(self, language: str | None = None) -> str:
+        """The text in `language` (default: the active one): English for "en…", else Vietnamese."""
+        if language is None:
+            language = get_language() or "vi"
+        return self.en if language.startswith("en") else self.vi
 
 
 def _e(code, kind, scope, vi, en):

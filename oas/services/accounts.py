@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from compliance.services import actor_name, record_audit_event
@@ -305,7 +304,7 @@ def provider_error_text(exc: ProviderError) -> str:
     """The error in the user's language, with the provider's own words when they add something."""
     if exc.error is None:
         return str(exc)
-    text = exc.error.vi if (get_language() or "vi").startswith("vi") else exc.error.en
+    text = exc.error.text()
     if exc.provider_message and exc.provider_message not in text:
         text = f"{text} ({exc.provider_message})"
     return text
