@@ -11,21 +11,24 @@ from collections.abc import Callable
 import django_rq
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue(func: Callable, *args, queue: str = "default", **kwargs) -> None:
-    """Run `func(*args, **kwargs)` as a job once the current transaction commits."""
+def enqueue(func: Callable | str, *args, queue: str = "default", **kwargs) -> None:
+    """Run `func(*args, **kwargs)` as a job once the current transaction commits. `func` may be a
+    dotted path ("oas.jobs.sync_oa_templates"), so a producer need not import the consumer."""
     payload = json.loads(json.dumps({"args": args, "kwargs": kwargs}))
     transaction.on_commit(lambda: _dispatch(func, payload, queue))
 
 
-def _dispatch(func: Callable, payload: dict, queue: str) -> None:
+def _dispatch(func: Callable | str, payload: dict, queue: str) -> None:
     if settings.JOBS_IN_PROCESS:
         try:
-            func(*payload["args"], **payload["kwargs"])
+            target = import_string(func) if isinstance(func, str) else func
+            target(*payload["args"], **payload["kwargs"])
         except Exception:
-            logger.exception("in-process job %s failed", func.__qualname__)
+            logger.exception("in-process job %s failed", func if isinstance(func, str) else func.__qualname__)
         return
     django_rq.get_queue(queue).enqueue(func, *payload["args"], **payload["kwargs"])

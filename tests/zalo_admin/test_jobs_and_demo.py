@@ -41,6 +41,18 @@ def test_jobs_run_in_process_when_redis_is_unavailable(settings):
     assert CALLS == [([1, 2], "in-process")]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_job_named_by_its_dotted_path_runs_in_process_and_reaches_the_queue_by_name(settings):
+    settings.JOBS_IN_PROCESS = True
+    CALLS.clear()
+    enqueue("tests.zalo_admin.test_jobs_and_demo.record_call", 3, label="by name")
+    assert CALLS == [(3, "by name")]
+    settings.JOBS_IN_PROCESS = False
+    queue = django_rq.get_queue("default")
+    enqueue("tests.zalo_admin.test_jobs_and_demo.record_call", 4, label="queued")
+    assert queue.jobs[0].func_name == "tests.zalo_admin.test_jobs_and_demo.record_call"
+
+
 @pytest.mark.django_db
 def test_a_payload_that_cannot_cross_to_a_worker_fails_at_once():
     with pytest.raises(TypeError):
