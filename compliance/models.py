@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from compliance.actions import describe
+
 
 class AuditEvent(models.Model):
     """One entry of the append-only audit log: who did what to which object, and why it was allowed.
@@ -36,6 +38,11 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit events are append-only")
+
+    @property
+    def description(self) -> str:
+        """What happened, in the reader's language (the entry itself stores code and parameters)."""
+        return describe(self.action, self.details, self.summary)
 
 
 class AuditChainHead(models.Model):

@@ -1,0 +1,87 @@
+"""The audit vocabulary: every action code the log may hold, and how it reads in each language.
+
+An entry stores the action code and its parameters (`details`), never prose: the immutable log stays
+language-neutral and `describe` renders it in the reader's language when shown. Each message names
+the parameters it needs; `record_audit_event` refuses an unknown code or a missing parameter.
+"""
+
+import re
+import string
+
+from django.utils.translation import gettext_lazy as _
+
+OA_CREATE = "oa.create"
+OA_UPDATE = "oa.update"
+OA_ENABLE = "oa.enable"
+OA_DISABLE = "oa.disable"
+OA_KILL_SWITCH = "oa.kill_switch"
+OA_RESUME = "oa.resume"
+OA_CONNECT = "oa.connect"
+OA_RSA_KEY_ADD = "oa.rsa_key.add"
+OA_RSA_KEY_ROTATE = "oa.rsa_key.rotate"
+OA_RSA_KEY_RETIRE = "oa.rsa_key.retire"
+OA_LEVEL_CHANGE = "oa.level_change"
+OA_GUARDRAIL = "oa.guardrail"
+TEMPLATE_STATUS = "template.status"
+TEMPLATE_STATUS_REASON = "template.status_reason"
+TEMPLATE_QUALITY = "template.quality"
+TEMPLATES_SYNC = "templates.sync"
+TEMPLATES_SYNC_FAILED = "templates.sync_failed"
+POLICY_CREATE = "policy.create"
+POLICY_NEW_VERSION = "policy.new_version"
+QUALITY_ALERT_RESOLVE = "quality_alert.resolve"
+CAMPAIGN_PAUSE = "campaign.pause"
+AUTH_LOGIN_FAILED = "auth.login_failed"
+AUTH_LOCKED_OUT = "auth.locked_out"
+
+MESSAGES = {
+    OA_CREATE: _("Created OA %(name)s (%(zalo_oa_id)s)"),
+    OA_UPDATE: _("Updated OA %(name)s (%(zalo_oa_id)s)"),
+    OA_ENABLE: _("Enabled OA %(name)s"),
+    OA_DISABLE: _("Disabled OA %(name)s; %(campaigns_paused)s campaign(s) paused"),
+    OA_KILL_SWITCH: _("Stopped all sends of OA %(name)s: %(reason)s"),
+    OA_RESUME: _("Resumed sends of OA %(name)s: %(reason)s"),
+    OA_CONNECT: _("Connected OA %(name)s with Zalo OAuth"),
+    OA_RSA_KEY_ADD: _("RSA-%(bits)s key %(fingerprint)s is now active for OA %(name)s"),
+    OA_RSA_KEY_ROTATE: _("RSA-%(bits)s key %(fingerprint)s replaces the active key of OA %(name)s"),
+    OA_RSA_KEY_RETIRE: _("Retired RSA key %(fingerprint)s: %(reason)s"),
+    OA_LEVEL_CHANGE: _("OA #%(oa_id)s daily limit %(old)s → %(new)s from %(day)s (%(reason)s) %(note)s"),
+    OA_GUARDRAIL: _("OA #%(oa_id)s guardrail: %(action)s at %(share)s of the violation threshold"),
+    TEMPLATE_STATUS: _("Template %(template_id)s: %(from)s → %(to)s"),
+    TEMPLATE_STATUS_REASON: _("Template %(template_id)s: new status reason %(to)s"),
+    TEMPLATE_QUALITY: _("Template %(template_id)s quality: %(from)s → %(to)s"),
+    TEMPLATES_SYNC: _("Templates synced: %(created)s new, %(updated)s changed, %(total)s listed"),
+    TEMPLATES_SYNC_FAILED: _("Template sync failed: %(error)s"),
+    POLICY_CREATE: _("Added quota policy %(code)s (for OAs registered from %(effective_from)s)"),
+    POLICY_NEW_VERSION: _("New version %(code)s of quota policy %(previous)s (the old one stays unchanged)"),
+    QUALITY_ALERT_RESOLVE: _("Quality alert #%(alert_id)s marked as handled"),
+    CAMPAIGN_PAUSE: _("Campaign #%(campaign_id)s paused: %(reason)s"),
+    AUTH_LOGIN_FAILED: _("Failed login for “%(username)s” from %(ip_address)s"),
+    AUTH_LOCKED_OUT: _("Locked out “%(username)s” from %(ip_address)s for %(minutes)s minutes"),
+}
+ACTIONS = frozenset(MESSAGES)
+ACTOR_PATTERN = re.compile(r"^(user|system):\S.*$")
+
+
+def required_parameters(action: str) -> set[str]:
+    """The parameter names the action's message needs."""
+    return {name for _, name, _, _ in string.Formatter().parse(_mapping_style(MESSAGES[action])) if name}
+
+
+def _mapping_style(message) -> str:
+    # "%(name)s" → "{name}", so the standard parser can list the names.
+    return re.sub(r"%\((\w+)\)s", r"{\1}", str(message).replace("{", "{{").replace("}", "}}"))
+
+
+class _Shown(dict):
+    def __missing__(self, key):
+        return "—"
+
+
+def describe(action: str, details: dict, stored_summary: str = "") -> str:
+    """The entry in the current language; entries older than the vocabulary keep their own text."""
+    message = MESSAGES.get(action)
+    if message is None or (stored_summary and not required_parameters(action) <= set(details)):
+        return stored_summary or action
+    shown = _Shown({key: "—" if value in (None, "") else value for key, value in details.items()})
+    return (str(message) % shown).strip()
