@@ -1,7 +1,7 @@
 """RQ entry points of the oas app: thin, take ids, idempotent."""
 
 from oas.models import OfficialAccount
-from oas.services import readings, templates
+from oas.services import readings, template_sync
 from zalo_admin.jobs import enqueue
 
 
@@ -9,7 +9,7 @@ def sync_oa_templates(oa_id: int) -> bool:
     """Sync one OA's templates from its provider; True when the provider answered."""
     if not OfficialAccount.objects.filter(pk=oa_id, is_active=True).exists():
         return False
-    return templates.sync_templates(oa_id).ok
+    return template_sync.sync_templates(oa_id).ok
 
 
 def sync_all_templates() -> int:

@@ -5,7 +5,7 @@ Each acts on `event.oa`, the OA whose own key verified the event (providers.webh
 looks an OA up from the payload's `oa_id`.
 """
 
-from oas.services import templates
+from oas.services import template_events
 from providers.handlers import register
 from providers.models import WebhookEvent
 
@@ -20,7 +20,7 @@ def _status_words(payload: dict) -> tuple[str, str]:
 @register("change_template_status")
 def template_status_changed(event: WebhookEvent, payload: dict) -> None:
     _previous, new_status = _status_words(payload)
-    templates.change_template_status(
+    template_events.change_template_status(
         oa_id=event.oa_id,
         template_id=str(payload.get("template_id") or payload.get("templateId") or ""),
         new_status=new_status,
@@ -33,7 +33,7 @@ def template_quality_changed(event: WebhookEvent, payload: dict) -> None:
     quality = payload.get("quality")
     if isinstance(quality, dict):  # in case Zalo sends {prev_value, new_value} as for quotas
         quality = quality.get("new_value") or quality.get("new_quality")
-    templates.change_template_quality(
+    template_events.change_template_quality(
         oa_id=event.oa_id,
         template_id=str(payload.get("template_id") or payload.get("templateId") or ""),
         quality=str(quality or ""),

@@ -11,8 +11,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from oas import template_rules as rules
 from oas.models import MessageTemplate, OfficialAccount
-from oas.services import templates as service
+from oas.services.keys import active_public_key
+from oas.services.template_sync import sync_templates
 from providers.http import interactive_client
 from providers.rsa import EncryptionError, load_public_key
 from zalo_admin.lib import jsoninput
@@ -67,7 +69,7 @@ class TemplateDataForm(forms.Form):
         encrypt = self.cleaned_data["encrypt"]
         if not encrypt:
             return None
-        key = service.active_public_key(self.template.oa_id)
+        key = active_public_key(self.template.oa_id)
         if key is None:
             raise forms.ValidationError(
                 _("This OA has no active RSA key. Add one on the OA's page before checking encryption.")
@@ -119,7 +121,7 @@ def template_list(request, oa_id):
 @require_capability("manage_oas")
 def templates_sync(request, oa_id):
     oa = get_object_or_404(OfficialAccount, pk=oa_id)
-    result = service.sync_templates(oa.pk, actor=request.user, http=interactive_client())
+    result = sync_templates(oa.pk, actor=request.user, http=interactive_client())
     if result.ok:
         messages.success(
             request,
@@ -166,24 +168,24 @@ def template_detail(request, oa_id, pk):
             data = form.cleaned_data["data"]
             key = form.cleaned_data["encrypt"]
             if action == "validate":
-                errors = service.validate_template_data(template, data, public_key=key)
-                preview = service.build_preview(template, data, public_key=key)
-                preview = service.Preview(template=template, rows=preview.rows, errors=errors)
+                errors = rules.validate_template_data(template, data, public_key=key)
+                preview = rules.build_preview(template, data, public_key=key)
+                preview = rules.Preview(template=template, rows=preview.rows, errors=errors)
             else:
-                values = service.template_values_from(template, data)
-                preview = service.build_preview(template, values, public_key=key)
+                values = rules.template_values_from(template, data)
+                preview = rules.build_preview(template, values, public_key=key)
     else:
         initial = {"data": json.dumps(template.sample_data or {}, ensure_ascii=False, indent=2)}
         form = TemplateDataForm(initial=initial, template=template)
     context = {
         "oa": template.oa,
         "template": template,
-        "params": service.normalise_params(template.params),
+        "params": rules.normalise_params(template.params),
         "form": form,
         "preview": preview,
         "action": action,
         "can_use": can_use,
-        "has_key": service.active_public_key(template.oa_id) is not None,
+        "has_key": active_public_key(template.oa_id) is not None,
     }
     return render(request, "oas/templates/detail.html", context)
 

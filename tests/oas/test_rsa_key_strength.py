@@ -16,7 +16,7 @@ from django.urls import reverse
 from compliance.models import AuditEvent
 from oas.models import OACredentials, OfficialAccount, RSAKey
 from oas.services.keys import KeyTooWeak, store_public_key
-from oas.services.templates import validate_for_send
+from oas.services.template_checks import validate_for_send
 from providers.base import REJECTED, MessageRequest
 from providers.infobip import InfobipClient
 from providers.rsa import EncryptionError, WeakKeyError, load_public_key

@@ -10,7 +10,8 @@ import pytest
 from campaigns.models import Campaign
 from compliance.models import AuditEvent
 from oas.models import MessageTemplate
-from oas.services import templates as service
+from oas.services.template_events import WEBHOOK_ACTOR
+from oas.services.template_sync import sync_templates
 from providers.http import interactive_client
 from providers.jobs import process_webhook_event
 from providers.models import WebhookEvent
@@ -42,7 +43,7 @@ def test_a_template_disabled_at_zalo_pauses_its_running_campaigns_through_the_si
 ):
     oa = zalo_oa(oa_secret_key="hook-secret")
     sb.app(DEMO_APP_ID, webhook_url=f"{webhook_site.url}/webhooks/zalo/", webhook_secret="hook-secret")
-    assert service.sync_templates(oa.pk, http=interactive_client()).ok
+    assert sync_templates(oa.pk, http=interactive_client()).ok
     template = MessageTemplate.objects.get(oa=oa, template_id="100001")
     running = Campaign.objects.create(oa=oa, template=template, name="Orders", status=Campaign.Status.RUNNING)
     later = Campaign.objects.create(oa=oa, template=template, name="Later", status=Campaign.Status.SCHEDULED)
@@ -64,7 +65,7 @@ def test_a_template_disabled_at_zalo_pauses_its_running_campaigns_through_the_si
     assert "Mẫu tin có dấu hiệu spam" in running.pause_reason
     assert draft.status == Campaign.Status.DRAFT
     status_event = AuditEvent.objects.get(action="template.status")
-    assert status_event.actor == service.WEBHOOK_ACTOR
+    assert status_event.actor == WEBHOOK_ACTOR
     assert sorted(status_event.details["paused_campaigns"]) == sorted([running.pk, later.pk])
 
 
@@ -72,7 +73,7 @@ def test_a_template_disabled_at_zalo_pauses_its_running_campaigns_through_the_si
 def test_a_quality_change_at_zalo_updates_the_template(sb, webhook_site):
     oa = zalo_oa(oa_secret_key="hook-secret")
     sb.app(DEMO_APP_ID, webhook_url=f"{webhook_site.url}/webhooks/zalo/", webhook_secret="hook-secret")
-    assert service.sync_templates(oa.pk, http=interactive_client()).ok
+    assert sync_templates(oa.pk, http=interactive_client()).ok
     sb.template("100002", quality="MEDIUM")
     sb.drain()
     assert wait_for(

@@ -14,7 +14,8 @@ from campaigns.models import Campaign
 from compliance.models import AuditEvent
 from oas import jobs
 from oas.models import MessageTemplate, OfficialAccount, RSAKey
-from oas.services import templates as service
+from oas.services.template_checks import validate_for_send
+from oas.services.template_sync import sync_templates
 from providers.http import interactive_client
 from sandbox.testing import DEMO_APP_ID, DEMO_APP_SECRET, DEMO_INFOBIP_KEY, DEMO_TOKENS
 from tests.providers.conftest import make_oa
@@ -46,7 +47,7 @@ def infobip_oa(sb) -> OfficialAccount:
 
 
 def sync(oa):
-    return service.sync_templates(oa.pk, http=interactive_client())
+    return sync_templates(oa.pk, http=interactive_client())
 
 
 def stored(oa) -> dict[str, MessageTemplate]:
@@ -407,10 +408,10 @@ def test_encryption_is_checked_against_the_oaep_limit_of_the_oas_active_key(clie
 
 def test_the_campaign_builders_check_uses_the_oas_active_key_and_says_when_there_is_none(template):
     data = dict(template.sample_data, note="ệ" * 64)
-    assert [e.code for e in service.validate_for_send(template, data, encrypted=True)] == ["no_key"]
-    assert service.validate_for_send(template, data) == []
+    assert [e.code for e in validate_for_send(template, data, encrypted=True)] == ["no_key"]
+    assert validate_for_send(template, data) == []
     rsa_key_for(template.oa)
-    errors = service.validate_for_send(template, data, encrypted=True)
+    errors = validate_for_send(template, data, encrypted=True)
     assert [(e.param, e.code) for e in errors] == [("note", "encryption")]
 
 

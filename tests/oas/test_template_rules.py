@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
 
 from oas.models import MessageTemplate
-from oas.services.templates import (
+from oas.template_rules import (
     normalise_params,
     status_from_provider,
     tag_from_provider,
