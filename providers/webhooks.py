@@ -1,5 +1,8 @@
 """Incoming provider webhooks: verify, store once, answer 200 fast, process in a job.
 
+The signature arithmetic and the payload checks are pure functions in providers.signatures; this
+module finds the OA they are checked against and stores the event.
+
 Zalo (`POST /webhooks/zalo/`): header `X-ZEvent-Signature: mac=<hex>` where
 mac = sha256(app_id + raw body + timestamp + OA secret key) — plain SHA-256, not HMAC — and
 `timestamp` is the body's own field (epoch ms). The secret is the OA's `oa_secret_key` (the key on
@@ -24,10 +27,9 @@ being processed again.
 """
 
 import hashlib
-import hmac
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -40,6 +42,14 @@ from oas.models import OACredentials
 from providers import handlers
 from providers.jobs import process_webhook_event
 from providers.models import WebhookEvent
+from providers.signatures import (
+    infobip_named_senders,
+    infobip_token_hash,
+    presented_zalo_signature,
+    zalo_event_time,
+    zalo_named_oa_ids,
+    zalo_signature_matches,
+)
 from zalo_admin.jobs import enqueue
 
 log = logging.getLogger(__name__)
@@ -57,11 +67,6 @@ def max_age_seconds() -> int:
     return settings.WEBHOOK_MAX_AGE_SECONDS
 
 
-def zalo_signature(first_term: str, raw_body: bytes, timestamp: str, secret: str) -> str:
-    digest = hashlib.sha256(first_term.encode() + raw_body + timestamp.encode() + secret.encode()).hexdigest()
-    return f"mac={digest}"
-
-
 def _listed(values: set[str]) -> str:
     """Ids from a payload, quoted (no forged log lines) and bounded, for a log message."""
     return repr(sorted(value[:64] for value in values)[:5])
@@ -77,26 +82,6 @@ def _parse(raw: bytes) -> dict:
     return payload
 
 
-# Where a Zalo event names its OA (provider-apis.md §1.14): `oa_id` (template status and quality,
-# user_feedback, user_click_response_button), `oaId` (change_oa_daily_quota), `sender.id` when the
-# OA sent the message the event is about (user_received_message: `recipient.id` is then the phone),
-# and `recipient.id` when a user wrote to the OA (`sender.id` is then the user; Zalo's OA-API
-# convention for `user_send_*` and the two events below, not seen in the ZNS sources).
-USER_TO_OA_EVENT_PREFIX = "user_send_"
-USER_TO_OA_EVENTS = frozenset({"user_submit_info", "user_reacted_message"})
-
-
-def zalo_named_oa_ids(payload: dict) -> set[str]:
-    """Every OA id the event names; empty when it names none."""
-    named = {str(payload[key]) for key in ("oa_id", "oaId") if payload.get(key) not in (None, "")}
-    event_name = str(payload.get("event_name") or "")
-    user_to_oa = event_name.startswith(USER_TO_OA_EVENT_PREFIX) or event_name in USER_TO_OA_EVENTS
-    party = payload.get("recipient" if user_to_oa else "sender")
-    if isinstance(party, dict) and party.get("id") not in (None, ""):
-        named.add(str(party["id"]))
-    return named
-
-
 def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tuple[dict, OACredentials]:
     """The payload and the credentials whose secret signed it, which belong to the one OA the event
     may act on; Rejected otherwise (also when the event names an OA those credentials are not for)."""
@@ -105,9 +90,7 @@ def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tupl
     timestamp = str(payload.get("timestamp") or "")
     if not app_id or not timestamp.isdigit():
         raise Rejected(400, "app_id or timestamp missing")
-    given = signature.strip().lower()
-    if not given.startswith("mac="):
-        given = f"mac={given}"
+    given = presented_zalo_signature(signature)
     named = zalo_named_oa_ids(payload)
     candidates = list(OACredentials.objects.select_related("oa").filter(app_id=app_id))
     # Several OAs can share one app (and one key, when it is the app secret): the OA the event names
@@ -120,7 +103,7 @@ def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tupl
         if not secret:
             continue
         first = creds.oa.zalo_oa_id if first_term_kind == "oa_id" else app_id
-        if hmac.compare_digest(zalo_signature(first, raw, timestamp, secret), given):
+        if zalo_signature_matches(given, first_term=first, raw_body=raw, timestamp=timestamp, secret=secret):
             matched = creds
             break
     if matched is None:
@@ -134,8 +117,8 @@ def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tupl
         )
     now = now or timezone.now()
     try:
-        sent = datetime.fromtimestamp(int(timestamp) / 1000, tz=UTC)
-    except (OverflowError, OSError, ValueError):
+        sent = zalo_event_time(timestamp)
+    except ValueError:
         raise Rejected(400, "timestamp out of range") from None
     age = (now - sent).total_seconds()
     if abs(age) > max_age_seconds():
@@ -198,13 +181,9 @@ def zalo_webhook(request):
         event_name=str(payload.get("event_name") or "unknown"),
         key=zalo_unique_key(payload, raw, creds.oa_id),
         raw=raw,
-        event_timestamp=datetime.fromtimestamp(int(payload["timestamp"]) / 1000, tz=UTC),
+        event_timestamp=zalo_event_time(payload["timestamp"]),
     )
     return _answer(new)
-
-
-def infobip_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def infobip_event_name(payload: dict) -> str:
@@ -218,25 +197,6 @@ def infobip_event_name(payload: dict) -> str:
 def infobip_sender_of(creds: OACredentials) -> str:
     """The sender Infobip knows the OA by (as providers.infobip.InfobipClient sends with)."""
     return creds.infobip_sender or creds.oa.zalo_oa_id
-
-
-def infobip_named_senders(payload: dict) -> set[str]:
-    """The OA senders the results name (zalo-openapi.json webhooks): an inbound message's `to` ("Sender
-    provided during the activation process"; its `sender` is the user). A Zalo delivery report names
-    none (`to` is the recipient), so a `sender` / `from` it carries anyway is taken as one; an SMS
-    failover report's `sender` is the SMS sender id, not the OA's, and is left out."""
-    named = set()
-    for result in payload.get("results") or []:
-        if not isinstance(result, dict):
-            continue
-        if "message" in result or "integrationType" in result:
-            fields = ("to",)
-        elif str(result.get("channel") or "").upper() == "SMS":
-            fields = ()
-        else:
-            fields = ("sender", "from")
-        named.update(str(result[f]) for f in fields if result.get(f) not in (None, ""))
-    return named
 
 
 @csrf_exempt
