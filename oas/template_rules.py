@@ -135,11 +135,6 @@ def normalise_value(value) -> str:
     return unicodedata.normalize("NFC", value if isinstance(value, str) else str(value))
 
 
-def value_length(value) -> int:
-    """Characters after NFC normalisation, as the provider's max length counts them."""
-    return len(normalise_value(value))
-
-
 _DATE_FORMATS = ("%H:%M:%S", "%H:%M", "%H:%M:%S %d/%m/%Y", "%H:%M %d/%m/%Y", "%d/%m/%Y", "%m/%Y")
 _NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 _POSITIVE_INTEGER = re.compile(r"^\d+$")
