@@ -4,7 +4,7 @@ Uses its own database (bench_quotas), created and migrated here. Prints figures;
 """
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from _benchdb import setup_django
 
@@ -65,10 +65,11 @@ def seed(today) -> None:
 
 def main() -> None:
     setup_django()
-    from quotas import rules, services
     from quotas.models import AutomaticViolation, OAHourlyStats
+    from quotas.services import levels
+    from zalo_admin.lib.dates import today_in_vietnam, vietnam_midnight
 
-    today = rules.vietnam_day(datetime.now(UTC)) - timedelta(days=1)
+    today = today_in_vietnam() - timedelta(days=1)
     started = time.perf_counter()
     seed(today)
     print(
@@ -76,11 +77,11 @@ def main() -> None:
         f"in {time.perf_counter() - started:.1f}s"
     )
     # The end of hour 23 of `today` (00:00 the next Vietnam day): the whole day's reports count.
-    at = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=rules.VIETNAM)
+    at = vietnam_midnight(today + timedelta(days=1))
     timings = []
     for run in range(3):
         started = time.perf_counter()
-        violations = services.run_violation_checks(at)
+        violations = levels.run_violation_checks(at)
         timings.append(time.perf_counter() - started)
         print(f"run {run + 1}: {timings[-1] * 1000:.0f} ms, {len(violations)} new violation(s)")
     first = timings[0]

@@ -2,8 +2,8 @@
 
 Every state change here goes through the audited services of `quotas.services`: saving a policy's
 change form makes a new policy version (the old row stays as it was), alerts are marked as handled
-by an admin action calling `resolve_alert`, and an OA's quota state is changed on the OA's own
-pages (policy: the OA form; level and guardrail: the quality page). Nothing is deleted here.
+by an admin action calling `levels.resolve_alert`, and an OA's quota state is changed on the OA's
+own pages (policy: the OA form; level and guardrail: the quality page). Nothing is deleted here.
 """
 
 from django.contrib import admin, messages
@@ -13,8 +13,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from quotas import services
 from quotas.models import LevelChange, OAQuotaState, Policy, QualityAlert
+from quotas.services import levels, policies
 from zalo_admin.roles import has_capability
 
 
@@ -64,12 +64,12 @@ class PolicyAdmin(ManagedByQualityAdmins, admin.ModelAdmin):
         return [(None, {**fieldsets[0][1], "description": description}), *fieldsets[1:]]
 
     def save_model(self, request, obj, form, change):
-        values = {name: value for name, value in form.cleaned_data.items() if name in services.POLICY_FIELDS}
+        values = {name: value for name, value in form.cleaned_data.items() if name in policies.POLICY_FIELDS}
         if not change:
-            saved = services.add_policy(values, request.user)
+            saved = policies.add_policy(values, request.user)
         elif form.has_changed():
             obj.superseded_code = Policy.objects.get(pk=obj.pk).code
-            saved = services.new_policy_version(obj.pk, values, request.user)
+            saved = policies.new_policy_version(obj.pk, values, request.user)
         else:
             return  # nothing changed: nothing is saved
         # The admin's log entry, message and redirect then name the row the service created.
@@ -152,7 +152,7 @@ class QualityAlertAdmin(ReadOnlyForQualityAdmins, admin.ModelAdmin):
     @admin.action(description=_("Mark the selected alerts as handled"), permissions=["resolve"])
     def mark_handled(self, request, queryset):
         resolved = sum(
-            services.resolve_alert(alert_id, request.user)
+            levels.resolve_alert(alert_id, request.user)
             for alert_id in queryset.filter(resolved_at__isnull=True).values_list("pk", flat=True)
         )
         self.message_user(

@@ -3,17 +3,17 @@
 from datetime import timedelta
 
 from django.db.models import Sum
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from quotas import rules
 from quotas.models import LevelChange, OADailyStats
-from quotas.services import quota_state
+from quotas.services.state import quota_state
+from zalo_admin.lib.dates import today_in_vietnam
 
 
 def messages_per_day_figure(days: int = 30) -> dict:
     """Messages sent per Vietnam day over the last `days` days, all OAs together."""
-    today = timezone.localdate()
+    today = today_in_vietnam()
     start = today - timedelta(days=days - 1)
     rows = (
         OADailyStats.objects.filter(day__gte=start, day__lte=today)
@@ -71,7 +71,7 @@ def _limits_by_day(oa_id: int, days: list, current_limit: int | None) -> list[in
 
 
 def _oa_days(oa_id: int, days: int):
-    today = rules.vietnam_day(timezone.now())
+    today = today_in_vietnam()
     start = today - timedelta(days=days - 1)
     span = [start + timedelta(days=i) for i in range(days)]
     rows = {

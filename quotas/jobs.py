@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from quotas import services
+from quotas.services import levels
 
 
 def _moment(at: str | None) -> datetime | None:
@@ -11,9 +11,9 @@ def _moment(at: str | None) -> datetime | None:
 
 def check_violations_hourly(at: str | None = None) -> int:
     """Every hour: the automatic-violation check of every OA for the hour that just ended."""
-    return len(services.run_violation_checks(_moment(at)))
+    return len(levels.run_violation_checks(_moment(at)))
 
 
 def review_levels_daily(at: str | None = None) -> int:
     """At 00:00 Vietnam time: every OA's level review."""
-    return services.run_daily_reviews(_moment(at))
+    return levels.run_daily_reviews(_moment(at))

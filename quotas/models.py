@@ -8,8 +8,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign
-from oas.models import MessageTemplate, OfficialAccount
 from quotas import rules
 
 RATE = {"max_digits": 7, "decimal_places": 6, "validators": [MinValueValidator(0), MaxValueValidator(1)]}
@@ -122,7 +120,7 @@ class OAQuotaState(models.Model):
         ALERT = "alert", _("Alert only")
 
     oa = models.OneToOneField(
-        OfficialAccount, on_delete=models.CASCADE, primary_key=True, related_name="quota"
+        "oas.OfficialAccount", on_delete=models.CASCADE, primary_key=True, related_name="quota"
     )
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="states")
     current_limit = models.PositiveIntegerField(
@@ -166,7 +164,7 @@ class LevelChange(models.Model):
         VIOLATION = "violation", _("Automatic violation")
         MANUAL = "manual", _("Manual correction")
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="level_changes")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="level_changes")
     effective_day = models.DateField()
     old_limit = models.PositiveIntegerField(null=True, blank=True)
     new_limit = models.PositiveIntegerField(null=True, blank=True)
@@ -185,7 +183,7 @@ class LevelChange(models.Model):
 class LevelReview(models.Model):
     """The daily review of one OA on one day (unique: running the job twice reviews once)."""
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="level_reviews")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="level_reviews")
     day = models.DateField()
     window_sent = models.PositiveIntegerField()
     window_bad_reports = models.PositiveIntegerField()
@@ -206,7 +204,7 @@ class LevelReview(models.Model):
 class AutomaticViolation(models.Model):
     """An automatic violation of one OA on one day (at most one per day)."""
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="violations")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="violations")
     day = models.DateField()
     hour = models.PositiveSmallIntegerField()
     bad_reports = models.PositiveIntegerField()
@@ -228,7 +226,7 @@ class QualityAlert(models.Model):
         GUARDRAIL = "guardrail", _("Guardrail")
         VIOLATION = "violation", _("Automatic violation")
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="quality_alerts")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="quality_alerts")
     day = models.DateField()
     kind = models.CharField(max_length=12, choices=Kind.choices)
     message = models.TextField()
@@ -256,15 +254,15 @@ class QuotaEvent(models.Model):
         SENT = "sent", _("Sent")
         BAD_REPORT = "bad_report", _("Bad report")
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="quota_events")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="quota_events")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     occurred_at = models.DateTimeField()
     day = models.DateField()  # Vietnam day of occurred_at
     hour = models.PositiveSmallIntegerField()  # Vietnam hour of occurred_at
     count = models.PositiveIntegerField(default=1)
     tag = models.PositiveSmallIntegerField(null=True, blank=True)
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL)
-    template = models.ForeignKey(MessageTemplate, null=True, blank=True, on_delete=models.SET_NULL)
+    campaign = models.ForeignKey("campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL)
+    template = models.ForeignKey("oas.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:
         indexes = [models.Index(fields=["oa", "day"])]
@@ -284,7 +282,7 @@ class Counters(models.Model):
 class OADailyStats(Counters):
     """Messages sent and bad reports of one OA on one Vietnam calendar day (a rollup)."""
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="daily_stats")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="daily_stats")
     day = models.DateField()
     transactional_sent = models.PositiveIntegerField(
         default=0, db_default=0
@@ -298,7 +296,7 @@ class OADailyStats(Counters):
 
 
 class OAHourlyStats(Counters):
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="hourly_stats")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="hourly_stats")
     day = models.DateField()
     hour = models.PositiveSmallIntegerField()
 
@@ -313,7 +311,7 @@ class OAHourlyStats(Counters):
 
 
 class CampaignDailyStats(Counters):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="daily_stats")
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.CASCADE, related_name="daily_stats")
     day = models.DateField()
 
     class Meta:
@@ -326,7 +324,7 @@ class CampaignDailyStats(Counters):
 
 
 class CampaignHourlyStats(Counters):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="hourly_stats")
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.CASCADE, related_name="hourly_stats")
     day = models.DateField()
     hour = models.PositiveSmallIntegerField()
 
@@ -342,7 +340,7 @@ class CampaignHourlyStats(Counters):
 
 
 class TemplateDailyStats(Counters):
-    template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="daily_stats")
+    template = models.ForeignKey("oas.MessageTemplate", on_delete=models.CASCADE, related_name="daily_stats")
     day = models.DateField()
 
     class Meta:
@@ -355,7 +353,7 @@ class TemplateDailyStats(Counters):
 
 
 class TemplateHourlyStats(Counters):
-    template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="hourly_stats")
+    template = models.ForeignKey("oas.MessageTemplate", on_delete=models.CASCADE, related_name="hourly_stats")
     day = models.DateField()
     hour = models.PositiveSmallIntegerField()
 
@@ -373,7 +371,7 @@ class TemplateHourlyStats(Counters):
 class DailyQuotaUsage(models.Model):
     """Sends granted by reservations to one OA on one day (all tags, and marketing alone)."""
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="quota_usage")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="quota_usage")
     day = models.DateField()
     reserved = models.PositiveIntegerField(default=0, db_default=0)
     marketing_reserved = models.PositiveIntegerField(default=0, db_default=0)
@@ -388,7 +386,7 @@ class DailyQuotaUsage(models.Model):
 class RecipientMarketingUsage(models.Model):
     """Marketing messages granted to one recipient by one OA on one day (the per-recipient caps)."""
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="+")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="+")
     recipient = models.CharField(max_length=64)
     day = models.DateField()
     count = models.PositiveIntegerField(default=0, db_default=0)
@@ -405,7 +403,7 @@ class RecipientMarketingUsage(models.Model):
 class QuotaReservation(models.Model):
     """Sends granted to a dispatcher for one OA and day; what is not used is released."""
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.CASCADE, related_name="quota_reservations")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="quota_reservations")
     day = models.DateField()
     tag = models.PositiveSmallIntegerField()
     requested = models.PositiveIntegerField()

@@ -7,7 +7,8 @@ from a literal.
 Conventions of the public API:
 - A *limit* is an `int` (messages per day) or `None` for unrestricted.
 - A *day number* is any consistent integer count of days (`date.toordinal()` in the product,
-  1, 2, 3… in the simulator). Days are Vietnam calendar days: use `vietnam_day()` on a moment.
+  1, 2, 3… in the simulator). Days are Vietnam calendar days: `zalo_admin.lib.dates.vietnam_day()`
+  turns a moment into one.
 - A *month* is the `date` of its first day.
 """
 
@@ -16,13 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 __all__ = [
-    "VIETNAM",
     "MARKETING_TAG",
     "Policy",
     "Tier",
@@ -31,8 +30,6 @@ __all__ = [
     "ReviewOutcome",
     "SimulationDay",
     "SimulationResult",
-    "vietnam_day",
-    "vietnam_hour",
     "month_of",
     "previous_months",
     "quality_tier",
@@ -58,7 +55,6 @@ __all__ = [
     "daily_volume_for_upgrade",
 ]
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 MARKETING_TAG = 3
 
 
@@ -129,21 +125,7 @@ class ReviewOutcome:
     new_limit: int | None  # the limit from the next day on (equal to the old one on hold)
 
 
-# --- days and months ---------------------------------------------------------------------------
-
-
-def vietnam_day(moment: datetime) -> date:
-    """The Vietnam calendar day of an aware moment (naive moments are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(VIETNAM).date()
-
-
-def vietnam_hour(moment: datetime) -> int:
-    """The Vietnam hour (0–23) of an aware moment (naive moments are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(VIETNAM).hour
+# --- months ------------------------------------------------------------------------------------
 
 
 def month_of(day: date) -> date:

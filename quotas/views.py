@@ -3,14 +3,19 @@
 from decimal import Decimal
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from oas.models import OfficialAccount
-from quotas import charts, rules, services
+from quotas import charts, rules, selectors
 from quotas.forms import CorrectionForm, ForecastForm, GuardrailForm, parse_level
-from quotas.models import Policy, QualityAlert
+from quotas.models import OAQuotaState, Policy, QualityAlert
+from quotas.services import levels
+from quotas.services.policies import rules_policy
+from quotas.services.state import limit_on, quota_state
+from zalo_admin.lib.dates import today_in_vietnam
 from zalo_admin.roles import has_capability, require_capability
 
 
@@ -20,7 +25,7 @@ def index(request):
         request,
         "quotas/index.html",
         {
-            "rows": services.quality_overview(),
+            "rows": selectors.quality_overview(),
             "alerts": QualityAlert.objects.filter(resolved_at__isnull=True).select_related("oa")[:100],
             "can_manage": has_capability(request.user, "manage_quality"),
         },
@@ -33,21 +38,29 @@ def policies(request):
     return render(request, "quotas/policies.html", {"policies": versions})
 
 
-def _detail_context(request, oa: OfficialAccount, **forms) -> dict:
-    state = services.quota_state(oa.pk)
-    policy = services.rules_policy(state.policy)
-    today = services.today_in_vietnam()
+def _oa_and_state(oa_id: int) -> tuple[OfficialAccount, OAQuotaState]:
+    """The OA and its quota state; 404 for an unknown OA or one without a state (never created here)."""
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    try:
+        return oa, quota_state(oa.pk)
+    except OAQuotaState.DoesNotExist:
+        raise Http404("This Official Account has no quota state.") from None
+
+
+def _detail_context(request, oa: OfficialAccount, state: OAQuotaState, **forms) -> dict:
+    policy = rules_policy(state.policy)
+    today = today_in_vietnam()
     forecast_form = ForecastForm(request.GET or None)
     forecast = None
     if forecast_form.is_valid():
         rate = forecast_form.cleaned_data["bad_report_rate_percent"]
-        forecast = services.forecast_level(
+        forecast = selectors.forecast_level(
             oa.pk,
             forecast_form.cleaned_data["planned_daily_volume"],
             days=forecast_form.cleaned_data["days"],
             bad_report_rate=None if rate is None else rate / 100,
         )
-    limit = services.limit_on(state, today)
+    limit = limit_on(state, today)
     return {
         "oa": oa,
         "state": state,
@@ -56,10 +69,10 @@ def _detail_context(request, oa: OfficialAccount, **forms) -> dict:
         "guardrail_threshold": rules.guardrail_threshold(policy, limit, state.guardrail_share),
         "can_send_marketing": rules.can_send_tag(policy, limit, rules.MARKETING_TAG),
         "in_penalty_zone": rules.is_in_penalty_zone(policy, limit),
-        "next_review": services.next_review_day(state, policy, today),
+        "next_review": selectors.next_review_day(state, policy, today),
         "volume_chart": charts.oa_volume_figure(oa.pk),
         "quality_chart": charts.oa_quality_figure(oa.pk),
-        "history": services.level_history(oa.pk),
+        "history": selectors.level_history(oa.pk),
         "alerts": oa.quality_alerts.filter(resolved_at__isnull=True),
         "forecast_form": forecast_form,
         "forecast": forecast,
@@ -77,39 +90,38 @@ def _detail_context(request, oa: OfficialAccount, **forms) -> dict:
 
 @require_capability("view_quality")
 def oa_detail(request, oa_id: int):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
-    return render(request, "quotas/oa_detail.html", _detail_context(request, oa))
+    oa, state = _oa_and_state(oa_id)
+    return render(request, "quotas/oa_detail.html", _detail_context(request, oa, state))
 
 
 @require_capability("manage_quality")
 @require_POST
 def correct_level(request, oa_id: int):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
-    form = CorrectionForm(request.POST, levels=services.quota_state(oa.pk).policy.levels)
+    oa, state = _oa_and_state(oa_id)
+    form = CorrectionForm(request.POST, levels=state.policy.levels)
     if form.is_valid():
         try:
-            services.correct_level(
+            levels.correct_level(
                 oa.pk, parse_level(form.cleaned_data["new_limit"]), form.cleaned_data["reason"], request.user
             )
-        except services.CorrectionRejected as error:
+        except levels.CorrectionRejected as error:
             form.add_error(None, str(error))
         else:
             messages.success(request, _("The level was corrected and the reason recorded."))
             return redirect("quotas:oa_detail", oa_id=oa.pk)
-    context = _detail_context(request, oa, correction_form=form)
+    context = _detail_context(request, oa, state, correction_form=form)
     return render(request, "quotas/oa_detail.html", context, status=400)
 
 
 @require_capability("manage_quality")
 @require_POST
 def update_guardrail(request, oa_id: int):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa, state = _oa_and_state(oa_id)
     form = GuardrailForm(request.POST)
     if not form.is_valid():
-        return render(
-            request, "quotas/oa_detail.html", _detail_context(request, oa, guardrail_form=form), status=400
-        )
-    services.update_guardrail(
+        context = _detail_context(request, oa, state, guardrail_form=form)
+        return render(request, "quotas/oa_detail.html", context, status=400)
+    levels.update_guardrail(
         oa.pk,
         form.cleaned_data["share_percent"] / Decimal(100),
         form.cleaned_data["action"],
@@ -123,6 +135,6 @@ def update_guardrail(request, oa_id: int):
 @require_POST
 def resolve_alert(request, alert_id: int):
     alert = get_object_or_404(QualityAlert, pk=alert_id)
-    services.resolve_alert(alert.pk, request.user)
+    levels.resolve_alert(alert.pk, request.user)
     messages.success(request, _("Alert marked as handled."))
     return redirect("quotas:index")

@@ -7,7 +7,6 @@ from django.db import transaction
 from django.db.models import Count
 from django.views.decorators.csrf import csrf_exempt
 
-from quotas import rules
 from sandbox import engine, oauth_views, people, quota, runtime, seed, worker
 from sandbox.http import json_response, read_json
 from sandbox.models import (
@@ -24,6 +23,7 @@ from sandbox.models import (
     SandboxToken,
     SandboxWebhook,
 )
+from zalo_admin.lib import dates
 
 WIPE_ORDER = (
     SandboxEvent,
@@ -151,8 +151,8 @@ def clock_view(request, body):
         {
             "now": now.isoformat(),
             "now_ms": runtime.ms(now),
-            "vietnam_day": rules.vietnam_day(now).isoformat(),
-            "vietnam_hour": rules.vietnam_hour(now),
+            "vietnam_day": dates.vietnam_day(now).isoformat(),
+            "vietnam_hour": dates.vietnam_hour(now),
             "offset_seconds": cfg["clock_offset_seconds"],
             "fixed": cfg["clock_fixed"],
         }
@@ -427,7 +427,7 @@ def create_oa(request, body):
             initial_limit={"value": body["initial_limit"]} if "initial_limit" in body else {},
             first_day=date.fromisoformat(body["first_day"])
             if body.get("first_day")
-            else rules.vietnam_day(now),
+            else dates.vietnam_day(now),
             admin_phones=body.get("admin_phones", []),
             created_at=now,
         )

@@ -21,6 +21,7 @@ from sandbox.errors import (
     infobip_failure,
 )
 from sandbox.models import SandboxEvent, SandboxMessage, SandboxOA, SandboxTemplate
+from zalo_admin.lib import dates
 
 PHONE_84 = re.compile(r"^84[35789]\d{8}$")
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
@@ -80,15 +81,16 @@ def check_send(
         raise ZaloError(-161)
     if str(sending_mode) == "3" and template.tag in (1, 2):
         raise ZaloError(-162)
-    if cfg.get("night_ban") and not 6 <= rules.vietnam_hour(now) < 22:
+    if cfg.get("night_ban") and not 6 <= dates.vietnam_hour(now) < 22:
         raise ZaloError(-133)
     development = mode == "development"
     state = None
     if development:
         if recipient not in (oa.admin_phones or []):
             raise ZaloError(-127)
+        day_start = dates.vietnam_midnight(dates.vietnam_day(now))
         dev_sent = SandboxMessage.objects.filter(
-            oa=oa, mode="development", sent_to_user=True, sent_at__gte=_vn_day_start(now)
+            oa=oa, mode="development", sent_to_user=True, sent_at__gte=day_start
         ).count()
         if dev_sent >= int(cfg.get("dev_daily_quota", 100)):
             raise ZaloError(-126)
@@ -144,11 +146,6 @@ def check_template_data(template: SandboxTemplate, data) -> None:
             raise ZaloError(-1124, f"Parameter {name} is shorter than {param.get('minLength')}")
         if param.get("type") == "NUMBER" and not text.isdigit():
             raise ZaloError(-1124, f"Parameter {name} must be a number")
-
-
-def _vn_day_start(now: datetime) -> datetime:
-    day = rules.vietnam_day(now)
-    return datetime(day.year, day.month, day.day, tzinfo=rules.VIETNAM)
 
 
 def mark_sent(

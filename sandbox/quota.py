@@ -2,7 +2,7 @@
 
 The sandbox never re-implements a rule: it keeps per-day history (SandboxDailyStat) and asks the
 project's rules engine (`quotas.rules`, pure functions) what the limit is today. Policy parameters
-are the product's own: the two policies its data migration loads, overridable per OA
+are the product's own: the two policies of `quotas.policy_data`, overridable per OA
 (SandboxOA.policy_overrides).
 """
 
@@ -11,20 +11,19 @@ import threading
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from importlib import import_module
 
 from django.db.models import F
 
-from quotas import rules
+from quotas import policy_data, rules
 from sandbox.models import SandboxDailyStat, SandboxMessage, SandboxOA
+from zalo_admin.lib import dates
 
-# One source for the policy numbers: the data migration that loads them into the product (the
-# sandbox keeps its own database, so it reads the migration's constants, not the product's rows).
-_SPEC = import_module("quotas.migrations.0003_load_policies")
+# One source for the policy numbers: the data module the product's migration loads (the sandbox
+# keeps its own database, so it reads the data, not the product's rows).
 _RULE_FIELDS = {field.name for field in fields(rules.Policy)} - {"code"}
 POLICIES = {
-    policy["code"]: {**{k: v for k, v in policy.items() if k in _RULE_FIELDS}, **_SPEC.COMMON}
-    for policy in _SPEC.POLICIES
+    policy["code"]: {**{k: v for k, v in policy.items() if k in _RULE_FIELDS}, **policy_data.COMMON}
+    for policy in policy_data.POLICIES
 }
 DECIMAL_FIELDS = ("high_max_rate", "medium_max_rate", "violation_rate")
 
@@ -69,8 +68,8 @@ class QuotaState:
 
 def state(oa: SandboxOA, now: datetime) -> QuotaState:
     """The OA's limit in force at `now` (sandbox clock) and its 7-day quality."""
-    today = rules.vietnam_day(now)
-    hour = rules.vietnam_hour(now)
+    today = dates.vietnam_day(now)
+    hour = dates.vietnam_hour(now)
     key = (
         oa.pk,
         today,
@@ -142,9 +141,9 @@ def marketing_rows(oa: SandboxOA) -> list[tuple[date, int, int, int]]:
 
 def recipient_marketing_counts(oa: SandboxOA, recipient: str, today: date) -> tuple[int, int]:
     """Marketing messages this recipient got from the OA (today, this calendar month), Vietnam days."""
-    start_month = _vn_midnight(rules.month_of(today))
-    start_day = _vn_midnight(today)
-    end_day = _vn_midnight(today + timedelta(days=1))
+    start_month = dates.vietnam_midnight(rules.month_of(today))
+    start_day = dates.vietnam_midnight(today)
+    end_day = dates.vietnam_midnight(today + timedelta(days=1))
     rows = SandboxMessage.objects.filter(
         oa=oa, recipient=recipient, tag=rules.MARKETING_TAG, sent_to_user=True, sent_at__gte=start_month
     )
@@ -153,12 +152,8 @@ def recipient_marketing_counts(oa: SandboxOA, recipient: str, today: date) -> tu
     return day_count, month_count
 
 
-def _vn_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=rules.VIETNAM)
-
-
 def record_send(oa: SandboxOA, tag: int, now: datetime) -> None:
-    day = rules.vietnam_day(now)
+    day = dates.vietnam_day(now)
     field = {1: "sent_tag1", 2: "sent_tag2", 3: "sent_tag3"}.get(tag, "sent_tag1")
     counters = {"sent": F("sent") + 1, field: F(field) + 1}
     if not SandboxDailyStat.objects.filter(oa=oa, day=day).update(**counters):
@@ -167,9 +162,9 @@ def record_send(oa: SandboxOA, tag: int, now: datetime) -> None:
 
 
 def record_bad_report(oa: SandboxOA, now: datetime) -> None:
-    stat = _stat(oa, rules.vietnam_day(now))
+    stat = _stat(oa, dates.vietnam_day(now))
     hours = list(stat.bad_by_hour or empty_hours())
-    hours[rules.vietnam_hour(now)] += 1
+    hours[dates.vietnam_hour(now)] += 1
     stat.bad_by_hour = hours
     stat.save(update_fields=["bad_by_hour"])
     bump_version()

@@ -3,7 +3,6 @@
 import os
 from datetime import timedelta
 
-from quotas import rules
 from sandbox import runtime
 from sandbox.models import (
     SandboxApp,
@@ -12,6 +11,7 @@ from sandbox.models import (
     SandboxTemplate,
     SandboxToken,
 )
+from zalo_admin.lib import dates
 
 DEMO = {
     "app": {"app_id": "demo-app-1", "secret_key": "demo-app-1-secret-key", "name": "Demo Zalo app"},
@@ -131,7 +131,7 @@ TEMPLATES = {
 def seed_demo() -> dict:
     """Create the demo data if missing (idempotent); returns the credentials."""
     now = runtime.now()
-    today = rules.vietnam_day(now)
+    today = dates.vietnam_day(now)
     app, _ = SandboxApp.objects.get_or_create(
         app_id=DEMO["app"]["app_id"],
         defaults={"secret_key": DEMO["app"]["secret_key"], "name": DEMO["app"]["name"]},

@@ -1,7 +1,6 @@
 """Fixtures shared by the whole suite: one user per role, a clean Redis database per test."""
 
 import os
-from importlib import import_module
 from urllib.parse import urlparse
 
 import pytest
@@ -10,6 +9,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
 
+from quotas.policy_data import load_policies
 from sandbox.testing import sandbox_fixture
 from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
 
@@ -18,7 +18,6 @@ from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery-staple"
-LOAD_POLICIES = import_module("quotas.migrations.0003_load_policies").load_policies
 
 
 def _make_user(django_user_model, username, role=None, **extra):
@@ -74,7 +73,7 @@ def quota_policies(django_db_setup, django_db_blocker):
     whole database, data migrations included (roles come back by themselves through post_migrate);
     loading outside the test's transaction keeps them for the tests that follow."""
     with django_db_blocker.unblock():
-        LOAD_POLICIES(apps, None)
+        load_policies(apps)
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from oas.models import MessageTemplate, OACredentials, OfficialAccount
-from quotas.models import OAQuotaState, Policy
-from quotas.services import record_bad_report, record_sent
+from quotas.models import Policy
+from quotas.services.rollups import record_bad_report, record_sent
+from quotas.services.state import create_quota_state
 from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
 
 DEMO_USERS = (("marketer", MARKETER), ("quality", QUALITY_ADMIN), ("auditor", COMPLIANCE_AUDITOR))
@@ -95,9 +96,7 @@ def _ensure_account(spec: dict) -> tuple[OfficialAccount, bool]:
         else:
             credentials["access_expires_at"] = timezone.now() + timedelta(hours=25)
         OACredentials.objects.create(oa=oa, **credentials)
-        OAQuotaState.objects.create(
-            oa=oa, policy=Policy.objects.get(code=spec["policy"]), current_limit=spec["limit"]
-        )
+        create_quota_state(oa, Policy.objects.get(code=spec["policy"]), current_limit=spec["limit"])
     return oa, created
 
 

@@ -21,7 +21,10 @@ from oas.services import accounts as service
 from oas.services import readings
 from providers.base import ProviderError
 from providers.http import interactive_client
-from quotas import services as quotas
+from quotas.models import OAQuotaState
+from quotas.selectors import level_history, next_review_day
+from quotas.services.state import limit_on, quota_state
+from zalo_admin.lib.dates import today_in_vietnam
 from zalo_admin.roles import has_capability, require_capability
 
 OAUTH_SESSION_KEY = "oa_oauth"
@@ -33,11 +36,20 @@ def account_list(request):
     return render(request, "oas/list.html", {"accounts": accounts})
 
 
+def _quota_state_or_none(oa_id: int) -> OAQuotaState | None:
+    """The OA's quota state, None when it has none (a GET shows that, never creates one)."""
+    try:
+        return quota_state(oa_id)
+    except OAQuotaState.DoesNotExist:
+        return None
+
+
 def _initial(oa: OfficialAccount) -> dict:
     creds = getattr(oa, "credentials", None)
-    state = quotas.quota_state(oa.pk)
     initial = {name: getattr(oa, name) for name in service.ACCOUNT_FIELDS}
-    initial["policy"] = state.policy.code
+    state = _quota_state_or_none(oa.pk)
+    if state is not None:  # without one, saving the form gives the OA the chosen policy
+        initial["policy"] = state.policy.code
     if creds is not None:
         initial.update({name: getattr(creds, name) for name in service.CREDENTIAL_FIELDS})
     return initial
@@ -110,17 +122,16 @@ def _quality_labels(reading) -> dict:
 @require_capability("view_oas")
 def account_detail(request, oa_id):
     oa = get_object_or_404(OfficialAccount.objects.select_related("credentials", "stopped_by"), pk=oa_id)
-    state = quotas.quota_state(oa.pk)
-    policy = state.policy.to_rules()
-    today = quotas.today_in_vietnam()
+    state = _quota_state_or_none(oa.pk)
+    today = today_in_vietnam()
     reading = readings.last_reading(oa.pk)  # stored: a hung provider cannot stall this page
     context = {
         "oa": oa,
         "creds": getattr(oa, "credentials", None),
         "state": state,
-        "current_limit": quotas.limit_on(state, today),
-        "next_review": quotas.next_review_day(state, policy, today),
-        "history": quotas.level_history(oa.pk)[:20],
+        "current_limit": limit_on(state, today) if state else None,
+        "next_review": next_review_day(state, state.policy.to_rules(), today) if state else None,
+        "history": level_history(oa.pk)[:20],
         "campaigns": Campaign.objects.filter(oa=oa, status__in=PAUSABLE_STATUSES),
         "reading": reading,
         "reading_error": reading.error_text(get_language() or "vi") if reading and not reading.ok else "",

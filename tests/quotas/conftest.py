@@ -8,6 +8,7 @@ from campaigns.models import Campaign
 from oas.models import MessageTemplate, OfficialAccount
 from quotas import rules
 from quotas.models import OAQuotaState, Policy
+from zalo_admin.lib.dates import VIETNAM
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def zns(db) -> rules.Policy:
 
 def vn_moment(day: date, hour: int = 12, minute: int = 0) -> datetime:
     """An aware UTC moment at `hour`:`minute` of Vietnam day `day`."""
-    return datetime.combine(day, time(hour, minute), tzinfo=rules.VIETNAM).astimezone(UTC)
+    return datetime.combine(day, time(hour, minute), tzinfo=VIETNAM).astimezone(UTC)
 
 
 def make_oa(name="Shop", policy_code="zbs-2026", limit=..., **state) -> OfficialAccount:

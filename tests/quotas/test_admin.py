@@ -12,8 +12,8 @@ from django.utils import timezone
 from compliance.models import AuditEvent
 from oas.models import OfficialAccount
 from providers.models import ProviderAlert, WebhookEvent
-from quotas import services
 from quotas.models import OAQuotaState, Policy, QualityAlert
+from quotas.services import levels, policies
 
 POLICY_FIELDS = [field.name for field in Policy._meta.concrete_fields if not field.primary_key]
 
@@ -65,7 +65,7 @@ def test_a_policy_edit_makes_a_new_version_and_leaves_the_old_row_unchanged(admi
     assert new.effective_from == old.effective_from
     # OAs on the old version stay on it; a new OA gets the latest version in force.
     assert OAQuotaState.objects.get(oa=oa).policy_id == old.pk
-    assert services.policy_for_new_oa(OfficialAccount(created_at=timezone.now())) == new
+    assert policies.policy_for_new_oa(OfficialAccount(created_at=timezone.now())) == new
 
     event = AuditEvent.objects.get(action="policy.new_version")
     assert event.actor == quality_admin.username
@@ -160,7 +160,7 @@ def test_the_oa_quota_state_cannot_be_changed_in_the_admin(admin_client, oa):
 
 
 def test_the_level_history_cannot_be_changed_in_the_admin(admin_client, oa, quality_admin):
-    change = services.correct_level(oa.pk, 50000, "Zalo ticket 9", quality_admin)
+    change = levels.correct_level(oa.pk, 50000, "Zalo ticket 9", quality_admin)
     response = admin_client.post(
         reverse("admin:quotas_levelchange_change", args=[change.pk]),
         {"oa": oa.pk, "effective_day": "2020-01-01", "new_limit": "1000", "reason": "manual"},
@@ -210,7 +210,7 @@ def test_an_alert_cannot_be_edited_in_place(admin_client, oa):
 
 @pytest.fixture
 def admin_rows(oa, quality_admin):
-    change = services.correct_level(oa.pk, 50000, "Zalo ticket 9", quality_admin)
+    change = levels.correct_level(oa.pk, 50000, "Zalo ticket 9", quality_admin)
     return {
         "quotas_policy": Policy.objects.get(code="zbs-2026"),
         "quotas_oaquotastate": OAQuotaState.objects.get(oa=oa),

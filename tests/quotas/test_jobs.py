@@ -8,8 +8,9 @@ from django.conf import settings
 from django_rq.cron import DjangoCronScheduler
 from rq import cron
 
-from quotas import jobs, services
+from quotas import jobs
 from quotas.models import AutomaticViolation, LevelReview
+from quotas.services import rollups
 from tests.quotas.conftest import vn_moment
 from tests.quotas.test_services import DAY
 
@@ -31,8 +32,8 @@ def test_the_rqcron_command_can_load_the_config():
 
 @pytest.mark.django_db
 def test_the_jobs_take_iso_moments_and_are_safe_to_run_twice(oa):
-    services.record_sent(oa.pk, vn_moment(DAY), count=40000)
-    services.record_bad_report(oa.pk, vn_moment(DAY + timedelta(days=7), 3), count=401)
+    rollups.record_sent(oa.pk, vn_moment(DAY), count=40000)
+    rollups.record_bad_report(oa.pk, vn_moment(DAY + timedelta(days=7), 3), count=401)
     review_at = vn_moment(DAY + timedelta(days=7), 0).isoformat()
     assert jobs.review_levels_daily(review_at) == 1
     assert jobs.review_levels_daily(review_at) == 0

@@ -2,10 +2,11 @@
 
 import pytest
 
-from quotas import services
+from quotas.services import rollups
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import browser_type_launch_args, log_in, watched_page  # noqa: F401 (fixtures)
 from tests.quotas.conftest import vn_moment
+from zalo_admin.lib import dates
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -16,9 +17,9 @@ def test_a_quality_admin_sees_the_charts_and_corrects_a_level_with_a_reason(
     quality_admin,
     oa,
 ):
-    today = services.today_in_vietnam()
-    services.record_sent(oa.pk, vn_moment(today, 8), count=1200, tag=1)
-    services.record_bad_report(oa.pk, vn_moment(today, 9), count=2)
+    today = dates.today_in_vietnam()
+    rollups.record_sent(oa.pk, vn_moment(today, 8), count=1200, tag=1)
+    rollups.record_bad_report(oa.pk, vn_moment(today, 9), count=2)
     page = watched_page
     page.context.set_extra_http_headers({"Accept-Language": "en"})
     log_in(page, live_server, quality_admin.username, PASSWORD)

@@ -10,8 +10,8 @@ from django.db.models import Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quotas import services
 from quotas.models import DailyQuotaUsage, OAQuotaState, QuotaReservation, RecipientMarketingUsage
+from quotas.services import policies, reservations, rollups
 from tests.quotas.conftest import make_oa, vn_moment
 
 DAY = date(2026, 11, 10)
@@ -29,60 +29,60 @@ def reserved_today(oa) -> int:
 @pytest.mark.django_db
 def test_a_reservation_is_granted_up_to_the_days_limit():
     oa = make_oa(limit=1000)
-    first = services.reserve(oa, 600, 1, now=NOW)
-    second = services.reserve(oa, 600, 1, now=NOW)
+    first = reservations.reserve(oa, 600, 1, now=NOW)
+    second = reservations.reserve(oa, 600, 1, now=NOW)
     assert (first.granted, second.granted, second.limited_by) == (600, 400, "daily_limit")
-    assert services.reserve(oa, 1, 1, now=NOW).granted == 0
+    assert reservations.reserve(oa, 1, 1, now=NOW).granted == 0
     assert reserved_today(oa) == 1000
 
 
 @pytest.mark.django_db
 def test_the_limit_resets_on_the_next_vietnam_day():
     oa = make_oa(limit=1000)
-    services.reserve(oa, 1000, 1, now=vn_moment(DAY, 23, 59))
-    assert services.reserve(oa, 1000, 1, now=vn_moment(DAY + timedelta(days=1), 0, 0)).granted == 1000
+    reservations.reserve(oa, 1000, 1, now=vn_moment(DAY, 23, 59))
+    assert reservations.reserve(oa, 1000, 1, now=vn_moment(DAY + timedelta(days=1), 0, 0)).granted == 1000
 
 
 @pytest.mark.django_db
 def test_an_unrestricted_oa_gets_everything_it_asks_for():
     oa = make_oa(limit=None)
-    assert services.reserve(oa, 10**7, 1, now=NOW).granted == 10**7
+    assert reservations.reserve(oa, 10**7, 1, now=NOW).granted == 10**7
 
 
 @pytest.mark.django_db
 def test_a_pending_review_change_applies_from_its_day_even_before_the_job_ran():
     oa = make_oa(limit=1000, pending_limit=10000, pending_from_day=DAY)
-    assert services.reserve(oa.pk, 5000, 1, now=NOW).granted == 5000
+    assert reservations.reserve(oa.pk, 5000, 1, now=NOW).granted == 5000
 
 
 @pytest.mark.django_db
 def test_released_sends_can_be_reserved_again():
     oa = make_oa(limit=1000)
-    reservation = services.reserve(oa, 1000, 1, now=NOW)
-    assert services.release(reservation, 300) == 300
+    reservation = reservations.reserve(oa, 1000, 1, now=NOW)
+    assert reservations.release(reservation, 300) == 300
     assert reservation.released == 300
-    assert services.reserve(oa, 1000, 1, now=NOW).granted == 300
+    assert reservations.reserve(oa, 1000, 1, now=NOW).granted == 300
 
 
 @pytest.mark.django_db
 def test_releasing_more_than_is_held_is_refused():
     oa = make_oa(limit=1000)
-    reservation = services.reserve(oa, 10, 1, now=NOW)
-    services.release(reservation, 6)
+    reservation = reservations.reserve(oa, 10, 1, now=NOW)
+    reservations.release(reservation, 6)
     with pytest.raises(ValueError):
-        services.release(reservation, 5)
+        reservations.release(reservation, 5)
 
 
 @pytest.mark.django_db
 def test_a_zbs_recipient_gets_one_marketing_message_a_day():
     oa = make_oa(limit=1000)
     recipients = phones(3)
-    first = services.reserve(oa, 3, 3, recipients, now=NOW)
+    first = reservations.reserve(oa, 3, 3, recipients, now=NOW)
     assert first.recipients == recipients
-    again = services.reserve(oa, 4, 3, [*phones(1), *phones(3, start=10)], now=NOW)
+    again = reservations.reserve(oa, 4, 3, [*phones(1), *phones(3, start=10)], now=NOW)
     assert again.recipients == phones(3, start=10)
     assert again.limited_by == "recipient_cap"
-    tomorrow = services.reserve(oa, 1, 3, phones(1), now=vn_moment(DAY + timedelta(days=1)))
+    tomorrow = reservations.reserve(oa, 1, 3, phones(1), now=vn_moment(DAY + timedelta(days=1)))
     assert tomorrow.granted == 1
 
 
@@ -91,81 +91,83 @@ def test_a_zbs_recipient_gets_at_most_thirty_marketing_messages_a_month():
     oa = make_oa(limit=1000)
     recipient = phones(1)
     granted = [
-        services.reserve(oa, 1, 3, recipient, now=vn_moment(date(2026, 12, 1) + timedelta(days=d))).granted
+        reservations.reserve(
+            oa, 1, 3, recipient, now=vn_moment(date(2026, 12, 1) + timedelta(days=d))
+        ).granted
         for d in range(31)
     ]
     assert granted == [1] * 30 + [0]
-    assert services.reserve(oa, 1, 3, recipient, now=vn_moment(date(2027, 1, 1))).granted == 1
+    assert reservations.reserve(oa, 1, 3, recipient, now=vn_moment(date(2027, 1, 1))).granted == 1
 
 
 @pytest.mark.django_db
 def test_a_zns_recipient_gets_at_most_four_marketing_messages_a_month():
     oa = make_oa(policy_code="zns-2024", limit=20000)
     recipient = phones(1)
-    granted = [services.reserve(oa, 2, 3, recipient * 2, now=NOW).granted for _ in range(3)]
+    granted = [reservations.reserve(oa, 2, 3, recipient * 2, now=NOW).granted for _ in range(3)]
     assert granted == [2, 2, 0]
 
 
 @pytest.mark.django_db
 def test_releasing_recipients_frees_their_caps():
     oa = make_oa(limit=1000)
-    reservation = services.reserve(oa, 2, 3, phones(2), now=NOW)
-    with pytest.raises(services.RecipientsRequired):
-        services.release(reservation, 1)
+    reservation = reservations.reserve(oa, 2, 3, phones(2), now=NOW)
+    with pytest.raises(reservations.RecipientsRequired):
+        reservations.release(reservation, 1)
     with pytest.raises(ValueError):
-        services.release(reservation, phones(1, start=50))
-    assert services.release(reservation, phones(1)) == 1
+        reservations.release(reservation, phones(1, start=50))
+    assert reservations.release(reservation, phones(1)) == 1
     with pytest.raises(ValueError):
-        services.release(reservation, phones(1))
-    assert services.reserve(oa, 1, 3, phones(1), now=NOW).granted == 1
+        reservations.release(reservation, phones(1))
+    assert reservations.reserve(oa, 1, 3, phones(1), now=NOW).granted == 1
 
 
 @pytest.mark.django_db
 def test_marketing_reservations_must_name_recipients_under_recipient_caps():
     oa = make_oa(limit=1000)
-    with pytest.raises(services.RecipientsRequired):
-        services.reserve(oa, 5, 3, now=NOW)
+    with pytest.raises(reservations.RecipientsRequired):
+        reservations.reserve(oa, 5, 3, now=NOW)
 
 
 @pytest.mark.django_db
 def test_zns_marketing_below_20000_is_refused():
     oa = make_oa(policy_code="zns-2024", limit=10000)
-    reservation = services.reserve(oa, 5, 3, phones(5), now=NOW)
+    reservation = reservations.reserve(oa, 5, 3, phones(5), now=NOW)
     assert (reservation.granted, reservation.limited_by, reservation.pk) == (
         0,
         "tag_not_allowed_at_level",
         None,
     )
-    assert services.reserve(oa, 5, 1, now=NOW).granted == 5
+    assert reservations.reserve(oa, 5, 1, now=NOW).granted == 5
 
 
 @pytest.mark.django_db
 def test_zns_marketing_stays_within_the_monthly_oa_quota():
     oa = make_oa(policy_code="zns-2024", limit=500000, first_marketing_day=date(2026, 1, 5))
-    services.record_sent(oa.pk, vn_moment(date(2026, 9, 15)), count=10000, tag=1)
-    services.record_sent(oa.pk, vn_moment(date(2026, 10, 15)), count=50000, tag=2)
+    rollups.record_sent(oa.pk, vn_moment(date(2026, 9, 15)), count=10000, tag=1)
+    rollups.record_sent(oa.pk, vn_moment(date(2026, 10, 15)), count=50000, tag=2)
     november = vn_moment(date(2026, 11, 3))
-    first = services.reserve(oa, 6000, 3, phones(6000), now=november)
-    second = services.reserve(oa, 6000, 3, phones(6000, start=6000), now=november)
+    first = reservations.reserve(oa, 6000, 3, phones(6000), now=november)
+    second = reservations.reserve(oa, 6000, 3, phones(6000, start=6000), now=november)
     assert (first.granted, second.granted, second.limited_by) == (6000, 4000, "monthly_marketing_quota")
 
 
 @pytest.mark.django_db
 def test_zns_marketing_gets_the_bonus_in_the_first_marketing_month():
     oa = make_oa(policy_code="zns-2024", limit=500000)
-    services.record_sent(oa.pk, vn_moment(date(2026, 10, 15)), count=60000, tag=1)
+    rollups.record_sent(oa.pk, vn_moment(date(2026, 10, 15)), count=60000, tag=1)
     november = vn_moment(date(2026, 11, 3))
-    assert services.reserve(oa, 30000, 3, phones(30000), now=november).granted == 20000
+    assert reservations.reserve(oa, 30000, 3, phones(30000), now=november).granted == 20000
 
 
 @pytest.mark.django_db
 def test_the_monthly_marketing_quota_looks_at_the_two_previous_calendar_months_only():
     oa = make_oa(policy_code="zns-2024", limit=500000, first_marketing_day=date(2026, 1, 5))
-    services.record_sent(oa.pk, vn_moment(date(2026, 8, 31), 23, 59), count=60000, tag=1)  # too old
-    services.record_sent(oa.pk, vn_moment(date(2026, 11, 1), 0, 0), count=60000, tag=1)  # this month
-    services.record_sent(oa.pk, vn_moment(date(2026, 9, 1), 0, 0), count=600, tag=2)
-    services.record_sent(oa.pk, vn_moment(date(2026, 10, 31), 23, 59), count=600, tag=3)  # marketing
-    assert services.reserve(oa, 1000, 3, phones(1000), now=vn_moment(date(2026, 11, 2))).granted == 100
+    rollups.record_sent(oa.pk, vn_moment(date(2026, 8, 31), 23, 59), count=60000, tag=1)  # too old
+    rollups.record_sent(oa.pk, vn_moment(date(2026, 11, 1), 0, 0), count=60000, tag=1)  # this month
+    rollups.record_sent(oa.pk, vn_moment(date(2026, 9, 1), 0, 0), count=600, tag=2)
+    rollups.record_sent(oa.pk, vn_moment(date(2026, 10, 31), 23, 59), count=600, tag=3)  # marketing
+    assert reservations.reserve(oa, 1000, 3, phones(1000), now=vn_moment(date(2026, 11, 2))).granted == 100
 
 
 # --- concurrency -----------------------------------------------------------------------------------
@@ -178,9 +180,9 @@ def _hammer(oa_id: int, results: list, errors: list, barrier: threading.Barrier,
             if tag == 3:
                 start = round_number * 7 % len(pool)
                 recipients = (pool + pool)[start : start + 7]
-                reservation = services.reserve(oa_id, len(recipients), 3, recipients, now=NOW)
+                reservation = reservations.reserve(oa_id, len(recipients), 3, recipients, now=NOW)
             else:
-                reservation = services.reserve(oa_id, 37, tag, now=NOW)
+                reservation = reservations.reserve(oa_id, 37, tag, now=NOW)
             results.append(reservation)
     except Exception as error:  # surfaced by the test thread
         errors.append(error)
@@ -240,7 +242,7 @@ def test_no_sequence_of_reservations_and_releases_breaks_a_limit_or_a_cap(
     state = OAQuotaState.objects.get(oa=oa)
     state.current_limit = state.policy.levels[limit_index + (3 if policy_code == "zns-2024" else 0)]
     state.save()
-    policy = services.rules_policy(state.policy)
+    policy = policies.rules_policy(state.policy)
     held: list[QuotaReservation] = []
     start = date(2026, 10, 20)
     for kind, tag, n, recipient_numbers, day_offset in operations:
@@ -248,7 +250,7 @@ def test_no_sequence_of_reservations_and_releases_breaks_a_limit_or_a_cap(
         if kind == "reserve":
             recipients = [f"84900000{number}" for number in recipient_numbers] if tag == 3 else None
             asked = n if recipients is None else len(recipients)
-            reservation = services.reserve(oa, asked, tag, recipients, now=now)
+            reservation = reservations.reserve(oa, asked, tag, recipients, now=now)
             assert reservation.granted <= asked
             if reservation.pk:
                 held.append(reservation)
@@ -259,9 +261,9 @@ def test_no_sequence_of_reservations_and_releases_breaks_a_limit_or_a_cap(
                 unused = list(
                     (Counter(reservation.recipients) - Counter(reservation.released_recipients)).elements()
                 )
-                services.release(reservation, unused[: n % (len(unused) + 1)])
+                reservations.release(reservation, unused[: n % (len(unused) + 1)])
             else:
-                services.release(reservation, n % (still + 1))
+                reservations.release(reservation, n % (still + 1))
     for usage in DailyQuotaUsage.objects.filter(oa=oa):
         assert usage.reserved <= state.current_limit
         net = sum(r.granted - r.released for r in QuotaReservation.objects.filter(oa=oa, day=usage.day))
@@ -279,19 +281,11 @@ def test_no_sequence_of_reservations_and_releases_breaks_a_limit_or_a_cap(
 @pytest.mark.django_db
 def test_a_transactional_reservation_with_recipients_is_released_by_count_without_touching_caps():
     oa = make_oa(limit=1000)
-    marketing = services.reserve(oa, 1, 3, phones(1), now=NOW)
-    orders = services.reserve(oa, 3, 1, phones(3), now=NOW)
+    marketing = reservations.reserve(oa, 1, 3, phones(1), now=NOW)
+    orders = reservations.reserve(oa, 3, 1, phones(3), now=NOW)
     assert orders.recipients == phones(3)
-    assert services.release(orders, 2) == 2
-    assert services.release(orders, phones(1)) == 1
+    assert reservations.release(orders, 2) == 2
+    assert reservations.release(orders, phones(1)) == 1
     assert RecipientMarketingUsage.objects.get(oa=oa, recipient=phones(1)[0]).count == 1
     assert marketing.tracks_recipient_caps and not orders.tracks_recipient_caps
     assert reserved_today(oa) == 1
-
-
-@pytest.mark.django_db
-def test_the_remaining_quota_of_today_is_the_limit_minus_what_is_reserved():
-    oa = make_oa(limit=1000)
-    services.reserve(oa, 250, 1, now=NOW)
-    assert services.remaining_today(oa.pk, now=NOW) == 750
-    assert services.remaining_today(make_oa(name="Big", limit=None).pk, now=NOW) is None

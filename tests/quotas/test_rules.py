@@ -1,7 +1,7 @@
 """The pure rule functions, on the policies the data migration loads."""
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -46,13 +46,7 @@ def test_a_policy_rejects_levels_out_of_order(zbs):
         replace(zbs, levels=(10000, 1000, 20000))
 
 
-# --- days ----------------------------------------------------------------------------------------
-
-
-def test_a_vietnam_day_starts_at_17_utc():
-    assert rules.vietnam_day(datetime(2026, 3, 1, 16, 59, tzinfo=UTC)) == date(2026, 3, 1)
-    assert rules.vietnam_day(datetime(2026, 3, 1, 17, 0, tzinfo=UTC)) == date(2026, 3, 2)
-    assert rules.vietnam_hour(datetime(2026, 3, 1, 17, 0, tzinfo=UTC)) == 0
+# --- months --------------------------------------------------------------------------------------
 
 
 def test_previous_months_cross_the_year_boundary():

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from campaigns.models import Campaign
 from oas.models import OfficialAccount
-from quotas import services
+from quotas import selectors
 from quotas.models import (
     AutomaticViolation,
     CampaignDailyStats,
@@ -26,6 +26,8 @@ from quotas.models import (
     QuotaEvent,
     TemplateDailyStats,
 )
+from quotas.services import levels, policies, rollups
+from quotas.services import state as quota_states
 from tests.quotas.conftest import make_oa, vn_moment
 
 DAY = date(2026, 11, 2)
@@ -36,11 +38,11 @@ def state_of(oa) -> OAQuotaState:
 
 
 def send(oa, day, count, hour=10, **extra):
-    services.record_sent(oa.pk, vn_moment(day, hour), count=count, **extra)
+    rollups.record_sent(oa.pk, vn_moment(day, hour), count=count, **extra)
 
 
 def report(oa, day, count, hour=10, **extra):
-    services.record_bad_report(oa.pk, vn_moment(day, hour), count=count, **extra)
+    rollups.record_bad_report(oa.pk, vn_moment(day, hour), count=count, **extra)
 
 
 # --- state ---------------------------------------------------------------------------------------
@@ -49,7 +51,7 @@ def report(oa, day, count, hour=10, **extra):
 @pytest.mark.django_db
 def test_a_new_oa_gets_the_latest_policy_in_force_at_registration():
     oa = OfficialAccount.objects.create(name="New", zalo_oa_id="new")
-    state = services.quota_state(oa.pk)
+    state = quota_states.create_quota_state(oa.pk)
     assert (state.policy.code, state.current_limit) == ("zbs-2026", 20000)
 
 
@@ -58,12 +60,12 @@ def test_an_oa_registered_before_2026_01_16_gets_the_zns_policy():
     oa = OfficialAccount.objects.create(name="Old", zalo_oa_id="old")
     OfficialAccount.objects.filter(pk=oa.pk).update(created_at=datetime(2025, 6, 1, tzinfo=UTC))
     oa.refresh_from_db()
-    assert services.quota_state(oa.pk).policy.code == "zns-2024"
+    assert quota_states.create_quota_state(oa.pk).policy.code == "zns-2024"
 
 
 @pytest.mark.django_db
 def test_the_rules_policy_is_built_from_the_row():
-    policy = services.rules_policy(Policy.objects.get(code="zns-2024"))
+    policy = policies.rules_policy(Policy.objects.get(code="zns-2024"))
     assert policy.marketing_min_level == 20000
     assert policy.recipient_marketing_per_month == 4
 
@@ -89,7 +91,7 @@ def test_recording_sends_bumps_every_rollup(transaction_campaign):
 
 @pytest.mark.django_db
 def test_events_are_counted_on_their_vietnam_day(oa):
-    services.record_sent(oa.pk, datetime(2026, 11, 1, 17, 30, tzinfo=UTC), count=5)
+    rollups.record_sent(oa.pk, datetime(2026, 11, 1, 17, 30, tzinfo=UTC), count=5)
     assert OADailyStats.objects.get(oa=oa).day == date(2026, 11, 2)
     assert OAHourlyStats.objects.get(oa=oa).hour == 0
 
@@ -130,13 +132,13 @@ def test_the_daily_review_reproduces_the_zbs_first_example(oa):
     send(oa, DAY + timedelta(days=1), 10000)
     send(oa, DAY + timedelta(days=2), 20000)
     for offset in range(1, 7):
-        assert services.review_oa(oa.pk, DAY + timedelta(days=offset)) is None
-    review = services.review_oa(oa.pk, DAY + timedelta(days=7))
+        assert levels.review_oa(oa.pk, DAY + timedelta(days=offset)) is None
+    review = levels.review_oa(oa.pk, DAY + timedelta(days=7))
     assert (review.decision, review.new_limit, review.window_sent) == ("upgrade", 50000, 40000)
     state = state_of(oa)
-    assert services.limit_on(state, DAY + timedelta(days=7)) == 20000
-    assert services.limit_on(state, DAY + timedelta(days=8)) == 50000
-    assert services.review_oa(oa.pk, DAY + timedelta(days=8)) is None
+    assert quota_states.limit_on(state, DAY + timedelta(days=7)) == 20000
+    assert quota_states.limit_on(state, DAY + timedelta(days=8)) == 50000
+    assert levels.review_oa(oa.pk, DAY + timedelta(days=8)) is None
     change = LevelChange.objects.get(oa=oa)
     assert (change.reason, change.old_limit, change.new_limit, change.effective_day) == (
         "review_upgrade",
@@ -152,8 +154,8 @@ def test_the_daily_job_is_idempotent(oa):
     send(oa, DAY, 40000)
     review_day = DAY + timedelta(days=7)
     at = vn_moment(review_day, 0, 1)
-    assert services.run_daily_reviews(at) == 1
-    assert services.run_daily_reviews(at) == 0
+    assert levels.run_daily_reviews(at) == 1
+    assert levels.run_daily_reviews(at) == 0
     assert LevelReview.objects.filter(oa=oa).count() == 1
     assert state_of(oa).pending_limit == 50000
 
@@ -162,8 +164,8 @@ def test_the_daily_job_is_idempotent(oa):
 def test_a_low_window_downgrades_the_next_day_with_the_reason_recorded(oa):
     send(oa, DAY, 1000)
     report(oa, DAY, 10)
-    services.review_oa(oa.pk, DAY + timedelta(days=7))
-    services.review_oa(oa.pk, DAY + timedelta(days=8))
+    levels.review_oa(oa.pk, DAY + timedelta(days=7))
+    levels.review_oa(oa.pk, DAY + timedelta(days=8))
     change = LevelChange.objects.get(oa=oa)
     assert (change.reason, change.new_limit) == ("review_downgrade", 10000)
 
@@ -184,12 +186,12 @@ def test_the_run_quota_jobs_command_runs_both_jobs(oa):
 @pytest.mark.django_db
 def test_the_hourly_check_drops_the_level_on_a_violation_once_a_day(oa):
     report(oa, DAY, 401, hour=9)
-    assert services.run_violation_checks(vn_moment(DAY, 9, 59)) == []  # hour 9 not over yet
-    violations = services.run_violation_checks(vn_moment(DAY, 10, 0))
+    assert levels.run_violation_checks(vn_moment(DAY, 9, 59)) == []  # hour 9 not over yet
+    violations = levels.run_violation_checks(vn_moment(DAY, 10, 0))
     assert [(v.hour, v.limit, v.new_limit) for v in violations] == [(9, 20000, 10000)]
     report(oa, DAY, 1000, hour=10)
-    assert services.run_violation_checks(vn_moment(DAY, 11, 0)) == []
-    assert services.run_violation_checks(vn_moment(DAY, 10, 0)) == []
+    assert levels.run_violation_checks(vn_moment(DAY, 11, 0)) == []
+    assert levels.run_violation_checks(vn_moment(DAY, 10, 0)) == []
     assert state_of(oa).current_limit == 10000
     assert AutomaticViolation.objects.filter(oa=oa).count() == 1
     assert LevelChange.objects.get(oa=oa).reason == "violation"
@@ -200,9 +202,9 @@ def test_the_hourly_check_drops_the_level_on_a_violation_once_a_day(oa):
 def test_a_violation_the_day_an_upgrade_was_due_cancels_it(oa):
     send(oa, DAY, 40000)
     review_day = DAY + timedelta(days=7)
-    services.run_daily_reviews(vn_moment(review_day, 0))
+    levels.run_daily_reviews(vn_moment(review_day, 0))
     report(oa, review_day, 401, hour=23)
-    services.run_daily_reviews(vn_moment(review_day + timedelta(days=1), 0))  # closes hour 23 first
+    levels.run_daily_reviews(vn_moment(review_day + timedelta(days=1), 0))  # closes hour 23 first
     state = state_of(oa)
     assert state.current_limit == 10000
     assert state.review_clock_start == review_day
@@ -215,7 +217,7 @@ def test_a_violation_the_day_an_upgrade_was_due_cancels_it(oa):
 def test_a_violation_at_the_bottom_level_keeps_the_level():
     oa = make_oa(limit=1000)
     report(oa, DAY, 21, hour=5)
-    [violation] = services.run_violation_checks(vn_moment(DAY, 6))
+    [violation] = levels.run_violation_checks(vn_moment(DAY, 6))
     assert (violation.limit, violation.new_limit) == (1000, 1000)
     assert not LevelChange.objects.filter(oa=oa).exists()
 
@@ -247,7 +249,7 @@ def test_the_guardrail_pauses_running_marketing_campaigns_and_alerts(
 @pytest.mark.django_db
 def test_the_guardrail_only_alerts_when_set_to_alert_only(marketing_campaign):
     oa = marketing_campaign.oa
-    services.update_guardrail(oa.pk, Decimal("0.5"), "alert")
+    levels.update_guardrail(oa.pk, Decimal("0.5"), "alert")
     report(oa, DAY, 200)
     marketing_campaign.refresh_from_db()
     assert marketing_campaign.status == Campaign.Status.RUNNING
@@ -267,11 +269,11 @@ def test_pausing_a_campaign_that_is_not_running_does_nothing(marketing_campaign)
 
 @pytest.mark.django_db
 def test_a_manual_correction_needs_a_written_reason(oa, quality_admin):
-    with pytest.raises(services.CorrectionRejected):
-        services.correct_level(oa.pk, 50000, "   ", quality_admin)
-    with pytest.raises(services.CorrectionRejected):
-        services.correct_level(oa.pk, 12345, "typo", quality_admin)
-    change = services.correct_level(oa.pk, 50000, "Zalo support raised the level (ticket 42)", quality_admin)
+    with pytest.raises(levels.CorrectionRejected):
+        levels.correct_level(oa.pk, 50000, "   ", quality_admin)
+    with pytest.raises(levels.CorrectionRejected):
+        levels.correct_level(oa.pk, 12345, "typo", quality_admin)
+    change = levels.correct_level(oa.pk, 50000, "Zalo support raised the level (ticket 42)", quality_admin)
     assert (change.reason, change.changed_by, change.new_limit) == ("manual", quality_admin, 50000)
     assert state_of(oa).current_limit == 50000
 
@@ -280,7 +282,7 @@ def test_a_manual_correction_needs_a_written_reason(oa, quality_admin):
 def test_the_forecast_says_when_the_next_upgrade_can_happen(oa):
     today = DAY
     send(oa, today - timedelta(days=10), 100)
-    forecast = services.forecast_level(oa.pk, 6000, days=20, today=today)
+    forecast = selectors.forecast_level(oa.pk, 6000, days=20, today=today)
     assert forecast.daily_volume_for_upgrade == 5715
     assert forecast.days[0].day == today + timedelta(days=1)
     assert forecast.next_upgrade_limit == 50000
@@ -292,7 +294,7 @@ def test_the_quality_overview_lists_every_oa(oa):
     make_oa(name="Other", policy_code="zns-2024")
     send(oa, DAY, 100)
     report(oa, DAY, 1)
-    rows = services.quality_overview(today=DAY)
+    rows = selectors.quality_overview(today=DAY)
     assert [(row.oa.name, row.limit, row.sent_today, row.bad_reports_today) for row in rows] == [
         ("Other", 5000, 0, 0),
         ("Shop", 20000, 100, 1),
@@ -306,7 +308,7 @@ def test_the_hourly_check_is_a_backstop_for_the_guardrail_and_pauses_after_a_vio
     # Rollups written without going through record_bad_report (as after a rebuild): 401 > 400.
     OADailyStats.objects.create(oa=oa, day=DAY, sent=1000, bad_reports=401)
     OAHourlyStats.objects.create(oa=oa, day=DAY, hour=8, sent=1000, bad_reports=401)
-    [violation] = services.run_violation_checks(vn_moment(DAY, 9))
+    [violation] = levels.run_violation_checks(vn_moment(DAY, 9))
     marketing_campaign.refresh_from_db()
     assert marketing_campaign.status == Campaign.Status.PAUSED
     kinds = set(QualityAlert.objects.filter(oa=oa).values_list("kind", flat=True))
@@ -329,10 +331,10 @@ event_strategy = st.tuples(
 def test_incremental_rollups_equal_the_rebuilt_ones(transaction_campaign, events):
     oa = transaction_campaign.oa
     QuotaEvent.objects.all().delete()
-    services.rebuild_rollups()
+    rollups.rebuild_rollups()
     start = vn_moment(DAY, 0)
     for kind, minute, count, tag, with_campaign in events:
-        record = services.record_sent if kind == "sent" else services.record_bad_report
+        record = rollups.record_sent if kind == "sent" else rollups.record_bad_report
         campaign = transaction_campaign if with_campaign else None
         record(
             oa.pk,
@@ -348,11 +350,11 @@ def test_incremental_rollups_equal_the_rebuilt_ones(transaction_campaign, events
             model.__name__: sorted(
                 tuple(row) for row in model.objects.values_list(*[f.attname for f in model._meta.fields][1:])
             )
-            for model in services.ROLLUP_MODELS
+            for model in rollups.ROLLUP_MODELS
         }
 
     incremental = snapshot()
-    services.rebuild_rollups()
+    rollups.rebuild_rollups()
     assert snapshot() == incremental
 
 
@@ -360,8 +362,8 @@ def test_every_level_change_and_setting_lands_in_the_audit_log(oa, quality_admin
     from compliance.integrity import verify_audit_log
     from compliance.models import AuditEvent
 
-    services.correct_level(oa.pk, 10000, "Agreed with Zalo support", quality_admin)
-    services.update_guardrail(oa.pk, Decimal("0.5"), "alert", actor=quality_admin)
+    levels.correct_level(oa.pk, 10000, "Agreed with Zalo support", quality_admin)
+    levels.update_guardrail(oa.pk, Decimal("0.5"), "alert", actor=quality_admin)
     events = list(AuditEvent.objects.values_list("action", "actor", "target_id"))
     assert events == [("oa.level_change", "quality", str(oa.pk)), ("oa.guardrail", "quality", str(oa.pk))]
     assert "Agreed with Zalo support" in AuditEvent.objects.get(action="oa.level_change").summary

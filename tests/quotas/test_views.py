@@ -5,10 +5,11 @@ import json
 import pytest
 from django.urls import reverse
 
-from quotas import services
 from quotas.charts import oa_quality_figure, oa_volume_figure
 from quotas.models import LevelChange, OAQuotaState, Policy, QualityAlert
+from quotas.services import levels, rollups
 from tests.quotas.conftest import vn_moment
+from zalo_admin.lib import dates
 
 ROLES = ("marketer", "quality_admin", "auditor", "superuser")
 VIEWERS = {"marketer", "quality_admin", "superuser"}
@@ -70,7 +71,7 @@ def test_the_correction_form_is_not_shown_to_marketers(client, marketer, oa):
 
 
 def test_the_per_oa_page_renders_charts_without_inline_scripts(client, marketer, oa):
-    services.record_sent(oa.pk, vn_moment(services.today_in_vietnam()), count=50)
+    rollups.record_sent(oa.pk, vn_moment(dates.today_in_vietnam()), count=50)
     client.force_login(marketer)
     response = client.get(reverse("quotas:oa_detail", args=[oa.pk]))
     html = response.content.decode()
@@ -94,8 +95,8 @@ def test_the_forecast_form_projects_the_level(client, marketer, oa):
 
 
 def test_the_overview_lists_oas_and_open_alerts(client, quality_admin, oa):
-    today = services.today_in_vietnam()
-    services.record_bad_report(oa.pk, vn_moment(today), count=300)
+    today = dates.today_in_vietnam()
+    rollups.record_bad_report(oa.pk, vn_moment(today), count=300)
     client.force_login(quality_admin)
     response = client.get(reverse("quotas:index"))
     html = response.content.decode()
@@ -124,7 +125,7 @@ def test_the_policies_page_lists_both_policies(client, marketer):
 
 
 def test_the_volume_chart_follows_the_limit_history(client, quality_admin, oa):
-    services.correct_level(oa.pk, 50000, "raised", quality_admin)
+    levels.correct_level(oa.pk, 50000, "raised", quality_admin)
     limits = oa_volume_figure(oa.pk, days=3)["data"][1]["y"]
     assert limits == [20000, 20000, 50000]
 
@@ -196,3 +197,47 @@ def test_the_quality_chart_shows_the_violation_threshold_of_each_days_limit(oa):
     threshold = oa_quality_figure(oa.pk, days=2)["data"][-1]
     assert threshold["yaxis"] == "y2"
     assert threshold["y"] == [400.0, 400.0]  # 2 % of 20,000
+
+
+# --- reads never write --------------------------------------------------------------------------
+
+
+def test_no_quality_page_nor_the_oa_page_creates_a_quota_state(client, quality_admin, oa):
+    from oas.models import OfficialAccount
+
+    bare = OfficialAccount.objects.create(name="No state", zalo_oa_id="no-state")  # made outside the service
+    client.force_login(quality_admin)
+    before = OAQuotaState.objects.count()
+    assert client.get(reverse("quotas:index")).status_code == 200
+    assert client.get(reverse("quotas:policies")).status_code == 200
+    forecast = {"planned_daily_volume": 500, "days": 30}
+    assert client.get(reverse("quotas:oa_detail", args=[oa.pk]), forecast).status_code == 200
+    assert client.get(reverse("quotas:oa_detail", args=[bare.pk])).status_code == 404
+    assert client.get(reverse("oas:detail", args=[oa.pk])).status_code == 200
+    page = client.get(reverse("oas:detail", args=[bare.pk]))
+    assert page.status_code == 200 and 'data-testid="current-limit">—<' in page.content.decode()
+    assert client.get(reverse("oas:edit", args=[bare.pk])).status_code == 200
+    assert OAQuotaState.objects.count() == before
+    assert not OAQuotaState.objects.filter(oa=bare).exists()
+
+
+def test_the_data_migration_gives_every_oa_without_one_a_quota_state(oa):
+    from datetime import UTC, datetime
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from oas.models import OfficialAccount
+
+    old = OfficialAccount.objects.create(name="Old", zalo_oa_id="old")
+    OfficialAccount.objects.filter(pk=old.pk).update(created_at=datetime(2025, 6, 1, tzinfo=UTC))
+    new = OfficialAccount.objects.create(name="New", zalo_oa_id="new")
+    kept = OAQuotaState.objects.get(oa=oa)
+    import_module("quotas.migrations.0006_create_missing_quota_states").create_missing_states(apps, None)
+    rows = OAQuotaState.objects.select_related("policy")
+    states = {row.oa_id: (row.policy.code, row.current_limit) for row in rows}
+    assert states == {
+        oa.pk: (kept.policy.code, kept.current_limit),
+        old.pk: ("zns-2024", 5000),
+        new.pk: ("zbs-2026", 20000),
+    }

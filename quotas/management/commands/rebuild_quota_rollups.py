@@ -2,12 +2,12 @@
 
 from django.core.management.base import BaseCommand
 
-from quotas import services
+from quotas.services import rollups
 
 
 class Command(BaseCommand):
     help = "Rebuild every quota rollup (per OA, campaign and template; daily and hourly) from the raw events."
 
     def handle(self, *args, **options):
-        written = services.rebuild_rollups()
+        written = rollups.rebuild_rollups()
         self.stdout.write(f"rebuilt {written} rollup row(s)")

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from quotas import services
+from quotas.services import levels
+from zalo_admin.lib.dates import today_in_vietnam
 
 
 class Command(BaseCommand):
@@ -30,9 +31,9 @@ class Command(BaseCommand):
             if timezone.is_naive(moment):
                 moment = moment.replace(tzinfo=UTC)
         if hourly:
-            day, hour = services.last_complete_hour(moment)
-            violations = services.run_violation_checks(moment)
+            day, hour = levels.last_complete_hour(moment)
+            violations = levels.run_violation_checks(moment)
             self.stdout.write(f"violation check for {day} hour {hour}: {len(violations)} new violation(s)")
         if daily:
-            reviewed = services.run_daily_reviews(moment)
-            self.stdout.write(f"daily reviews for {services.today_in_vietnam(moment)}: {reviewed} review(s)")
+            reviewed = levels.run_daily_reviews(moment)
+            self.stdout.write(f"daily reviews for {today_in_vietnam(moment)}: {reviewed} review(s)")
