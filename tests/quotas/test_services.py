@@ -1,4 +1,4 @@
-"""Events, rollups, reviews, violations, guardrail, corrections and forecasts against PostgreSQL."""
+"""Events, rollups, reviews, violations, guardrail and corrections against PostgreSQL."""
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from campaigns.models import Campaign
 from oas.models import OfficialAccount
-from quotas import selectors
 from quotas.models import (
     AutomaticViolation,
     CampaignDailyStats,
@@ -61,6 +60,22 @@ def test_an_oa_registered_before_2026_01_16_gets_the_zns_policy():
     OfficialAccount.objects.filter(pk=oa.pk).update(created_at=datetime(2025, 6, 1, tzinfo=UTC))
     oa.refresh_from_db()
     assert quota_states.create_quota_state(oa.pk).policy.code == "zns-2024"
+
+
+@pytest.mark.django_db
+def test_reading_the_state_of_an_oa_without_one_is_an_error_and_creates_nothing():
+    oa = OfficialAccount.objects.create(name="Bare", zalo_oa_id="bare")
+    with pytest.raises(OAQuotaState.DoesNotExist, match=f"OA #{oa.pk} has no quota state"):
+        quota_states.quota_state(oa.pk)
+    assert not OAQuotaState.objects.filter(oa=oa).exists()
+
+
+@pytest.mark.django_db
+def test_creating_a_state_that_exists_returns_it_unchanged(oa):
+    zns = Policy.objects.get(code="zns-2024")
+    state = quota_states.create_quota_state(oa, zns, current_limit=500)
+    assert (state.policy.code, state.current_limit) == ("zbs-2026", 20000)
+    assert OAQuotaState.objects.filter(oa=oa).count() == 1
 
 
 @pytest.mark.django_db
@@ -264,7 +279,7 @@ def test_pausing_a_campaign_that_is_not_running_does_nothing(marketing_campaign)
     assert pause_campaign(marketing_campaign.pk, "why") is False
 
 
-# --- corrections and forecast ------------------------------------------------------------------
+# --- corrections -------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -276,30 +291,6 @@ def test_a_manual_correction_needs_a_written_reason(oa, quality_admin):
     change = levels.correct_level(oa.pk, 50000, "Zalo support raised the level (ticket 42)", quality_admin)
     assert (change.reason, change.changed_by, change.new_limit) == ("manual", quality_admin, 50000)
     assert state_of(oa).current_limit == 50000
-
-
-@pytest.mark.django_db
-def test_the_forecast_says_when_the_next_upgrade_can_happen(oa):
-    today = DAY
-    send(oa, today - timedelta(days=10), 100)
-    forecast = selectors.forecast_level(oa.pk, 6000, days=20, today=today)
-    assert forecast.daily_volume_for_upgrade == 5715
-    assert forecast.days[0].day == today + timedelta(days=1)
-    assert forecast.next_upgrade_limit == 50000
-    assert forecast.next_upgrade_day is not None
-
-
-@pytest.mark.django_db
-def test_the_quality_overview_lists_every_oa(oa):
-    make_oa(name="Other", policy_code="zns-2024")
-    send(oa, DAY, 100)
-    report(oa, DAY, 1)
-    rows = selectors.quality_overview(today=DAY)
-    assert [(row.oa.name, row.limit, row.sent_today, row.bad_reports_today) for row in rows] == [
-        ("Other", 5000, 0, 0),
-        ("Shop", 20000, 100, 1),
-    ]
-    assert rows[1].next_review == DAY + timedelta(days=7)
 
 
 @pytest.mark.django_db
