@@ -51,6 +51,7 @@ from providers.signatures import (
     zalo_signature_matches,
 )
 from zalo_admin.jobs import enqueue
+from zalo_admin.roles import public_view
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,7 @@ def _answer(new: bool) -> JsonResponse:
     return JsonResponse({"ok": True, "duplicate": not new})
 
 
+@public_view("called by Zalo, authenticated by the event's signature (X-ZEvent-Signature)")
 @csrf_exempt
 @require_POST
 def zalo_webhook(request):
@@ -199,6 +201,7 @@ def infobip_sender_of(creds: OACredentials) -> str:
     return creds.infobip_sender or creds.oa.zalo_oa_id
 
 
+@public_view("called by Infobip, authenticated by the secret per-OA token in its URL")
 @csrf_exempt
 @require_POST
 def infobip_webhook(request, token: str):

@@ -48,11 +48,18 @@ def has_capability(user, capability: str) -> bool:
 
 
 def require_capability(capability: str) -> Callable:
-    """View decorator: anonymous users go to the login page, users without the capability get 403."""
+    """View decorator: anonymous users go to the login page, users without the capability get 403.
+
+    The view it returns carries `required_capability` (copied onto any decorator applied over it with
+    functools.wraps, and found through `__wrapped__` otherwise: see `declared_access`).
+    """
     if capability not in CAPABILITIES:
         raise ValueError(f"unknown capability {capability!r}")
 
     def decorator(view):
+        if declared_access(view).public_reason:
+            raise ValueError(f"{view.__qualname__} is a public view; it cannot also require {capability}")
+
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not request.user.is_authenticated:
@@ -65,6 +72,54 @@ def require_capability(capability: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+def public_view(reason: str) -> Callable:
+    """View decorator for a view deliberately not behind a capability (login, health check, webhooks
+    authenticated by signature...): it changes nothing but records why, so that a view declaring
+    neither a capability nor this marker is a failure of the access matrix test."""
+    if not reason or not reason.strip():
+        raise ValueError("a public view needs a reason")
+
+    def decorator(view):
+        if declared_access(view).capabilities:
+            raise ValueError(f"{view.__qualname__} requires a capability; it cannot also be public")
+
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            return view(request, *args, **kwargs)
+
+        wrapped.public_reason = reason
+        return wrapped
+
+    return decorator
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a view declares: the capabilities it requires (all of them), or why it is public."""
+
+    capabilities: frozenset[str]
+    public_reason: str = ""
+
+    @property
+    def declared(self) -> bool:
+        return bool(self.capabilities or self.public_reason)
+
+
+def declared_access(view) -> Access:
+    """The declaration of a (decorated) view, read on every layer down its `__wrapped__` chain."""
+    capabilities: set[str] = set()
+    reason = ""
+    layer, seen = view, set()
+    while layer is not None and id(layer) not in seen:
+        seen.add(id(layer))
+        layer_dict = getattr(layer, "__dict__", {})
+        if "required_capability" in layer_dict:
+            capabilities.add(layer_dict["required_capability"])
+        reason = reason or layer_dict.get("public_reason", "")
+        layer = getattr(layer, "__wrapped__", None)
+    return Access(frozenset(capabilities), reason)
 
 
 @dataclass(frozen=True)

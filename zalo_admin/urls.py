@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.i18n import JavaScriptCatalog
+from django.views.i18n import JavaScriptCatalog, set_language
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 
 from zalo_admin import views
+from zalo_admin.roles import public_view
 
 rq_api_patterns = get_api_urlpatterns()
 for pattern in rq_api_patterns:  # the stats JSON is session-authenticated here too, never token-only
@@ -14,10 +15,29 @@ rq_patterns = (rq_api_patterns + get_admin_urlpatterns(view_wrapper=views.jobs_d
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("i18n/", include("django.conf.urls.i18n")),
-    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path(
+        "login/",
+        public_view("the way in: anyone may open the login form")(
+            auth_views.LoginView.as_view(redirect_authenticated_user=True)
+        ),
+        name="login",
+    ),
+    path(
+        "logout/",
+        public_view("ends whatever session there is")(auth_views.LogoutView.as_view()),
+        name="logout",
+    ),
+    # What django.conf.urls.i18n holds, marked: the login page offers the language switch too.
+    path(
+        "i18n/setlang/",
+        public_view("the language switch, offered on the login page too")(set_language),
+        name="set_language",
+    ),
+    path(
+        "jsi18n/",
+        public_view("the JavaScript translation catalog, static text")(JavaScriptCatalog.as_view()),
+        name="javascript-catalog",
+    ),
     path("oas/", include("oas.urls")),
     path("audiences/", include("audiences.urls")),
     path("campaigns/", include("campaigns.urls")),

@@ -15,7 +15,7 @@ from providers.models import ProviderAlert
 from quotas.charts import messages_per_day_figure
 from quotas.models import QualityAlert
 from zalo_admin.health import check_health
-from zalo_admin.roles import has_capability, require_capability
+from zalo_admin.roles import has_capability, public_view, require_capability
 
 
 @require_capability("view_dashboard")
@@ -30,6 +30,7 @@ def home(request):
     return render(request, "home.html", context)
 
 
+@public_view("probed by the load balancer and monitoring, without a session")
 @never_cache
 def healthz(request):
     healthy, parts = check_health()
