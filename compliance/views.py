@@ -26,8 +26,8 @@ def index(request):
     )
 
 
-@require_POST
 @require_capability("view_audit")
+@require_POST
 def verify_now(request):
     """Queue a full verification; the page shows its outcome once the job has run."""
     enqueue(jobs.verify_audit_log_full)

@@ -9,8 +9,14 @@ from zalo_admin.roles import public_view
 
 rq_api_patterns = get_api_urlpatterns()
 for pattern in rq_api_patterns:  # the stats JSON is session-authenticated here too, never token-only
-    pattern.callback = views.jobs_dashboard_view(pattern.callback)
-rq_patterns = (rq_api_patterns + get_admin_urlpatterns(view_wrapper=views.jobs_dashboard_view), "django_rq")
+    pattern.callback = views.jobs_statistics_json
+# The scheduler page is for rq-scheduler, which is not used (rq's own scheduler runs in the worker).
+rq_admin_patterns = [
+    pattern
+    for pattern in get_admin_urlpatterns(view_wrapper=views.jobs_dashboard_view)
+    if pattern.name != "scheduler_jobs"
+]
+rq_patterns = (rq_api_patterns + rq_admin_patterns, "django_rq")
 
 urlpatterns = [
     path("", views.home, name="home"),

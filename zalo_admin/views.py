@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 from django_rq import views as rq_views
 from django_rq.queues import get_queue_by_index
 from django_rq.settings import get_queues_list
+from django_rq.utils import get_statistics
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -80,6 +81,14 @@ def _missing_rq_objects_are_404(view):
             raise Http404("No such job") from None
 
     return wrapped
+
+
+@never_cache
+@require_capability("view_jobs")
+def jobs_statistics_json(request, token=None):
+    """The RQ dashboard's "View as JSON": django-rq's own view checks is_staff (or its URL token)
+    in its body, so the capability decides here, and a URL token never does."""
+    return JsonResponse(get_statistics())
 
 
 def jobs_dashboard_view(view):

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from oas.models import OfficialAccount
+from oas.services import clients
 from oas.services import keys as service
 from oas.services.accounts import provider_error_text
 from providers.base import ProviderError
@@ -54,16 +55,16 @@ def _key_action(request, oa_id, action):
     return redirect("oas:detail", oa.pk)
 
 
-@require_POST
 @require_capability("manage_oas")
+@require_POST
 def create_key(request, oa_id):
-    return _key_action(request, oa_id, service.create_key_at_provider)
+    return _key_action(request, oa_id, clients.create_key_at_provider)
 
 
-@require_POST
 @require_capability("manage_oas")
+@require_POST
 def fetch_key(request, oa_id):
-    return _key_action(request, oa_id, service.fetch_key_from_provider)
+    return _key_action(request, oa_id, clients.fetch_key_from_provider)
 
 
 urlpatterns = [

@@ -16,7 +16,6 @@ from oas.models import MessageTemplate, OfficialAccount
 from oas.services.keys import active_public_key
 from oas.services.template_sync import sync_templates
 from providers.http import interactive_client
-from providers.rsa import EncryptionError, load_public_key
 from zalo_admin.lib import jsoninput
 from zalo_admin.roles import has_capability, require_capability
 
@@ -75,11 +74,9 @@ class TemplateDataForm(forms.Form):
                 _("This OA has no active RSA key. Add one on the OA's page before checking encryption.")
             )
         try:
-            return load_public_key(key)
-        except EncryptionError as exc:
-            raise forms.ValidationError(
-                _("The OA's active RSA key cannot be read: %(error)s") % {"error": exc}
-            ) from None
+            return rules.load_active_key(key)
+        except rules.UnreadableKey as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 def _json_problem(exc: jsoninput.JSONInputError) -> str:
@@ -117,8 +114,8 @@ def template_list(request, oa_id):
     return render(request, "oas/templates/list.html", context)
 
 
-@require_POST
 @require_capability("manage_oas")
+@require_POST
 def templates_sync(request, oa_id):
     oa = get_object_or_404(OfficialAccount, pk=oa_id)
     result = sync_templates(oa.pk, actor=request.user, http=interactive_client())

@@ -23,7 +23,6 @@ from functools import cached_property
 import django_rq
 import pytest
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLResolver, get_resolver, resolve, reverse
 from django.urls.converters import IntConverter
 from django.utils import timezone
@@ -259,22 +258,8 @@ HOLDER_ANSWERS = {
 }
 
 # (route key, method, principal) -> a known defect, expected to fail (strict: once fixed, the case
-# fails until its entry goes) with this exception.
-KNOWN_DEFECTS = {
-    (key, "GET", "quality_admin"): (
-        "django-rq's stats_json checks is_staff (or its API token) in the view body, which "
-        "jobs_dashboard_view cannot unwrap: a non-staff quality admin gets 401 from 'View as JSON'",
-        AssertionError,
-    )
-    for key in ("django_rq:home_json", "django_rq:home_json(token)")
-} | {
-    ("django_rq:scheduler_jobs(scheduler_index)", method, principal): (
-        "rq-scheduler is not installed: django-rq's scheduler page raises ImproperlyConfigured",
-        ImproperlyConfigured,
-    )
-    for method in METHODS
-    for principal in ("quality_admin", "superuser")
-}
+# fails until its entry goes) with this exception. None today.
+KNOWN_DEFECTS: dict[tuple[str, str, str], tuple[str, type[BaseException]]] = {}
 
 
 # --- the matrix ------------------------------------------------------------------------------------
