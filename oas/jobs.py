@@ -1,7 +1,7 @@
 """RQ entry points of the oas app: thin, take ids, idempotent."""
 
 from oas.models import OfficialAccount
-from oas.services import readings, template_sync
+from oas.services import readings, template_sync, tokens
 from zalo_admin.jobs import enqueue
 
 
@@ -33,3 +33,8 @@ def refresh_all_provider_readings() -> int:
     for oa_id in ids:
         enqueue(refresh_provider_reading, oa_id)
     return len(ids)
+
+
+def refresh_expiring_tokens() -> dict:
+    """Periodic: refresh Zalo tokens before they expire."""
+    return tokens.refresh_expiring_tokens()

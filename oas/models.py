@@ -81,7 +81,7 @@ class MessageTemplate(models.Model):
 class OACredentials(models.Model):
     """An OA's provider credentials and tokens; every secret is encrypted at rest.
 
-    Tokens change only in `providers.tokens`, under `select_for_update()` on this row, because Zalo's
+    Tokens change only in `oas.services.tokens`, under `select_for_update()` on this row, because Zalo's
     refresh token is single-use and rotating: spending it twice breaks the chain for good.
     """
 

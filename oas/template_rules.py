@@ -257,6 +257,19 @@ def validate_template_data(template: MessageTemplate, data: dict, public_key=Non
     return errors
 
 
+class UnreadableKey(ValueError):
+    """The OA's active RSA key cannot be used; `str()` is the message for the person, who can fix it."""
+
+
+def load_active_key(key_text: str) -> rsa_keys.RSAPublicKey:
+    """The OA's active key (PEM or Base64 DER) loaded; UnreadableKey, with the one message that says
+    why, when it is malformed or too weak (providers.rsa.load_public_key)."""
+    try:
+        return rsa.load_public_key(key_text)
+    except rsa.EncryptionError as exc:
+        raise UnreadableKey(_("The OA's active RSA key cannot be read: %(error)s") % {"error": exc}) from None
+
+
 def validate_with_key_text(
     template: MessageTemplate, data: dict, key_text: str | None
 ) -> list[ParameterError]:
@@ -266,13 +279,9 @@ def validate_with_key_text(
     if key_text is None:
         return [ParameterError("", "no_key", _("This OA has no active RSA key to encrypt with."))]
     try:
-        key = rsa.load_public_key(key_text)
-    except rsa.EncryptionError as exc:
-        return [
-            ParameterError(
-                "", "no_key", _("The OA's active RSA key cannot be read: %(error)s") % {"error": exc}
-            )
-        ]
+        key = load_active_key(key_text)
+    except UnreadableKey as exc:
+        return [ParameterError("", "no_key", str(exc))]
     return validate_template_data(template, data, public_key=key)
 
 

@@ -1,4 +1,10 @@
-"""The one small interface every provider client implements, and the one result shape.
+"""The one small interface every provider client implements, its inputs and the one result shape.
+
+A client is built over plain values: an `Account` (the OA's ids, decrypted secrets, current access
+token, kill-switch flag, report URL) and, for encrypted sends, its active `PublicKey`. It makes HTTP
+calls and returns results or raises `ProviderError`; it never reads or writes the database and never
+calls app services: the caller (oas.services.clients) reads the account, stores refreshed tokens,
+retires refused keys and records outcomes.
 
 A dispatcher hands `send_batch` a list of `MessageRequest`s and gets one `SendResult` per request, in
 the same order, each ACCEPTED (with the provider's message id), REJECTED (permanently: never send
@@ -11,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from providers import errors
+from providers import errors, rsa
 from providers.errors import PERMANENT, ErrorInfo
 
 ACCEPTED, REJECTED, RETRYABLE = "accepted", "rejected", "retryable"
@@ -65,6 +71,9 @@ class SendResult:
     sent_at: datetime | None = None
     quota: dict | None = None  # {"daily": int, "remaining": int} when the provider reports it
     retry_after: float | None = None  # seconds, when the provider said so
+    # The provider refused the OA's RSA key for this encrypted message (Zalo -123/-128/-142): the
+    # caller retires the key, so the next encrypted send fetches it again.
+    key_refused: bool = False
 
     @property
     def error_code(self) -> str:
@@ -141,22 +150,58 @@ class TemplateInfo:
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class Account:
+    """What a provider client knows of one OA: plain values, secrets decrypted, read by the caller.
+
+    Secrets and the report URL (which carries one) stay out of `repr()`: it ends up in logs."""
+
+    provider: str  # "zalo" | "infobip": the key of providers.services.PROVIDER_CLIENTS
+    zalo_oa_id: str
+    oa_pk: int | None = None  # our id of the OA, for log lines only
+    access_token: str = field(default="", repr=False)  # Zalo: the token to call with
+    infobip_base_url: str = ""  # empty: settings.INFOBIP_BASE_URL
+    infobip_api_key: str = field(default="", repr=False)
+    infobip_sender: str = ""  # empty: the Zalo OA id
+    report_url: str = field(default="", repr=False)  # Infobip: our delivery-report URL, or ""
+    sends_stopped: bool = False  # the OA's kill switch, read by the caller just before sending
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """The OA's active RSA public key for `encrypted` sends: PEM or Base64 DER, and its fingerprint."""
+
+    public_key: str
+    fingerprint: str = ""
+
+
 class Provider:
-    """Base class of the provider clients (like healthchecks' Transport)."""
+    """Base class of the provider clients (like healthchecks' Transport).
+
+    `key`: the OA's active RSA key, needed only for encrypted messages; `key_error`: why the caller
+    has none (its fetch failed), reported on every encrypted message instead of a generic error."""
 
     name = ""
-    oa = None  # oas.OfficialAccount
+
+    def __init__(self, account: Account, key: PublicKey | None = None, *, key_error: Exception | None = None):
+        self.account = account
+        self.key = key
+        self.key_error = key_error
+        self._loaded_key = None
 
     def stopped_results(self, messages: Sequence[MessageRequest]) -> list[SendResult] | None:
         """Defence in depth for the OA kill switch: when it is on, nothing leaves, whoever calls."""
-        from oas.models import OfficialAccount
-
-        if (
-            self.oa is None
-            or not OfficialAccount.objects.filter(pk=self.oa.pk, sending_stopped=True).exists()
-        ):
+        if not self.account.sends_stopped:
             return None
         return [result_for_error(m, errors.SENDING_STOPPED, attempted=False) for m in messages]
+
+    def encryption_key(self):
+        """The loaded RSA key for encrypted messages; EncryptionError (or `key_error`) without one."""
+        if self._loaded_key is None:
+            if self.key is None:
+                raise self.key_error or rsa.EncryptionError("the OA has no active RSA public key")
+            self._loaded_key = rsa.load_public_key(self.key.public_key)
+        return self._loaded_key
 
     def send_batch(self, messages: Sequence[MessageRequest]) -> list[SendResult]:
         raise NotImplementedError
@@ -177,17 +222,6 @@ class Provider:
     def get_quality(self) -> Quality | None:
         """None when the provider exposes no quality reading (Infobip)."""
         raise NotImplementedError
-
-    def public_key(self) -> str:
-        """The OA's active RSA public key (oas.RSAKey); fetched from the provider the first time."""
-        from oas.services.keys import active_public_key, store_public_key
-
-        stored = active_public_key(self.oa.pk)
-        if stored:
-            return stored
-        return store_public_key(
-            actor=f"system:{self.name}", oa=self.oa, public_key=self.get_public_key(), origin="fetched"
-        ).key.public_key
 
     def get_public_key(self) -> str:
         """The OA's RSA public key as the provider returns it (base64 DER)."""

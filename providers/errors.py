@@ -205,19 +205,6 @@ def zalo_error(code: int, message: str = "") -> ErrorInfo:
     )
 
 
-def infobip_report_error(report: dict) -> ErrorInfo | None:
-    """Our mapping for one Infobip delivery-report result (`status` + optional `error` object).
-
-    When the error names a Zalo code (the sandbox uses `ZALO_<n>`; Infobip's own mapping is UNKNOWN,
-    provider-apis.md §2.10) the precise Zalo mapping wins.
-    """
-    error = report.get("error") if isinstance(report.get("error"), dict) else {}
-    name = str(error.get("name") or "")
-    if name.startswith("ZALO_") and name[5:].isdigit():
-        return zalo_error(-int(name[5:]))
-    return infobip_status_error(report.get("status") or {})
-
-
 def infobip_status_error(status: dict) -> ErrorInfo | None:
     """None when the status means accepted (PENDING/DELIVERED/OK), else our mapping."""
     group = int(status.get("groupId", -1))

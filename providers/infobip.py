@@ -9,13 +9,14 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from oas.models import OACredentials, OfficialAccount
 from providers import errors, rsa
 from providers.base import (
     ACCEPTED,
+    Account,
     MessageRequest,
     Provider,
     ProviderError,
+    PublicKey,
     Quota,
     SendResult,
     TemplateInfo,
@@ -32,16 +33,20 @@ class InfobipClient(Provider):
     name = "infobip"
 
     def __init__(
-        self, oa: OfficialAccount, *, http: HttpClient | None = None, credentials: OACredentials | None = None
+        self,
+        account: Account,
+        key: PublicKey | None = None,
+        *,
+        key_error: Exception | None = None,
+        http: HttpClient | None = None,
     ):
-        self.oa = oa
+        super().__init__(account, key, key_error=key_error)
         self.http = http or shared_client()
-        self.creds = credentials or OACredentials.objects.get(oa=oa)
-        self.base = (self.creds.infobip_base_url or settings.INFOBIP_BASE_URL).rstrip("/")
-        self.sender = self.creds.infobip_sender or oa.zalo_oa_id
+        self.base = (account.infobip_base_url or settings.INFOBIP_BASE_URL).rstrip("/")
+        self.sender = account.infobip_sender or account.zalo_oa_id
 
     def _request(self, method: str, path: str, **kwargs):
-        headers = {"Authorization": f"App {self.creds.infobip_api_key}", "Accept": "application/json"}
+        headers = {"Authorization": f"App {self.account.infobip_api_key}", "Accept": "application/json"}
         return self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs)
 
     def _json(self, method: str, path: str, **kwargs) -> dict:
@@ -142,7 +147,7 @@ class InfobipClient(Provider):
         template_data = template_values(message.template_data)
         options: dict = {}
         if message.encrypted:
-            template_data = rsa.encrypt_template_data(rsa.load_public_key(self.public_key()), template_data)
+            template_data = rsa.encrypt_template_data(self.encryption_key(), template_data)
             options["encrypted"] = True
         if message.sending_mode:
             options["sendingMode"] = message.sending_mode
@@ -158,21 +163,14 @@ class InfobipClient(Provider):
         if options:
             body["options"] = options
         webhooks = {}
-        delivery_url = self.delivery_report_url()
-        if delivery_url:
-            webhooks["delivery"] = {"url": delivery_url}
+        if self.account.report_url:
+            # Infobip's notify URL for this message's delivery report (Zalo API: webhooks.delivery.url).
+            webhooks["delivery"] = {"url": self.account.report_url}
         if message.callback_data:
             webhooks["callbackData"] = message.callback_data
         if webhooks:
             body["webhooks"] = webhooks
         return body
-
-    def delivery_report_url(self) -> str:
-        """Our secret delivery-report URL when PROVIDERS_PUBLIC_BASE_URL is set, else "" (set at Infobip)."""
-        public = settings.PROVIDERS_PUBLIC_BASE_URL
-        if not public or not self.creds.infobip_webhook_token:
-            return ""
-        return f"{public.rstrip('/')}/webhooks/infobip/{self.creds.infobip_webhook_token}/"
 
     # --- keys, templates, quota ------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from providers import handlers, tokens
+from providers import handlers
 from providers.models import WebhookEvent
 from zalo_admin.jobs import enqueue
 
@@ -51,8 +51,3 @@ def requeue_unprocessed_webhook_events(older_than_seconds: int = 120) -> int:
     for event_id in ids:
         enqueue(process_webhook_event, event_id, queue="high")
     return len(ids)
-
-
-def refresh_expiring_tokens() -> dict:
-    """Periodic: refresh Zalo tokens before they expire."""
-    return tokens.refresh_expiring_tokens()

@@ -1,30 +1,27 @@
-"""State changes of provider credentials (the only place they are written, besides token refresh)."""
+"""The provider clients by name: a table of dotted paths, each imported on first use.
 
-import secrets
+Like healthchecks' `Channel.transport`: nothing here imports a client module until it is asked for,
+so the registry has no import cycle and a provider is added with one line. Building a client for an
+OA from the database is the caller's business (oas.services.clients.client_for).
+"""
 
-from django.db import transaction
+from functools import cache
 
-from oas.models import OACredentials, OfficialAccount
+from django.utils.module_loading import import_string
+
 from providers.base import Provider
-from providers.webhooks import infobip_token_hash
+
+PROVIDER_CLIENTS: dict[str, str] = {
+    "zalo": "providers.zalo.ZaloClient",
+    "infobip": "providers.infobip.InfobipClient",
+}
 
 
-def issue_infobip_webhook_token(oa_id: int) -> str:
-    """A new secret for the OA's Infobip webhook URL `/webhooks/infobip/<token>/`; the old one dies."""
-    token = secrets.token_urlsafe(32)
-    with transaction.atomic():
-        creds = OACredentials.objects.select_for_update().get(oa_id=oa_id)
-        creds.infobip_webhook_token = token
-        creds.infobip_webhook_token_hash = infobip_token_hash(token)
-        creds.save(update_fields=["infobip_webhook_token", "infobip_webhook_token_hash", "updated_at"])
-    return token
-
-
-def client_for(oa: OfficialAccount, **kwargs) -> Provider:
-    """The provider client this OA sends through."""
-    from providers.infobip import InfobipClient
-    from providers.zalo import ZaloClient
-
-    if oa.provider == OfficialAccount.Provider.INFOBIP:
-        return InfobipClient(oa, **kwargs)
-    return ZaloClient(oa, **kwargs)
+@cache
+def client_class(provider: str) -> type[Provider]:
+    """The client class of a provider name ("zalo", "infobip"); ValueError for any other."""
+    try:
+        path = PROVIDER_CLIENTS[provider]
+    except KeyError:
+        raise ValueError(f"no provider client is registered for {provider!r}") from None
+    return import_string(path)

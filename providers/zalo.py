@@ -1,24 +1,26 @@
 """Zalo ZNS/ZBS Open API client (provider-apis.md Part 1).
 
 Zalo answers HTTP 200 with `{"error": <int>, "message": ..., "data": ...}`; a non-zero `error` is a
-failure and is mapped through `providers.errors`. Tokens come from `providers.tokens`; an
-invalid-token answer refreshes once (single-flight per OA) and retries the call once.
+failure and is mapped through `providers.errors`. The client calls with the account's access token
+and nothing else: an invalid-token answer (-124/-216/-220) comes back as a ProviderError (or a
+halting SendResult) of kind `token`, and the caller refreshes the token and calls again
+(oas.services.clients).
 """
 
-import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from django.conf import settings
 
-from oas.models import OfficialAccount
-from oas.services.keys import retire_active_key
-from providers import errors, rsa, tokens
+from providers import errors, rsa
 from providers.base import (
     ACCEPTED,
+    Account,
     MessageRequest,
     Provider,
     ProviderError,
+    PublicKey,
     Quality,
     Quota,
     SendResult,
@@ -28,9 +30,6 @@ from providers.base import (
     to_int,
 )
 from providers.http import HttpClient, shared_client
-from providers.oauth import ZaloOAuth
-
-log = logging.getLogger(__name__)
 
 TEMPLATE_PAGE = 100
 KEY_TROUBLE = {-123, -128, -142}  # RSA decode failed / encoding key missing / RSA key missing
@@ -46,16 +45,16 @@ class ZaloClient(Provider):
 
     def __init__(
         self,
-        oa: OfficialAccount,
+        account: Account,
+        key: PublicKey | None = None,
         *,
+        key_error: Exception | None = None,
         http: HttpClient | None = None,
-        oauth: ZaloOAuth | None = None,
         api_base: str | None = None,
         oa_api_base: str | None = None,
     ):
-        self.oa = oa
+        super().__init__(account, key, key_error=key_error)
         self.http = http or shared_client()
-        self.oauth = oauth or ZaloOAuth(http=self.http)
         self.api_base = (api_base or settings.ZALO_API_BASE).rstrip("/")
         # openapi.zalo.me (UID channel) is another host in production; the sandbox serves both.
         oa_api_base = oa_api_base or settings.ZALO_OA_API_BASE or self.api_base
@@ -64,23 +63,17 @@ class ZaloClient(Provider):
     # --- plumbing ---------------------------------------------------------------------------------
 
     def _envelope(self, method: str, url: str, *, safe_to_repeat: bool = True, **kwargs) -> dict:
-        """One authenticated call; refreshes the token and retries once on an invalid-token answer.
+        """One authenticated call with the account's access token.
 
         Raises ProviderError for transport failures and unreadable answers; returns the envelope
-        (with any non-zero `error`) otherwise.
+        (with any non-zero `error`, an invalid-token one included) otherwise.
         """
-        token = tokens.get_access_token(self.oa.pk, oauth=self.oauth)
-        body = self._once(method, url, token, safe_to_repeat, kwargs)
-        code = to_int(body.get("error"))
-        if code and errors.zalo_error(code).kind == errors.TOKEN:
-            log.info("Zalo refused the access token of OA #%s (%s); refreshing once", self.oa.pk, code)
-            token = tokens.get_access_token(self.oa.pk, oauth=self.oauth, rejected_token=token)
-            body = self._once(method, url, token, safe_to_repeat, kwargs)
-        return body
-
-    def _once(self, method, url, token, safe_to_repeat, kwargs) -> dict:
         response = self.http.request(
-            method, url, headers={"access_token": token}, safe_to_repeat=safe_to_repeat, **kwargs
+            method,
+            url,
+            headers={"access_token": self.account.access_token},
+            safe_to_repeat=safe_to_repeat,
+            **kwargs,
         )
         try:
             body = response.json()
@@ -150,16 +143,15 @@ class ZaloClient(Provider):
         except ProviderError as exc:
             return self._failure(message, exc)
         code = to_int(envelope.get("error")) or 0
-        if code in KEY_TROUBLE and message.encrypted:
-            # The OA's key pair changed or vanished at Zalo: fetch it again next time.
-            retire_active_key(self.oa.pk, f"Zalo refused the key (error {code})")
         if code != 0:
-            return result_for_error(
+            result = result_for_error(
                 message,
                 errors.zalo_error(code),
                 provider_code=str(code),
                 provider_message=str(envelope.get("message") or ""),
             )
+            # The OA's key pair changed or vanished at Zalo: the caller retires the key.
+            return replace(result, key_refused=code in KEY_TROUBLE and message.encrypted)
         data = envelope.get("data") or {}
         quota = data.get("quota") if isinstance(data.get("quota"), dict) else None
         return SendResult(
@@ -196,7 +188,7 @@ class ZaloClient(Provider):
         if message.development:
             body["mode"] = "development"
         if message.encrypted:
-            key = rsa.load_public_key(self.public_key())
+            key = self.encryption_key()
             body["rsa_phone"] = rsa.encrypt_value(key, "phone", message.phone)
             body["template_data"] = rsa.encrypt_template_data(key, template_data)
             return f"{self.api_base}/rsa/message/template", body
@@ -278,12 +270,6 @@ class ZaloClient(Provider):
             current=str(data.get("oaCurrentQuality") or "UNDEFINED"),
             last_7_days=str(data.get("oa7dayQuality") or "UNDEFINED"),
         )
-
-    def get_template_tags(self) -> list[str]:
-        return [str(tag) for tag in (self._data("GET", "/message/template-tag") or [])]
-
-    def get_message_status(self, msg_id: str) -> dict:
-        return self._data("GET", "/message/status", params={"message_id": msg_id}) or {}
 
 
 def _key_from(data) -> str:

@@ -13,7 +13,7 @@ class PeriodicJob:
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("quotas.jobs.check_violations_hourly", "0 * * * *", "high"),  # the end of every hour
     PeriodicJob("quotas.jobs.review_levels_daily", "0 17 * * *", "high"),  # 00:00 in Vietnam (UTC+7)
-    PeriodicJob("providers.jobs.refresh_expiring_tokens", "*/30 * * * *", "high"),
+    PeriodicJob("oas.jobs.refresh_expiring_tokens", "*/30 * * * *", "high"),
     PeriodicJob("providers.jobs.requeue_unprocessed_webhook_events", "*/5 * * * *", "high"),
     PeriodicJob("oas.jobs.sync_all_templates", "15 * * * *"),  # message templates of every active OA
     PeriodicJob("oas.jobs.refresh_all_provider_readings", "*/15 * * * *"),  # quota/quality for the OA page

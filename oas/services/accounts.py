@@ -15,10 +15,12 @@ from django.utils.translation import gettext as _
 
 from compliance.services import actor_name, record_audit_event
 from oas.models import OACredentials, OfficialAccount
+from oas.services import report_urls
+from oas.services.tokens import complete_authorisation
 from providers.base import ProviderError
 from providers.oauth import ZaloOAuth, new_pkce_pair
-from providers.tokens import complete_authorisation
 from quotas.models import OAQuotaState, Policy
+from quotas.services.state import create_quota_state
 from zalo_admin import hooks
 from zalo_admin.lib import endpoints
 
@@ -168,10 +170,14 @@ def save_official_account(
     for name in replaced_secrets:
         setattr(creds, name, data[name])
     creds.save()
+    # An Infobip OA has its secret delivery-report URL from the start; saving again keeps it.
+    token_issued = report_urls.needs_infobip_webhook_token(oa, creds)
+    if token_issued:
+        report_urls.issue_infobip_webhook_token(oa.pk)
 
     state = OAQuotaState.objects.select_for_update().filter(oa=oa).first()
     if state is None:
-        OAQuotaState.objects.create(oa=oa, policy=policy, current_limit=policy.starting_level)
+        create_quota_state(oa, policy)
     elif state.policy_id != policy.pk:
         if state.first_send_day is not None:
             raise PolicyChangeRefused(state.policy.code)
@@ -186,7 +192,12 @@ def save_official_account(
         summary=f"{'Created' if creating else 'Updated'} OA {oa.name} ({oa.zalo_oa_id})",
         target=oa,
         # Which secrets were replaced, never their values.
-        details={"changed": changed, "secrets_replaced": replaced_secrets, "policy": policy.code},
+        details={
+            "changed": changed,
+            "secrets_replaced": replaced_secrets,
+            "policy": policy.code,
+            **({"webhook_token_issued": True} if token_issued else {}),
+        },
     )
     return oa
 

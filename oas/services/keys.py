@@ -1,4 +1,7 @@
-"""RSA public keys for `encrypted: true` template data: create or fetch at the provider, rotate, audit."""
+"""RSA public keys for `encrypted: true` template data: store, rotate, retire, audit.
+
+The calls that ask the provider for a key (create_key_at_provider, fetch_key_from_provider) are in
+oas.services.clients, which builds on this module."""
 
 import base64
 import hashlib
@@ -10,9 +13,8 @@ from django.utils import timezone
 
 from compliance.services import actor_name, record_audit_event
 from oas.models import OfficialAccount, RSAKey
-from providers.http import interactive_client
+from providers.base import PublicKey
 from providers.rsa import EncryptionError, WeakKeyError, load_public_key
-from providers.services import client_for
 
 
 class KeyRejected(EncryptionError):
@@ -79,18 +81,6 @@ def store_public_key(*, actor, oa: OfficialAccount, public_key: str, origin: str
     return KeyOutcome(key, changed=True)
 
 
-def create_key_at_provider(*, actor, oa: OfficialAccount) -> KeyOutcome:
-    """Ask the provider to generate a key pair (it keeps the private half). ProviderError on refusal."""
-    public_key = client_for(oa, http=interactive_client()).create_public_key()
-    return store_public_key(actor=actor, oa=oa, public_key=public_key, origin=RSAKey.Origin.CREATED)
-
-
-def fetch_key_from_provider(*, actor, oa: OfficialAccount) -> KeyOutcome:
-    """Fetch the provider's existing key; a different key than ours rotates it in."""
-    public_key = client_for(oa, http=interactive_client()).get_public_key()
-    return store_public_key(actor=actor, oa=oa, public_key=public_key, origin=RSAKey.Origin.FETCHED)
-
-
 @transaction.atomic
 def retire_active_key(oa_id: int, reason: str) -> bool:
     """Stop using the OA's active key (the provider refused it); the next encrypted send refetches."""
@@ -114,3 +104,9 @@ def retire_active_key(oa_id: int, reason: str) -> bool:
 def active_public_key(oa_id: int) -> str | None:
     """The Base64 DER of the OA's active key, for campaigns with encryption on."""
     return RSAKey.objects.filter(oa_id=oa_id, is_active=True).values_list("public_key", flat=True).first()
+
+
+def active_key(oa_id: int) -> PublicKey | None:
+    """The OA's active key as the provider clients take it, or None."""
+    row = RSAKey.objects.filter(oa_id=oa_id, is_active=True).values_list("public_key", "fingerprint").first()
+    return PublicKey(*row) if row else None

@@ -11,11 +11,11 @@ import logging
 from django.utils import timezone
 
 from oas.models import OACredentials, OfficialAccount, ProviderReading
+from oas.services.clients import client_for
 from providers import errors
 from providers.base import ProviderError, Quality, Quota
 from providers.errors import ErrorInfo
 from providers.http import HttpClient, shared_client
-from providers.services import client_for
 
 log = logging.getLogger(__name__)
 

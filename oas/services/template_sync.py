@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from compliance.services import actor_name, record_audit_event
 from oas.models import MessageTemplate, OACredentials, OfficialAccount
 from oas.services.accounts import provider_error_text
+from oas.services.clients import OAClient, client_for
 from oas.services.template_events import record_status_change
 from oas.template_rules import (
     normalise_params,
@@ -22,8 +23,7 @@ from oas.template_rules import (
     tag_from_provider,
 )
 from providers import rsa
-from providers.base import Provider, ProviderError, TemplateInfo
-from providers.services import client_for
+from providers.base import ProviderError, TemplateInfo
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def sync_error_text(exc: Exception) -> str:
     return str(exc)
 
 
-def _sample_data(client: Provider, info: TemplateInfo) -> dict:
+def _sample_data(client: OAClient, info: TemplateInfo) -> dict:
     """Sample values of a template ({} where the provider publishes none, as Infobip)."""
     data = client.get_sample_data(info.template_id)
     return {str(k): "" if v is None else str(v) for k, v in data.items()}
@@ -68,7 +68,7 @@ class _Fetched:
     sample: dict
 
 
-def fetch_templates(client: Provider) -> list[_Fetched]:
+def fetch_templates(client: OAClient) -> list[_Fetched]:
     """Everything the provider knows about the OA's templates; ProviderError on any failure."""
     fetched = []
     for listed in client.list_templates():

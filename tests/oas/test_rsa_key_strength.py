@@ -15,10 +15,10 @@ from django.urls import reverse
 
 from compliance.models import AuditEvent
 from oas.models import OACredentials, OfficialAccount, RSAKey
+from oas.services.clients import client_for
 from oas.services.keys import KeyTooWeak, store_public_key
 from oas.services.template_checks import validate_for_send
 from providers.base import REJECTED, MessageRequest
-from providers.infobip import InfobipClient
 from providers.rsa import EncryptionError, WeakKeyError, load_public_key
 from quotas.models import OAQuotaState, Policy
 from tests.oas.test_templates import make_template
@@ -186,7 +186,7 @@ def test_a_send_that_fetches_a_weak_first_key_fails_as_an_encryption_error_and_s
 ):
     provider.on("GET", KEY_PATH, Reply({"publicKey": keys["512"]}))
     message = MessageRequest("cmp1-1", "322307", {"customer_name": "An"}, phone="84987654321", encrypted=True)
-    [result] = InfobipClient(infobip_oa).send_batch([message])
+    [result] = client_for(infobip_oa).send_batch([message])
     assert result.status == REJECTED and result.error_code == "TEMPLATE_DATA_ENCRYPTION_FAILED"
     assert "too weak (512 bits" in result.provider_message
     assert provider.calls("POST", "/infobip/zalo/2/messages") == []

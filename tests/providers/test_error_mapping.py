@@ -78,24 +78,3 @@ def test_infobip_status_groups_map_to_our_codes(status, expected):
     assert (info.code if info else None) == expected
     if info:
         assert info.vi and info.en
-
-
-def test_a_delivery_report_naming_a_zalo_code_gets_the_precise_mapping():
-    report = {
-        "status": {"groupId": 5, "groupName": "REJECTED", "id": 10, "name": "REJECTED_DND"},
-        "error": {
-            "groupId": 2,
-            "groupName": "USER_ERRORS",
-            "id": 10141,
-            "name": "ZALO_141",
-            "permanent": True,
-        },
-    }
-    assert errors.infobip_report_error(report).code == "RECIPIENT_REFUSED_OA"
-    delivered = {"status": {"groupId": 3, "groupName": "DELIVERED", "id": 5}, "error": {"name": "NO_ERROR"}}
-    assert errors.infobip_report_error(delivered) is None
-    expired = {
-        "status": {"groupId": 4, "groupName": "EXPIRED", "id": 15},
-        "error": {"name": "EC_ABSENT_SUBSCRIBER"},
-    }
-    assert errors.infobip_report_error(expired).code == "EXPIRED"

@@ -1,27 +1,27 @@
 """The Infobip client against a local stub serving Infobip's documented bodies (provider-apis.md Part 2)."""
 
 import base64
+from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
 
-from oas.models import OfficialAccount
-from providers.base import ACCEPTED, REJECTED, RETRYABLE, MessageRequest, ProviderError
+from providers.base import ACCEPTED, REJECTED, RETRYABLE, Account, MessageRequest, ProviderError, PublicKey
 from providers.infobip import InfobipClient
 from providers.rsa import JVM_OAEP
-from providers.services import client_for, issue_infobip_webhook_token
-from tests.providers.conftest import make_oa
+from providers.services import client_class
+from providers.zalo import ZaloClient
 from tests.providers.stub import Reply
 
 SEND = "/infobip/zalo/2/messages"
 
 
 @pytest.fixture
-def ib_oa(db, stub):
-    return make_oa(
-        "ib-1",
-        provider=OfficialAccount.Provider.INFOBIP,
+def account(stub):
+    return Account(
+        provider="infobip",
+        zalo_oa_id="ib-1",
         infobip_base_url=f"{stub.url}/infobip",
         infobip_api_key="003026bbc133714df1834b8638bb496e",
         infobip_sender="OFFICIAL-ACCOUNT-ID-XY12Z3",
@@ -29,8 +29,9 @@ def ib_oa(db, stub):
 
 
 @pytest.fixture
-def client(ib_oa, http):
-    return InfobipClient(ib_oa, http=http)
+def client(account, http):
+    """The plain client: no database; the caller passes the account (oas.services.clients)."""
+    return InfobipClient(account, http=http)
 
 
 def status(group_id, group, status_id, name):
@@ -58,9 +59,11 @@ def msg(n, **extra):
     )
 
 
-def test_the_factory_picks_the_client_by_the_oas_provider(ib_oa, oa):
-    assert isinstance(client_for(ib_oa), InfobipClient)
-    assert client_for(oa).name == "zalo"
+def test_the_registry_imports_the_client_of_each_provider_by_its_dotted_path():
+    assert client_class("infobip") is InfobipClient
+    assert client_class("zalo") is ZaloClient and client_class("zalo").name == "zalo"
+    with pytest.raises(ValueError, match="no provider client is registered for 'sms'"):
+        client_class("sms")
 
 
 def test_a_batch_is_one_post_with_our_ids_as_message_ids(client, stub):
@@ -186,16 +189,12 @@ def test_a_persistent_5xx_storm_leaves_the_batch_retryable(client, stub):
     assert results[0].error_code == "PROVIDER_SERVER_ERROR"
 
 
-def test_encrypted_messages_carry_the_flag_and_values_the_senders_key_decrypts(client, stub):
+def test_encrypted_messages_carry_the_flag_and_values_the_senders_key_decrypts(account, http, stub):
     private = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
     der = private.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    stub.on(
-        "GET",
-        "/infobip/zalo/1/sender/OFFICIAL-ACCOUNT-ID-XY12Z3/public-key",
-        Reply({"publicKey": base64.b64encode(der).decode()}),
-    )
+    client = InfobipClient(account, PublicKey(base64.b64encode(der).decode()), http=http)
     stub.on("POST", SEND, answer(("cmp1-1", status(1, "PENDING", 7, "PENDING_ENROUTE"))))
     client.send_batch([msg(1, encrypted=True)])
     sent = stub.calls("POST", SEND)[0].json["messages"][0]
@@ -204,13 +203,13 @@ def test_encrypted_messages_carry_the_flag_and_values_the_senders_key_decrypts(c
     assert private.decrypt(base64.b64decode(data["customer_name"]), JVM_OAEP) == b"John Smith"
 
 
-def test_the_delivery_report_url_is_set_when_a_public_base_url_is_configured(ib_oa, http, stub, settings):
-    settings.PROVIDERS_PUBLIC_BASE_URL = "https://admin.example.vn"
-    token = issue_infobip_webhook_token(ib_oa.pk)
+def test_the_accounts_report_url_goes_into_every_message(account, http, stub):
+    url = "https://admin.example.vn/webhooks/infobip/the-token/"
     stub.on("POST", SEND, answer(("cmp1-1", status(1, "PENDING", 7, "PENDING_ENROUTE"))))
-    InfobipClient(ib_oa, http=http).send_batch([msg(1)])
+    InfobipClient(replace(account, report_url=url), http=http).send_batch([msg(1)])
     sent = stub.calls("POST", SEND)[0].json["messages"][0]
-    assert sent["webhooks"]["delivery"] == {"url": f"https://admin.example.vn/webhooks/infobip/{token}/"}
+    assert sent["webhooks"]["delivery"] == {"url": url}
+    assert "the-token" not in repr(replace(account, report_url=url))
 
 
 def test_it_reads_templates_quota_and_keys(client, stub):
@@ -287,8 +286,8 @@ def test_a_missing_public_key_is_a_permanent_error(client, stub):
     assert caught.value.permanent
 
 
-def test_nothing_leaves_while_the_oas_kill_switch_is_on(client, stub, ib_oa):
-    OfficialAccount.objects.filter(pk=ib_oa.pk).update(sending_stopped=True)
+def test_nothing_leaves_while_the_oas_kill_switch_is_on(account, http, stub):
+    client = InfobipClient(replace(account, sends_stopped=True), http=http)
     [result] = client.send_batch([msg(1)])
     assert (result.status, result.error_code) == (RETRYABLE, "OA_SENDING_STOPPED")
     assert stub.requests == []

@@ -1,4 +1,5 @@
-"""The provider clients over real HTTP against the local Zalo/Infobip sandbox (sandbox/testing.py)."""
+"""The provider clients over real HTTP against the local Zalo/Infobip sandbox (sandbox/testing.py),
+through oas.services.clients (tokens, keys and report URLs from the database), as the app uses them."""
 
 import threading
 import time
@@ -9,14 +10,15 @@ import requests
 from django.db import connection
 
 from oas.models import OACredentials, OfficialAccount
-from providers import tokens
+from oas.services import tokens
+from oas.services.accounts import save_official_account
+from oas.services.clients import client_for
+from oas.services.report_urls import issue_infobip_webhook_token
 from providers.base import ACCEPTED, REJECTED, RETRYABLE, MessageRequest, ProviderError
 from providers.http import HttpClient, RetryPolicy
-from providers.infobip import InfobipClient
 from providers.models import WebhookEvent
 from providers.oauth import ZaloOAuth, new_pkce_pair
-from providers.services import issue_infobip_webhook_token
-from providers.zalo import ZaloClient
+from quotas.models import Policy
 from tests.providers.conftest import make_oa
 
 sandbox_testing = pytest.importorskip("sandbox.testing", reason="the sandbox helper is not available")
@@ -62,7 +64,7 @@ def zalo_oa(**extra):
 
 
 def zalo_client(sb, oa, http):
-    return ZaloClient(oa, http=http, oauth=ZaloOAuth(http, base=sb.oauth_base), api_base=sb.zalo_base)
+    return client_for(oa, http=http, oauth=ZaloOAuth(http, base=sb.oauth_base), api_base=sb.zalo_base)
 
 
 def order(n, phone=None, template_id="100001", **data):
@@ -229,7 +231,6 @@ def test_templates_quota_and_quality_are_read(sb, db, http):
     assert {p["name"] for p in detail.params} >= {"customer_name", "order_code", "amount"}
     assert client.get_quota().daily == 20000
     assert client.get_quality().current in ("HIGH", "MEDIUM", "LOW", "UNDEFINED")
-    assert "TRANSACTION" in client.get_template_tags()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -281,7 +282,7 @@ def statement(n):
 
 
 def test_an_infobip_batch_is_accepted_and_a_resend_is_recognised_as_already_sent(sb, db, http):
-    client = InfobipClient(infobip_oa(sb), http=http)
+    client = client_for(infobip_oa(sb), http=http)
     first = client.send_batch([statement(1), statement(2)])
     assert [r.status for r in first] == [ACCEPTED, ACCEPTED]
     again = client.send_batch([statement(1), statement(2)])
@@ -294,12 +295,12 @@ def test_infobip_refuses_a_bad_api_key_and_the_batch_halts(sb, db, http):
     creds = OACredentials.objects.get(oa=oa)
     creds.infobip_api_key = "wrong"
     creds.save()
-    [result] = InfobipClient(oa, http=http).send_batch([statement(1)])
+    [result] = client_for(oa, http=http).send_batch([statement(1)])
     assert result.status == RETRYABLE and result.error_code == "PROVIDER_CREDENTIALS_INVALID"
 
 
 def test_infobip_encrypted_sends_are_accepted(sb, db, http):
-    client = InfobipClient(infobip_oa(sb), http=http)
+    client = client_for(infobip_oa(sb), http=http)
     client.create_public_key()
     [result] = client.send_batch(
         [
@@ -360,10 +361,42 @@ def test_infobip_delivery_reports_reach_the_oas_secret_url(sb, webhook_site, htt
     settings.PROVIDERS_PUBLIC_BASE_URL = webhook_site.url
     oa = infobip_oa(sb)
     issue_infobip_webhook_token(oa.pk)
-    [result] = InfobipClient(oa, http=http).send_batch([statement(1)])
+    [result] = client_for(oa, http=http).send_batch([statement(1)])
     assert result.status == ACCEPTED
     sb.drain()
     assert wait_for(lambda: WebhookEvent.objects.filter(provider="infobip").exists())
     event = WebhookEvent.objects.get(provider="infobip")
     assert event.oa_id == oa.pk and event.event_name == "infobip_delivery_report"
     assert "ib-1" in event.raw_body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_infobip_oa_saved_through_the_service_gets_its_report_url_into_every_send(
+    sb, webhook_site, http, settings
+):
+    settings.PROVIDERS_PUBLIC_BASE_URL = webhook_site.url
+    settings.DEBUG = True  # local mode: the sandbox's plain-http loopback base URL is accepted
+    data = {
+        "name": "Demo Bank",
+        "zalo_oa_id": "demo-oa-2",
+        "provider": OfficialAccount.Provider.INFOBIP,
+        "owner_team": "",
+        "infobip_base_url": sb.infobip_base,
+        "infobip_api_key": sandbox_testing.DEMO_INFOBIP_KEY,
+        "infobip_sender": "demo-oa-2",
+    }
+    oa = save_official_account(actor="test", oa=None, data=data, policy=Policy.objects.get(code="zns-2024"))
+    creds = OACredentials.objects.get(oa=oa)
+    assert creds.infobip_webhook_token and creds.infobip_webhook_token_hash
+    url = f"{webhook_site.url}/webhooks/infobip/{creds.infobip_webhook_token}/"
+    [result] = client_for(oa, http=http).send_batch([statement(1)])
+    assert result.status == ACCEPTED
+    sb.drain()
+    assert wait_for(lambda: WebhookEvent.objects.filter(provider="infobip").exists())
+    assert {hook["url"] for hook in sb.webhooks(provider="infobip")} == {url}
+    event = WebhookEvent.objects.get(provider="infobip")
+    assert event.oa_id == oa.pk and event.event_name == "infobip_delivery_report"
+    assert "ib-1" in event.raw_body
+    # Saving the credentials again keeps the URL Infobip already has.
+    save_official_account(actor="test", oa=oa, data=data, policy=Policy.objects.get(code="zns-2024"))
+    assert OACredentials.objects.get(oa=oa).infobip_webhook_token == creds.infobip_webhook_token

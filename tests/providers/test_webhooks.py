@@ -12,9 +12,9 @@ from django.utils import timezone
 from rq import SimpleWorker
 
 from oas.models import OACredentials, OfficialAccount
+from oas.services.report_urls import issue_infobip_webhook_token
 from providers import handlers, jobs
 from providers.models import WebhookEvent
-from providers.services import issue_infobip_webhook_token
 from tests.providers.conftest import make_oa
 
 pytestmark = pytest.mark.urls("tests.providers.urls")

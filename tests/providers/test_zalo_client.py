@@ -1,30 +1,34 @@
 """The Zalo client against a local stub serving Zalo's documented bodies (provider-apis.md Part 1)."""
 
 import base64
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
-from django.utils import timezone
 
-from oas.models import OACredentials, OfficialAccount, RSAKey
-from oas.services.keys import store_public_key
 from providers import errors
-from providers.base import ACCEPTED, REJECTED, RETRYABLE, MessageRequest, ProviderError
-from providers.oauth import ZaloOAuth
-from providers.rsa import JVM_OAEP
+from providers.base import ACCEPTED, REJECTED, RETRYABLE, Account, MessageRequest, ProviderError, PublicKey
+from providers.rsa import JVM_OAEP, EncryptionError
 from providers.zalo import ZaloClient
-from tests.providers.stub import Reply, token_pair, zalo_error, zalo_ok
+from tests.providers.stub import Reply, zalo_error, zalo_ok
 
 SEND = "/zalo/message/template"
-TOKEN = "/oauth/v4/oa/access_token"
+ACCOUNT = Account(provider="zalo", zalo_oa_id="1234567890", oa_pk=1, access_token="access-1")
 
 
 @pytest.fixture
-def client(oa, stub, http):
-    oauth = ZaloOAuth(http, base=f"{stub.url}/oauth")
-    return ZaloClient(oa, http=http, oauth=oauth, api_base=f"{stub.url}/zalo")
+def client(stub, http):
+    """The plain client: no database; tokens, keys and the kill switch come in with the account."""
+    return ZaloClient(ACCOUNT, http=http, api_base=f"{stub.url}/zalo")
+
+
+def b64_der(private) -> str:
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
 
 
 def msg(n: int, **extra) -> MessageRequest:
@@ -107,27 +111,20 @@ def test_a_daily_limit_halts_the_batch_without_spending_the_rest(client, stub):
     assert len(stub.calls("POST", SEND)) == 2
 
 
-def test_an_invalid_token_answer_refreshes_once_and_resends(client, stub, oa):
-    stub.on("POST", SEND, [zalo_error(-124, "Access token invalid"), accepted()])
-    stub.on("POST", TOKEN, token_pair("access-2", "refresh-2"))
-    [result] = client.send_batch([msg(1)])
-    assert result.status == ACCEPTED
-    sends = stub.calls("POST", SEND)
-    assert [c.headers["access_token"] for c in sends] == ["access-1", "access-2"]
-    [refresh] = stub.calls("POST", TOKEN)
-    assert refresh.headers["secret_key"] == "app-secret-1"
-    assert refresh.form == {"refresh_token": "refresh-1", "app_id": "app-1", "grant_type": "refresh_token"}
-    creds = OACredentials.objects.get(oa=oa)
-    assert (creds.access_token, creds.refresh_token) == ("access-2", "refresh-2")
-
-
-def test_a_token_refused_twice_is_retryable_and_refreshes_only_once(client, stub):
+def test_an_invalid_token_answer_halts_the_batch_for_the_caller_to_refresh(client, stub):
     stub.on("POST", SEND, zalo_error(-124, "Access token invalid"))
-    stub.on("POST", TOKEN, token_pair("access-2", "refresh-2"))
     results = client.send_batch([msg(1), msg(2)])
     assert [r.status for r in results] == [RETRYABLE, RETRYABLE]
+    assert results[0].error.kind == errors.TOKEN and results[0].attempted
     assert results[1].attempted is False
-    assert len(stub.calls("POST", TOKEN)) == 1
+    assert len(stub.calls("POST", SEND)) == 1
+
+
+def test_an_invalid_token_answer_to_a_management_call_raises_a_token_error(client, stub):
+    stub.on("GET", "/zalo/message/quota", zalo_error(-216, "Access token is invalid"))
+    with pytest.raises(ProviderError) as caught:
+        client.get_quota()
+    assert caught.value.error.kind == errors.TOKEN and caught.value.provider_code == "-216"
 
 
 def test_a_5xx_storm_leaves_the_batch_retryable_without_double_sending(client, stub):
@@ -157,16 +154,12 @@ def test_the_uid_channel_uses_the_oa_host_path_and_reads_message_id(client, stub
     assert body == {"user_id": "2512523625412515", "template_id": "123", "template_data": {"a": "b"}}
 
 
-def test_encrypted_sends_fetch_the_key_once_and_encrypt_phone_and_every_value(client, stub, oa):
+def test_encrypted_sends_encrypt_phone_and_every_value_with_the_given_key(stub, http):
     private = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    stub.on("GET", "/zalo/rsa/key/get", zalo_ok({"public_key": base64.b64encode(der).decode()}))
+    client = ZaloClient(ACCOUNT, PublicKey(b64_der(private)), http=http, api_base=f"{stub.url}/zalo")
     stub.on("POST", "/zalo/rsa/message/template", accepted())
     results = client.send_batch([msg(1, encrypted=True), msg(2, encrypted=True)])
     assert {r.status for r in results} == {ACCEPTED}
-    assert len(stub.calls("GET", "/zalo/rsa/key/get")) == 1
     body = stub.calls("POST", "/zalo/rsa/message/template")[0].json
     assert "phone" not in body
     decrypt = lambda v: private.decrypt(base64.b64decode(v), JVM_OAEP).decode()  # noqa: E731
@@ -175,21 +168,30 @@ def test_encrypted_sends_fetch_the_key_once_and_encrypt_phone_and_every_value(cl
         "customer": "Nguyễn Thị Hoàng Anh",
         "amount": "100000",
     }
-    assert RSAKey.objects.get(oa=oa, is_active=True).public_key == base64.b64encode(der).decode()
 
 
-def test_a_value_too_long_to_encrypt_is_rejected_before_sending(client, stub, oa):
+def test_a_value_too_long_to_encrypt_is_rejected_before_sending(stub, http):
     # 2048 bits: the smallest key accepted (providers.rsa.MIN_KEY_BITS), 190 bytes per value.
     private = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    store_public_key(actor="test", oa=oa, public_key=base64.b64encode(der).decode(), origin="fetched")
+    client = ZaloClient(ACCOUNT, PublicKey(b64_der(private)), http=http, api_base=f"{stub.url}/zalo")
     message = MessageRequest("t1", "1", {"address": "x" * 191}, phone="84987654321", encrypted=True)
     [result] = client.send_batch([message])
     assert result.status == REJECTED
     assert result.error_code == "TEMPLATE_DATA_ENCRYPTION_FAILED"
     assert "'address'" in result.provider_message and "at most 190 bytes" in result.provider_message
+    assert stub.requests == []
+
+
+def test_an_encrypted_message_without_a_key_fails_with_the_callers_reason(stub, http):
+    why = EncryptionError("the provider's key is too weak")
+    client = ZaloClient(ACCOUNT, key_error=why, http=http, api_base=f"{stub.url}/zalo")
+    [result] = client.send_batch([msg(1, encrypted=True)])
+    assert (result.status, result.error_code, result.attempted) == (
+        REJECTED,
+        "TEMPLATE_DATA_ENCRYPTION_FAILED",
+        False,
+    )
+    assert result.provider_message == "the provider's key is too weak"
     assert stub.requests == []
 
 
@@ -289,52 +291,23 @@ def test_management_calls_raise_mapped_errors(client, stub):
     assert caught.value.permanent is True
 
 
-def test_it_refreshes_proactively_before_sending_when_the_token_is_about_to_expire(client, stub, oa):
-    OACredentials.objects.filter(oa=oa).update(access_expires_at=timezone.now() + timedelta(minutes=30))
-    stub.on("POST", TOKEN, token_pair("access-2", "refresh-2"))
-    stub.on("POST", SEND, accepted())
-    client.send_batch([msg(1)])
-    assert stub.calls("POST", SEND)[0].headers["access_token"] == "access-2"
-
-
-def test_an_oa_that_needs_reauthorisation_sends_nothing(client, stub, oa):
-    OACredentials.objects.filter(oa=oa).update(needs_reauthorisation=True)
-    results = client.send_batch([msg(1), msg(2)])
-    assert {r.status for r in results} == {RETRYABLE}
-    assert results[0].error is errors.NEEDS_REAUTHORISATION
-    assert stub.requests == []
-
-
-def test_a_request_for_an_oa_without_credentials_does_not_crash_the_batch(db, stub, http):
-    bare = OfficialAccount.objects.create(name="bare", zalo_oa_id="bare-1")
-    [result] = ZaloClient(bare, http=http, api_base=stub.url).send_batch(
-        [MessageRequest("t", "1", {}, phone="84")]
-    )
-    assert result.error_code == "OA_NEEDS_REAUTHORISATION"
-    assert stub.requests == []
-
-
 def test_none_values_are_sent_as_empty_strings(client, stub):
     stub.on("POST", SEND, accepted())
     client.send_batch([MessageRequest("t1", "1", {"date": None, "n": 5}, phone="84987654321")])
     assert stub.calls("POST", SEND)[0].json["template_data"] == {"date": "", "n": "5"}
 
 
-def test_a_key_the_provider_no_longer_accepts_is_fetched_again_next_time(client, stub, oa):
+def test_a_key_the_provider_no_longer_accepts_is_flagged_for_the_caller_to_retire(stub, http):
     stub.on("POST", "/zalo/rsa/message/template", zalo_error(-123, "RSA decode failed"))
     private = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    store_public_key(actor="test", oa=oa, public_key=base64.b64encode(der).decode(), origin="fetched")
+    client = ZaloClient(ACCOUNT, PublicKey(b64_der(private)), http=http, api_base=f"{stub.url}/zalo")
     [result] = client.send_batch([msg(1, encrypted=True)])
     assert result.status == RETRYABLE and result.error_code == "RSA_DECODE_FAILED"
-    assert not RSAKey.objects.filter(oa=oa, is_active=True).exists()
-    assert RSAKey.objects.get(oa=oa).retired_at is not None  # kept, retired, for the audit trail
+    assert result.key_refused
 
 
-def test_nothing_leaves_while_the_oas_kill_switch_is_on(client, stub, oa):
-    OfficialAccount.objects.filter(pk=oa.pk).update(sending_stopped=True)
+def test_nothing_leaves_while_the_oas_kill_switch_is_on(stub, http):
+    client = ZaloClient(replace(ACCOUNT, sends_stopped=True), http=http, api_base=f"{stub.url}/zalo")
     results = client.send_batch([msg(1), msg(2)])
     assert {(r.status, r.error_code, r.attempted) for r in results} == {
         (RETRYABLE, "OA_SENDING_STOPPED", False)

@@ -1,4 +1,4 @@
-"""The OAuth token lifecycle of each Zalo OA.
+"""The OAuth token lifecycle of each Zalo OA: the row lock and the writes; the HTTP is providers.oauth.
 
 Zalo's refresh token is single-use and rotating, so refreshing is single-flight per OA: the refresh
 runs while holding `select_for_update()` on the OA's credentials row, and the new pair is saved in

@@ -1,4 +1,5 @@
-"""OAuth token lifecycle: proactive refresh, single-flight rotation under the row lock, re-authorisation."""
+"""OAuth token lifecycle (oas.services.tokens): proactive refresh, single-flight rotation under the row
+lock, re-authorisation; the HTTP is providers.oauth."""
 
 import logging
 import threading
@@ -10,7 +11,8 @@ from django.db import connection
 from django.utils import timezone
 
 from oas.models import OACredentials
-from providers import tokens
+from oas.services import tokens
+from providers import errors
 from providers.base import ProviderError
 from providers.http import HttpClient, RetryPolicy
 from providers.models import ProviderAlert
@@ -195,3 +197,11 @@ def test_concurrent_workers_spend_one_refresh_token_exactly_once(stub, scenario)
     creds = OACredentials.objects.get(oa=oa)
     assert (creds.access_token, creds.refresh_token) == ("access-2", "refresh-2")
     assert creds.needs_reauthorisation is False
+
+
+def test_a_bad_oauth_url_fails_the_refresh_without_marking_the_oa_for_reauthorisation(oa, http):
+    with pytest.raises(ProviderError) as caught:
+        tokens.refresh_access_token(oa.pk, oauth=ZaloOAuth(http, base="ftp://oauth.example.com"), force=True)
+    assert caught.value.error == errors.URL_INVALID
+    creds = OACredentials.objects.get(oa=oa)
+    assert not creds.needs_reauthorisation and creds.refresh_token == "refresh-1"
