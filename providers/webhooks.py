@@ -17,7 +17,7 @@ names another OA (or two different ones) is refused with 403, stored nowhere and
 its signature is valid for some OA of the same app: one OA's key is no proof for another OA.
 
 Infobip (`POST /webhooks/infobip/<token>/`): Infobip signs nothing, so the URL itself is the secret:
-a random per-OA token (see `providers.services.issue_infobip_webhook_token`), stored hashed; the token
+a random per-OA token (issued by `oas.services.report_urls`), looked up by its hash; the token
 alone decides the OA, and a body whose results name another sender is refused (403, not stored). The
 token is redacted from every log line (providers/log_filters.py). Infobip reports carry no send
 timestamp and are retried for hours, so there is no age window there.

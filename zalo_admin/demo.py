@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from oas.models import MessageTemplate, OACredentials, OfficialAccount
+from oas.services.report_urls import issue_infobip_webhook_token
 from quotas.models import Policy
 from quotas.services.rollups import record_bad_report, record_sent
 from quotas.services.state import create_quota_state
@@ -96,6 +97,8 @@ def _ensure_account(spec: dict) -> tuple[OfficialAccount, bool]:
         else:
             credentials["access_expires_at"] = timezone.now() + timedelta(hours=25)
         OACredentials.objects.create(oa=oa, **credentials)
+        if spec["provider"] == OfficialAccount.Provider.INFOBIP:
+            issue_infobip_webhook_token(oa.pk)  # as save_official_account gives every Infobip OA
         create_quota_state(oa, Policy.objects.get(code=spec["policy"]), current_limit=spec["limit"])
     return oa, created
 
