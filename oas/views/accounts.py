@@ -145,8 +145,8 @@ def account_detail(request, oa_id):
     return render(request, "oas/detail.html", context)
 
 
-@require_POST
 @require_capability("manage_oas")
+@require_POST
 def account_toggle_active(request, oa_id):
     oa = get_object_or_404(OfficialAccount, pk=oa_id)
     service.set_account_active(actor=request.user, oa_id=oa.pk, active=not oa.is_active)
@@ -156,8 +156,8 @@ def account_toggle_active(request, oa_id):
     return redirect("oas:detail", oa.pk)
 
 
-@require_POST
 @require_capability("manage_oas")
+@require_POST
 def test_connection(request, oa_id):
     """Read the provider now (quota and quality), store the reading and say whether it worked."""
     oa = get_object_or_404(OfficialAccount, pk=oa_id)
@@ -181,8 +181,8 @@ def test_connection(request, oa_id):
     return redirect("oas:detail", oa.pk)
 
 
-@require_POST
 @require_capability("view_quality")
+@require_POST
 def refresh_reading(request, oa_id):
     """The Refresh button of the OA page: read quota and quality from the provider now, store them."""
     oa = get_object_or_404(OfficialAccount, pk=oa_id)
@@ -210,15 +210,15 @@ def _stop_or_resume(request, oa_id, action, done_message):
     return redirect("oas:detail", oa.pk)
 
 
-@require_POST
 @require_capability("stop_sends")
+@require_POST
 def stop_sending(request, oa_id):
     done = _("All sends of this OA are stopped. A quality admin must resume them.")
     return _stop_or_resume(request, oa_id, service.stop_sending, done)
 
 
-@require_POST
 @require_capability("manage_oas")
+@require_POST
 def resume_sending(request, oa_id):
     done = _("Sends resumed. Paused campaigns stay paused until someone resumes them.")
     return _stop_or_resume(request, oa_id, service.resume_sending, done)

@@ -172,6 +172,8 @@ def test_refresh_is_for_the_quality_roles_only(client, role_users, stub):
     for role, status in expected.items():
         client.force_login(role_users[role])
         assert client.post(url).status_code == status, role
+    assert client.get(url).status_code == 403  # the auditor: refused before the method is looked at
+    client.force_login(role_users["marketer"])
     assert client.get(url).status_code == 405  # POST only
     assert len(stub.calls("GET", QUOTA_PATH)) == 3
 
