@@ -1,8 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from oas.models import MessageTemplate, OfficialAccount
-
 
 class Campaign(models.Model):
     """A send of one template to an audience from one OA."""
@@ -16,8 +14,8 @@ class Campaign(models.Model):
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
 
-    oa = models.ForeignKey(OfficialAccount, on_delete=models.PROTECT, related_name="campaigns")
-    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="campaigns")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.PROTECT, related_name="campaigns")
+    template = models.ForeignKey("oas.MessageTemplate", on_delete=models.PROTECT, related_name="campaigns")
     name = models.CharField(_("name"), max_length=200)
     status = models.CharField(_("status"), max_length=24, choices=Status.choices, default=Status.DRAFT)
     pause_reason = models.TextField(_("pause reason"), blank=True)

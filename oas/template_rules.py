@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
 from django.utils.translation import gettext as _
 
 from oas.models import MessageTemplate
-from providers import rsa
+from zalo_admin.lib import rsa
 
 Status = MessageTemplate.Status
 Tag = MessageTemplate.Tag
@@ -263,7 +263,7 @@ class UnreadableKey(ValueError):
 
 def load_active_key(key_text: str) -> rsa_keys.RSAPublicKey:
     """The OA's active key (PEM or Base64 DER) loaded; UnreadableKey, with the one message that says
-    why, when it is malformed or too weak (providers.rsa.load_public_key)."""
+    why, when it is malformed or too weak (zalo_admin.lib.rsa.load_public_key)."""
     try:
         return rsa.load_public_key(key_text)
     except rsa.EncryptionError as exc:

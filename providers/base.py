@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from providers import errors, rsa
+from providers import errors
 from providers.errors import PERMANENT, ErrorInfo
+from zalo_admin.lib import rsa
 
 ACCEPTED, REJECTED, RETRYABLE = "accepted", "rejected", "retryable"
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from providers import errors, rsa
+from providers import errors
 from providers.base import (
     ACCEPTED,
     Account,
@@ -25,6 +25,7 @@ from providers.base import (
     to_int,
 )
 from providers.http import HttpClient, shared_client
+from zalo_admin.lib import rsa
 
 CHUNK = 100
 

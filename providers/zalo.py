@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from providers import errors, rsa
+from providers import errors
 from providers.base import (
     ACCEPTED,
     Account,
@@ -30,6 +30,7 @@ from providers.base import (
     to_int,
 )
 from providers.http import HttpClient, shared_client
+from zalo_admin.lib import rsa
 
 TEMPLATE_PAGE = 100
 KEY_TROUBLE = {-123, -128, -142}  # RSA decode failed / encoding key missing / RSA key missing

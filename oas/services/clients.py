@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from oas.models import OACredentials, OfficialAccount, RSAKey
 from oas.services import keys, report_urls, tokens
-from providers import errors, rsa
+from providers import errors
 from providers.base import (
     Account,
     MessageRequest,
@@ -37,6 +37,7 @@ from providers.base import (
 from providers.http import HttpClient, interactive_client, shared_client
 from providers.oauth import ZaloOAuth
 from providers.services import client_class
+from zalo_admin.lib import rsa
 
 log = logging.getLogger(__name__)
 

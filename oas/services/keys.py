@@ -14,7 +14,7 @@ from django.utils import timezone
 from compliance.services import actor_name, record_audit_event
 from oas.models import OfficialAccount, RSAKey
 from providers.base import PublicKey
-from providers.rsa import EncryptionError, WeakKeyError, load_public_key
+from zalo_admin.lib.rsa import EncryptionError, WeakKeyError, load_public_key
 
 
 class KeyRejected(EncryptionError):

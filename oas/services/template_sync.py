@@ -22,8 +22,8 @@ from oas.template_rules import (
     status_from_provider,
     tag_from_provider,
 )
-from providers import rsa
 from providers.base import ProviderError, TemplateInfo
+from zalo_admin.lib import rsa
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from oas.services import clients
 from oas.services import keys as service
 from oas.services.accounts import provider_error_text
 from providers.base import ProviderError
-from providers.rsa import MIN_KEY_BITS, REQUIRED_EXPONENT
+from zalo_admin.lib.rsa import MIN_KEY_BITS, REQUIRED_EXPONENT
 from zalo_admin.roles import require_capability
 
 

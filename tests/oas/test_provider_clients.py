@@ -17,10 +17,10 @@ from providers import errors
 from providers.base import ACCEPTED, RETRYABLE, MessageRequest
 from providers.infobip import InfobipClient
 from providers.oauth import ZaloOAuth
-from providers.rsa import JVM_OAEP
 from providers.zalo import ZaloClient
 from tests.providers.conftest import make_oa
 from tests.providers.stub import Reply, token_pair, zalo_error, zalo_ok
+from zalo_admin.lib.rsa import JVM_OAEP
 
 SEND = "/zalo/message/template"
 TOKEN = "/oauth/v4/oa/access_token"

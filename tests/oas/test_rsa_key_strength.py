@@ -19,10 +19,10 @@ from oas.services.clients import client_for
 from oas.services.keys import KeyTooWeak, store_public_key
 from oas.services.template_checks import validate_for_send
 from providers.base import REJECTED, MessageRequest
-from providers.rsa import EncryptionError, WeakKeyError, load_public_key
 from quotas.models import OAQuotaState, Policy
 from tests.oas.test_templates import make_template
 from tests.providers.stub import Reply, StubServer
+from zalo_admin.lib.rsa import EncryptionError, WeakKeyError, load_public_key
 
 SENDER = "2893352839501541173"
 KEY_PATH = f"/infobip/zalo/1/sender/{SENDER}/public-key"

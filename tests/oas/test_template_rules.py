@@ -13,7 +13,7 @@ from oas.template_rules import (
     tag_from_provider,
     validate_template_data,
 )
-from providers.rsa import EncryptionError
+from zalo_admin.lib.rsa import EncryptionError
 
 Tag = MessageTemplate.Tag
 Status = MessageTemplate.Status

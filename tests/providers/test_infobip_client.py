@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
 
 from providers.base import ACCEPTED, REJECTED, RETRYABLE, Account, MessageRequest, ProviderError, PublicKey
 from providers.infobip import InfobipClient
-from providers.rsa import JVM_OAEP
 from providers.services import client_class
 from providers.zalo import ZaloClient
 from tests.providers.stub import Reply
+from zalo_admin.lib.rsa import JVM_OAEP
 
 SEND = "/infobip/zalo/2/messages"
 

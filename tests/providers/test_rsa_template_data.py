@@ -14,7 +14,7 @@ from django.core.management import call_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.rsa import (
+from zalo_admin.lib.rsa import (
     JVM_OAEP,
     EncryptionError,
     encrypt_template_data,

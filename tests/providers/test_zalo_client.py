@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
 
 from providers import errors
 from providers.base import ACCEPTED, REJECTED, RETRYABLE, Account, MessageRequest, ProviderError, PublicKey
-from providers.rsa import JVM_OAEP, EncryptionError
 from providers.zalo import ZaloClient
 from tests.providers.stub import Reply, zalo_error, zalo_ok
+from zalo_admin.lib.rsa import JVM_OAEP, EncryptionError
 
 SEND = "/zalo/message/template"
 ACCOUNT = Account(provider="zalo", zalo_oa_id="1234567890", oa_pk=1, access_token="access-1")
@@ -171,7 +171,7 @@ def test_encrypted_sends_encrypt_phone_and_every_value_with_the_given_key(stub, 
 
 
 def test_a_value_too_long_to_encrypt_is_rejected_before_sending(stub, http):
-    # 2048 bits: the smallest key accepted (providers.rsa.MIN_KEY_BITS), 190 bytes per value.
+    # 2048 bits: the smallest key accepted (zalo_admin.lib.rsa.MIN_KEY_BITS), 190 bytes per value.
     private = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
     client = ZaloClient(ACCOUNT, PublicKey(b64_der(private)), http=http, api_base=f"{stub.url}/zalo")
     message = MessageRequest("t1", "1", {"address": "x" * 191}, phone="84987654321", encrypted=True)

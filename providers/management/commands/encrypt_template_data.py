@@ -11,7 +11,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from providers.rsa import EncryptionError, encrypt_template_data, load_public_key
+from zalo_admin.lib.rsa import EncryptionError, encrypt_template_data, load_public_key
 
 
 class Command(BaseCommand):
