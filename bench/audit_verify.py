@@ -80,6 +80,7 @@ def main() -> None:
     setup_django("bench_audit")
     from django.conf import settings
 
+    from compliance import actions
     from compliance.integrity import create_checkpoint, verify_audit_log
     from compliance.services import record_audit_event
 
@@ -100,7 +101,11 @@ def main() -> None:
     seconds = time.monotonic() - started
     print(f"first audit_checkpoint (verifies everything, no earlier checkpoint): {seconds:.1f} s")
     for number in range(1000):  # a busy 15 minutes
-        record_audit_event(actor="user:bench", action="campaign.edited", summary=f"edit {number}")
+        record_audit_event(
+            actor="user:bench",
+            action=actions.OA_UPDATE,
+            details={"name": f"Bench OA {number}", "zalo_oa_id": f"bench-{number}", "changed": ["name"]},
+        )
     started = time.monotonic()
     outcome = create_checkpoint()
     incremental = time.monotonic() - started

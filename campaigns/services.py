@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from campaigns.models import Campaign
+from compliance import actions
 from compliance.services import actor_name, record_audit_event
 from quotas.rules import MARKETING_TAG
 
@@ -19,7 +20,7 @@ PAUSABLE_STATUSES = (Campaign.Status.RUNNING, Campaign.Status.SCHEDULED)
 
 
 @transaction.atomic
-def pause_campaign(campaign_id: int, reason: str, actor="system") -> bool:
+def pause_campaign(campaign_id: int, reason: str, actor="system:campaigns") -> bool:
     """Pause a running or scheduled campaign with a reason; False when it would not send anyway."""
     paused = Campaign.objects.filter(pk=campaign_id, status__in=PAUSABLE_STATUSES).update(
         status=Campaign.Status.PAUSED, pause_reason=reason
@@ -27,17 +28,16 @@ def pause_campaign(campaign_id: int, reason: str, actor="system") -> bool:
     if paused:
         record_audit_event(
             actor=actor_name(actor),
-            action="campaign.pause",
-            summary=f"Campaign #{campaign_id} paused: {reason}",
+            action=actions.CAMPAIGN_PAUSE,
             target_type="campaigns.campaign",
             target_id=campaign_id,
-            details={"reason": reason},
+            details={"campaign_id": campaign_id, "reason": reason},
         )
     return bool(paused)
 
 
 @transaction.atomic
-def pause_campaigns(where: QuerySet | Q, reason: str, actor="system") -> list[int]:
+def pause_campaigns(where: QuerySet | Q, reason: str, actor="system:campaigns") -> list[int]:
     """Pause the pausable campaigns among `where` (a Campaign queryset or a Q), each through
     `pause_campaign` (conditional UPDATE, audited); returns the ids actually paused, in id order."""
     campaigns = where if isinstance(where, QuerySet) else Campaign.objects.filter(where)

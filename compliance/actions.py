@@ -45,22 +45,26 @@ MESSAGES = {
     OA_RSA_KEY_ADD: _("RSA-%(bits)s key %(fingerprint)s is now active for OA %(name)s"),
     OA_RSA_KEY_ROTATE: _("RSA-%(bits)s key %(fingerprint)s replaces the active key of OA %(name)s"),
     OA_RSA_KEY_RETIRE: _("Retired RSA key %(fingerprint)s: %(reason)s"),
-    OA_LEVEL_CHANGE: _("OA #%(oa_id)s daily limit %(old)s → %(new)s from %(day)s (%(reason)s) %(note)s"),
-    OA_GUARDRAIL: _("OA #%(oa_id)s guardrail: %(action)s at %(share)s of the violation threshold"),
+    OA_LEVEL_CHANGE: _(
+        "OA #%(oa_id)s daily limit %(old_label)s → %(new_label)s from %(day)s (%(reason)s) %(note)s"
+    ),
+    OA_GUARDRAIL: _("OA #%(oa_id)s guardrail: %(action)s at %(share_percent)s of the violation threshold"),
     TEMPLATE_STATUS: _("Template %(template_id)s: %(from)s → %(to)s"),
     TEMPLATE_STATUS_REASON: _("Template %(template_id)s: new status reason %(to)s"),
     TEMPLATE_QUALITY: _("Template %(template_id)s quality: %(from)s → %(to)s"),
-    TEMPLATES_SYNC: _("Templates synced: %(created)s new, %(updated)s changed, %(total)s listed"),
+    TEMPLATES_SYNC: _("Templates synced: %(created_count)s new, %(updated_count)s changed, %(total)s listed"),
     TEMPLATES_SYNC_FAILED: _("Template sync failed: %(error)s"),
     POLICY_CREATE: _("Added quota policy %(code)s (for OAs registered from %(effective_from)s)"),
     POLICY_NEW_VERSION: _("New version %(code)s of quota policy %(previous)s (the old one stays unchanged)"),
     QUALITY_ALERT_RESOLVE: _("Quality alert #%(alert_id)s marked as handled"),
     CAMPAIGN_PAUSE: _("Campaign #%(campaign_id)s paused: %(reason)s"),
     AUTH_LOGIN_FAILED: _("Failed login for “%(username)s” from %(ip_address)s"),
-    AUTH_LOCKED_OUT: _("Locked out “%(username)s” from %(ip_address)s for %(minutes)s minutes"),
+    AUTH_LOCKED_OUT: _("Locked out “%(username)s” from %(ip_address)s for %(cool_off_minutes)s minutes"),
 }
 ACTIONS = frozenset(MESSAGES)
+# Who acted: `user:<username>` for a signed-in user, `system:<job>` for jobs, webhooks and services.
 ACTOR_PATTERN = re.compile(r"^(user|system):\S.*$")
+ANONYMOUS_ACTOR = "system:anonymous"
 
 
 def required_parameters(action: str) -> set[str]:

@@ -15,16 +15,37 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from compliance import actions
 from compliance.models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
 
 
 def actor_name(user) -> str:
-    """A user's name for the log; strings (e.g. "system:template-sync") name jobs and services."""
+    """Who acted, as the log names it: `user:<username>` for a signed-in user, "system:anonymous"
+    for None or an anonymous user; a string must already be such a name (e.g. "system:template-sync"
+    for a job), anything else is refused (ValueError)."""
     if isinstance(user, str):
-        return user
-    return user.get_username() if user is not None and user.is_authenticated else "anonymous"
+        return _checked_actor(user)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.get_username()}"
+    return actions.ANONYMOUS_ACTOR
+
+
+def _checked_actor(actor) -> str:
+    if not isinstance(actor, str) or not actions.ACTOR_PATTERN.fullmatch(actor):
+        raise ValueError(f"audit actor {actor!r} must be 'user:<name>' or 'system:<job>'")
+    return actor
+
+
+def _checked_details(action: str, details) -> dict:
+    if action not in actions.ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}: add it to compliance.actions")
+    details = dict(details or {})
+    missing = actions.required_parameters(action) - set(details)
+    if missing:
+        raise ValueError(f"audit action {action!r} needs the parameter(s) {', '.join(sorted(missing))}")
+    return details
 
 
 def canonical_json(value) -> bytes:
@@ -52,12 +73,22 @@ def entry_signature(seq: int, prev_hash: str, occurred_at, *content) -> str:
 
 
 def record_audit_event(
-    *, actor: str, action: str, summary: str, target=None, target_type: str = "", target_id="", details=None
+    *, actor: str, action: str, target=None, target_type: str = "", target_id="", details=None
 ) -> AuditEvent:
-    """Append one event; call it inside the transaction of the change it records."""
+    """Append one event; call it inside the transaction of the change it records.
+
+    The entry is language-neutral: `action` is a code of compliance.actions.ACTIONS and `details`
+    hold its parameters (at least `required_parameters(action)`, JSON-serialisable, never secrets);
+    `AuditEvent.description` renders it in the reader's language. `actor` is `user:<name>` or
+    `system:<job>` (see `actor_name`). An unknown action, a missing parameter or a malformed actor
+    raises ValueError and records nothing.
+    """
+    actor = _checked_actor(actor)
+    details = _checked_details(action, details)
     if target is not None:
         target_type, target_id = target._meta.label_lower, target.pk
-    details = json.loads(canonical_json(details or {}))
+    details = json.loads(canonical_json(details))
+    summary = ""  # new entries store no prose; entries older than the vocabulary keep theirs
     target_id = str(target_id)
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(

@@ -20,6 +20,7 @@ from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
+from compliance import actions
 from compliance.services import record_audit_event
 
 logger = logging.getLogger("zalo_admin.auth")
@@ -65,10 +66,8 @@ def audit_failed_login(sender, credentials, request=None, **kwargs):
         ", locked out" if locked_out else "",
     )
     record_audit_event(
-        actor="anonymous",
-        action="auth.login_failed",
-        summary=f"Failed login for {username!r} from {client['ip_address']}"
-        + (" (locked out)" if locked_out else ""),
+        actor=actions.ANONYMOUS_ACTOR,
+        action=actions.AUTH_LOGIN_FAILED,
         details={"username": username, **client, "failures": failures, "locked_out": locked_out},
         **_user_target(username),
     )
@@ -84,9 +83,8 @@ def audit_lockout(sender, request, username, ip_address, **kwargs):
     username = str(username or "")[:150]
     logger.warning("Locked out username %r from %s for %d minutes", username, ip_address, minutes)
     record_audit_event(
-        actor="anonymous",
-        action="auth.locked_out",
-        summary=f"Locked out {username!r} from {ip_address} for {minutes} minutes after failed logins",
+        actor=actions.ANONYMOUS_ACTOR,
+        action=actions.AUTH_LOCKED_OUT,
         details={
             "username": username,
             "ip_address": ip_address,

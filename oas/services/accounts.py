@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from compliance import actions
 from compliance.services import actor_name, record_audit_event
 from oas.models import OACredentials, OfficialAccount
 from oas.services import report_urls
@@ -188,11 +189,12 @@ def save_official_account(
 
     record_audit_event(
         actor=actor_name(actor),
-        action="oa.create" if creating else "oa.update",
-        summary=f"{'Created' if creating else 'Updated'} OA {oa.name} ({oa.zalo_oa_id})",
+        action=actions.OA_CREATE if creating else actions.OA_UPDATE,
         target=oa,
         # Which secrets were replaced, never their values.
         details={
+            "name": oa.name,
+            "zalo_oa_id": oa.zalo_oa_id,
             "changed": changed,
             "secrets_replaced": replaced_secrets,
             "policy": policy.code,
@@ -213,10 +215,9 @@ def set_account_active(*, actor, oa_id: int, active: bool) -> OfficialAccount:
     paused = 0 if active else _pause_active_campaigns(oa, f"OA {oa.name} was disabled", actor)
     record_audit_event(
         actor=actor_name(actor),
-        action="oa.enable" if active else "oa.disable",
-        summary=f"{'Enabled' if active else 'Disabled'} OA {oa.name}",
+        action=actions.OA_ENABLE if active else actions.OA_DISABLE,
         target=oa,
-        details={"campaigns_paused": paused},
+        details={"name": oa.name, "campaigns_paused": paused},
     )
     return oa
 
@@ -244,10 +245,9 @@ def stop_sending(*, actor, oa_id: int, reason: str) -> OfficialAccount:
     paused = _pause_active_campaigns(oa, f"Kill switch on OA {oa.name}: {reason}", actor)
     record_audit_event(
         actor=actor_name(actor),
-        action="oa.kill_switch",
-        summary=f"Stopped all sends of OA {oa.name}: {reason}",
+        action=actions.OA_KILL_SWITCH,
         target=oa,
-        details={"reason": reason, "campaigns_paused": paused},
+        details={"name": oa.name, "reason": reason, "campaigns_paused": paused},
     )
     return oa
 
@@ -269,10 +269,9 @@ def resume_sending(*, actor, oa_id: int, reason: str) -> OfficialAccount:
     oa.save(update_fields=["sending_stopped", "stop_reason", "stopped_at", "stopped_by"])
     record_audit_event(
         actor=actor_name(actor),
-        action="oa.resume",
-        summary=f"Resumed sends of OA {oa.name}: {reason}",
+        action=actions.OA_RESUME,
         target=oa,
-        details={"reason": reason, "stopped_for": previous},
+        details={"name": oa.name, "reason": reason, "stopped_for": previous},
     )
     return oa
 
@@ -302,9 +301,9 @@ def finish_authorisation(*, actor, oa: OfficialAccount, code: str, code_verifier
     complete_authorisation(oa.pk, code, code_verifier)
     record_audit_event(
         actor=actor_name(actor),
-        action="oa.connect",
-        summary=f"Connected OA {oa.name} with Zalo OAuth",
+        action=actions.OA_CONNECT,
         target=oa,
+        details={"name": oa.name},
     )
 
 

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from django.db import transaction
 from django.utils import timezone
 
+from compliance import actions
 from compliance.services import actor_name, record_audit_event
 from oas.models import OfficialAccount, RSAKey
 from providers.base import PublicKey
@@ -69,11 +70,13 @@ def store_public_key(*, actor, oa: OfficialAccount, public_key: str, origin: str
     )
     record_audit_event(
         actor=actor_name(actor),
-        action="oa.rsa_key.rotate" if active else "oa.rsa_key.add",
-        summary=f"RSA-{bits} key {fingerprint[:16]} is now active for OA {oa.name}",
+        action=actions.OA_RSA_KEY_ROTATE if active else actions.OA_RSA_KEY_ADD,
         target=oa,
         details={
-            "fingerprint": fingerprint,
+            "name": oa.name,
+            "bits": bits,
+            "fingerprint": fingerprint[:16],
+            "full_fingerprint": fingerprint,
             "origin": origin,
             "retired": active.fingerprint if active else None,
         },
@@ -92,11 +95,10 @@ def retire_active_key(oa_id: int, reason: str) -> bool:
     key.save(update_fields=["is_active", "retired_at"])
     record_audit_event(
         actor="system:provider",
-        action="oa.rsa_key.retire",
-        summary=f"Retired RSA key {key.fingerprint[:16]}: {reason}",
+        action=actions.OA_RSA_KEY_RETIRE,
         target_type="oas.officialaccount",
         target_id=oa_id,
-        details={"fingerprint": key.fingerprint, "reason": reason},
+        details={"fingerprint": key.fingerprint[:16], "full_fingerprint": key.fingerprint, "reason": reason},
     )
     return True
 

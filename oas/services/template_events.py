@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from compliance import actions
 from compliance.services import record_audit_event
 from oas.models import MessageTemplate, OfficialAccount
 from oas.template_rules import quality_from_provider, status_from_provider
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 Status = MessageTemplate.Status
 
-WEBHOOK_ACTOR = "zalo-webhook"
+WEBHOOK_ACTOR = "system:zalo-webhook"
 # The job that reads an OA's templates from its provider, by dotted path (oas.jobs imports the sync).
 SYNC_JOB = "oas.jobs.sync_oa_templates"
 
@@ -55,11 +56,10 @@ def record_status_change(template: MessageTemplate, previous: str, *, actor: str
         paused = announce_unsendable(template, template.status_reason, actor=actor)
     record_audit_event(
         actor=actor,
-        action="template.status",
-        summary=_("Template %(id)s: %(old)s → %(new)s")
-        % {"id": template.template_id, "old": previous or "—", "new": template.status},
+        action=actions.TEMPLATE_STATUS,
         target=template,
         details={
+            "template_id": template.template_id,
             "from": previous,
             "to": template.status,
             "reason": template.status_reason,
@@ -123,10 +123,14 @@ def change_template_status(
         if changed:
             record_audit_event(
                 actor=actor,
-                action="template.status_reason",
-                summary=_("Template %(id)s: new status reason") % {"id": template.template_id},
+                action=actions.TEMPLATE_STATUS_REASON,
                 target=template,
-                details={"status": status, "from": previous_reason, "to": reason},
+                details={
+                    "template_id": template.template_id,
+                    "status": status,
+                    "from": previous_reason,
+                    "to": reason,
+                },
             )
         # The same status again (a redelivery, or a new reason): campaigns were paused when it first
         # arrived, but one scheduled since then must not start on a template that cannot send.
@@ -163,10 +167,8 @@ def change_template_quality(
         template.save(update_fields=["quality"])
         record_audit_event(
             actor=actor,
-            action="template.quality",
-            summary=_("Template %(id)s quality: %(old)s → %(new)s")
-            % {"id": template.template_id, "old": previous or "—", "new": value},
+            action=actions.TEMPLATE_QUALITY,
             target=template,
-            details={"from": previous, "to": value},
+            details={"template_id": template.template_id, "from": previous, "to": value},
         )
         return ChangeOutcome(True, template.pk)

@@ -8,9 +8,10 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from compliance import actions
 from compliance.services import actor_name, record_audit_event
 from oas.models import MessageTemplate, OACredentials, OfficialAccount
 from oas.services.accounts import provider_error_text
@@ -166,11 +167,12 @@ def sync_templates(oa_id: int, *, actor=None, http=None) -> SyncResult:
         if actor is not None or created or updated or error_cleared:
             record_audit_event(
                 actor=who,
-                action="templates.sync",
-                summary=_("Templates synced: %(created)s new, %(updated)s changed, %(total)s listed.")
-                % {"created": len(created), "updated": len(updated), "total": len(seen)},
+                action=actions.TEMPLATES_SYNC,
                 target=oa,
                 details={
+                    "created_count": len(created),
+                    "updated_count": len(updated),
+                    "total": len(seen),
                     "created": created,
                     "updated": updated,
                     "status_changes": changes,
@@ -190,6 +192,8 @@ def sync_templates(oa_id: int, *, actor=None, http=None) -> SyncResult:
 
 def _record_sync_failure(oa_id: int, exc: Exception, who: str, *, audited: bool) -> SyncResult:
     text = sync_error_text(exc)
+    with translation.override("en"):
+        audited_text = sync_error_text(exc)
     log.warning("template sync of OA #%s failed: %s", oa_id, exc)
     with transaction.atomic():
         oa = OfficialAccount.objects.select_for_update().get(pk=oa_id)
@@ -200,9 +204,12 @@ def _record_sync_failure(oa_id: int, exc: Exception, who: str, *, audited: bool)
         if changed or audited:
             record_audit_event(
                 actor=who,
-                action="templates.sync_failed",
-                summary=_("Template sync failed: %(error)s") % {"error": text},
+                action=actions.TEMPLATES_SYNC_FAILED,
                 target=oa,
-                details={"error": text, "provider_code": str(getattr(exc, "provider_code", "") or "")},
+                # The log stays in one language: the error as English prose, whatever the reader's.
+                details={
+                    "error": audited_text,
+                    "provider_code": str(getattr(exc, "provider_code", "") or ""),
+                },
             )
     return SyncResult(ok=False, error=text, provider_code=str(getattr(exc, "provider_code", "") or ""))

@@ -17,6 +17,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from compliance import actions
 from compliance.services import actor_name, record_audit_event
 from quotas import rules
 from quotas.models import (
@@ -49,6 +50,11 @@ def _limit_label(limit: int | None) -> str:
     return _("unrestricted") if limit is None else f"{limit:,}"
 
 
+def _audit_limit_label(limit: int | None) -> str:
+    """A limit as the audit log stores it, in no language: "∞" for unrestricted, 50,000 otherwise."""
+    return "∞" if limit is None else f"{limit:,}"
+
+
 def _window(oa_id: int, day: date, days: int) -> rules.DayTotals:
     totals = OADailyStats.objects.filter(
         oa_id=oa_id, day__gte=day - timedelta(days=days), day__lt=day
@@ -71,12 +77,19 @@ def _record_level_change(
     )
     record_audit_event(
         actor=actor_name(actor) if actor is not None else "system:quota-engine",
-        action="oa.level_change",
-        summary=f"OA #{oa_id} level {_limit_label(old_limit)} → {_limit_label(new_limit)} "
-        f"from {effective_day} ({change.get_reason_display()}){': ' + note if note else ''}",
+        action=actions.OA_LEVEL_CHANGE,
         target_type="oas.officialaccount",
         target_id=oa_id,
-        details={"old": old_limit, "new": new_limit, "reason": reason, "day": effective_day, "note": note},
+        details={
+            "oa_id": oa_id,
+            "old": old_limit,
+            "new": new_limit,
+            "old_label": _audit_limit_label(old_limit),
+            "new_label": _audit_limit_label(new_limit),
+            "reason": reason,
+            "day": effective_day,
+            "note": note,
+        },
     )
     return change
 
@@ -318,7 +331,7 @@ def correct_level(oa_id: int, new_limit: int | None, reason: str, actor) -> Leve
 
 
 @transaction.atomic
-def update_guardrail(oa_id: int, share: Decimal, action: str, actor="system") -> OAQuotaState:
+def update_guardrail(oa_id: int, share: Decimal, action: str, actor="system:quotas") -> OAQuotaState:
     """Set the OA's guardrail share of the violation threshold and its action (pause or alert only)."""
     if not Decimal("0") < share <= Decimal("1"):
         raise ValueError("share must be in (0, 1]")
@@ -328,11 +341,15 @@ def update_guardrail(oa_id: int, share: Decimal, action: str, actor="system") ->
     OAQuotaState.objects.filter(oa_id=oa_id).update(guardrail_share=share, guardrail_action=action)
     record_audit_event(
         actor=actor_name(actor),
-        action="oa.guardrail",
-        summary=f"OA #{oa_id} guardrail: {action} at {_plain_number(share * 100)} % of the threshold",
+        action=actions.OA_GUARDRAIL,
         target_type="oas.officialaccount",
         target_id=oa_id,
-        details={"share": share, "action": action},
+        details={
+            "oa_id": oa_id,
+            "share": share,
+            "share_percent": f"{_plain_number(share * 100)} %",
+            "action": action,
+        },
     )
     return quota_state(oa_id)
 
@@ -346,10 +363,10 @@ def resolve_alert(alert_id: int, actor) -> bool:
     if resolved:
         record_audit_event(
             actor=actor_name(actor),
-            action="quality_alert.resolve",
-            summary=f"Quality alert #{alert_id} marked as handled",
+            action=actions.QUALITY_ALERT_RESOLVE,
             target_type="quotas.qualityalert",
             target_id=alert_id,
+            details={"alert_id": alert_id},
         )
     return bool(resolved)
 

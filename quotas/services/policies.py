@@ -7,6 +7,7 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
+from compliance import actions
 from compliance.services import actor_name, record_audit_event
 from oas.models import OfficialAccount
 from quotas import rules
@@ -57,10 +58,13 @@ def add_policy(values: dict, actor) -> Policy:
     policy.save()
     record_audit_event(
         actor=actor_name(actor),
-        action="policy.create",
-        summary=f"Added quota policy {policy.code} (for OAs registered from {policy.effective_from})",
+        action=actions.POLICY_CREATE,
         target=policy,
-        details={"values": _policy_values(policy)},
+        details={
+            "code": policy.code,
+            "effective_from": policy.effective_from,
+            "values": _policy_values(policy),
+        },
     )
     return policy
 
@@ -88,11 +92,10 @@ def new_policy_version(previous_id: int, values: dict, actor) -> Policy:
     }
     record_audit_event(
         actor=actor_name(actor),
-        action="policy.new_version",
-        summary=f"New version {policy.code} of quota policy {previous.code} "
-        f"(changed: {', '.join(changed) or 'nothing but the code'}; {previous.code} kept unchanged)",
+        action=actions.POLICY_NEW_VERSION,
         target=policy,
         details={
+            "code": policy.code,
             "previous": previous.code,
             "previous_id": previous.pk,
             "changed": changed,

@@ -51,7 +51,9 @@ def test_pause_campaigns_pauses_only_what_would_send_and_returns_those_ids(oa):
 def test_an_oa_that_stopped_sending_has_its_campaigns_paused_through_the_hook(oa):
     other = make_oa("999")
     mine, theirs = make_campaign(oa, Status.RUNNING), make_campaign(other, Status.RUNNING, template_id="t-2")
-    assert hooks.emit(hooks.OA_SENDS_STOPPED, oa_id=oa.pk, reason="kill switch", actor="ops") == [[mine.pk]]
+    assert hooks.emit(hooks.OA_SENDS_STOPPED, oa_id=oa.pk, reason="kill switch", actor="system:ops") == [
+        [mine.pk]
+    ]
     mine.refresh_from_db()
     theirs.refresh_from_db()
     assert (mine.status, mine.pause_reason, theirs.status) == (Status.PAUSED, "kill switch", Status.RUNNING)
@@ -62,9 +64,9 @@ def test_an_unsendable_template_has_its_campaigns_paused_through_the_hook(oa):
         make_campaign(oa, Status.SCHEDULED, template_id="a"),
         make_campaign(oa, Status.RUNNING, template_id="b"),
     )
-    assert hooks.emit(hooks.TEMPLATE_UNSENDABLE, template_id=a.template_id, reason="disabled", actor="x") == [
-        [a.pk]
-    ]
+    assert hooks.emit(
+        hooks.TEMPLATE_UNSENDABLE, template_id=a.template_id, reason="disabled", actor="system:x"
+    ) == [[a.pk]]
     assert Campaign.objects.get(pk=b.pk).status == Status.RUNNING
 
 

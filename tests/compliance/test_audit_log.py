@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
+from compliance import actions
 from compliance.integrity import create_checkpoint, latest_verification, verify_audit_log
 from compliance.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from compliance.services import GENESIS_HASH, canonical_json, record_audit_event
@@ -30,9 +31,31 @@ def oa(db):
 
 
 def _log(count: int) -> list[AuditEvent]:
-    return [
-        record_audit_event(actor="a", action="x.step", summary=str(n), details={"n": n}) for n in range(count)
-    ]
+    return [_entry(n) for n in range(count)]
+
+
+def _entry(n: int = 0, actor: str = "system:test") -> AuditEvent:
+    return record_audit_event(
+        actor=actor, action=actions.QUALITY_ALERT_RESOLVE, details={"alert_id": n, "n": n}
+    )
+
+
+def _stop(oa) -> AuditEvent:
+    return record_audit_event(
+        actor="user:quality",
+        action=actions.OA_KILL_SWITCH,
+        target=oa,
+        details={"name": oa.name, "reason": "stop"},
+    )
+
+
+def _resume(oa) -> AuditEvent:
+    return record_audit_event(
+        actor="user:quality",
+        action=actions.OA_RESUME,
+        target=oa,
+        details={"name": oa.name, "reason": "resume"},
+    )
 
 
 def _as_table_owner(*statements):
@@ -52,10 +75,8 @@ def _fails(match: str):
 
 
 def test_events_form_an_intact_keyed_chain(oa):
-    first = record_audit_event(
-        actor="quality", action="oa.kill_switch", summary="stop", target=oa, details={"why": "x"}
-    )
-    second = record_audit_event(actor="quality", action="oa.resume", summary="resume", target=oa)
+    first = _stop(oa)
+    second = _resume(oa)
     assert second.prev_hash == first.hash
     assert (first.seq, second.seq) == (1, 2)
     assert (first.target_type, first.target_id) == ("oas.officialaccount", str(oa.pk))
@@ -64,7 +85,7 @@ def test_events_form_an_intact_keyed_chain(oa):
 
 
 def test_the_signature_depends_on_the_key(oa, settings):
-    event = record_audit_event(actor="quality", action="oa.resume", summary="resume", target=oa)
+    event = _resume(oa)
     assert verify_audit_log().intact
     settings.AUDIT_SIGNING_KEY = "another-key"
     result = verify_audit_log()
@@ -72,7 +93,7 @@ def test_the_signature_depends_on_the_key(oa, settings):
 
 
 def test_the_database_refuses_to_edit_delete_or_truncate_the_log(oa):
-    event = record_audit_event(actor="quality", action="oa.kill_switch", summary="stop", target=oa)
+    event = _stop(oa)
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).update(summary="nothing happened")
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -85,7 +106,7 @@ def test_the_database_refuses_to_edit_delete_or_truncate_the_log(oa):
         cursor.execute("TRUNCATE compliance_auditevent")
     with pytest.raises(PermissionError):
         event.save()
-    assert AuditEvent.objects.get(pk=event.pk).summary == "stop"
+    assert AuditEvent.objects.get(pk=event.pk).details["reason"] == "stop"
 
 
 def test_checkpoints_refuse_edits_and_truncation_too(oa):
@@ -190,7 +211,7 @@ def test_a_log_rewritten_behind_a_checkpoint_is_detected(oa):
 def test_a_missing_checkpoint_file_is_reported(oa, audit_checkpoint_dir):
     _log(2)
     create_checkpoint()
-    record_audit_event(actor="a", action="x.more", summary="more")
+    _entry(99)
     create_checkpoint()
     (audit_checkpoint_dir / "checkpoint-00000002.json").chmod(0o644)
     os.remove(audit_checkpoint_dir / "checkpoint-00000002.json")
@@ -243,7 +264,7 @@ def test_checkpoint_files_are_written_once_and_chained(oa, audit_checkpoint_dir)
     first = create_checkpoint()
     assert first.checkpoint.number == 1 and first.checkpoint.entry_count == 2
     assert create_checkpoint().checkpoint is None  # nothing new: no new file
-    record_audit_event(actor="a", action="x.more", summary="more")
+    _entry(99)
     second = create_checkpoint().checkpoint
     assert (second.number, second.entry_count, second.prev_signature) == (2, 3, first.checkpoint.signature)
     files = sorted(path.name for path in audit_checkpoint_dir.iterdir())
@@ -258,7 +279,7 @@ def test_checkpoint_files_are_written_once_and_chained(oa, audit_checkpoint_dir)
 def test_no_checkpoint_is_written_over_a_broken_log(oa, audit_checkpoint_dir):
     _log(2)
     create_checkpoint()
-    victim = record_audit_event(actor="a", action="x.more", summary="more")
+    victim = _entry(99)
     _as_table_owner(("UPDATE compliance_auditevent SET summary = 'less' WHERE id = %s", [victim.pk]))
     outcome = create_checkpoint()
     assert outcome.checkpoint is None and not outcome.verification.intact
@@ -360,7 +381,7 @@ def test_concurrent_writers_keep_one_unbroken_chain():
     def write(worker):
         try:
             for number in range(10):
-                record_audit_event(actor=f"worker-{worker}", action="x", summary=str(number))
+                _entry(number, actor=f"system:worker-{worker}")
         except Exception as exc:  # surfaced by the assertion below
             errors.append(exc)
         finally:

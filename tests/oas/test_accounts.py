@@ -48,7 +48,7 @@ def test_a_quality_admin_adds_an_oa_whose_secrets_are_encrypted_at_rest(client, 
     assert OAQuotaState.objects.get(oa=oa).current_limit == 5000
     event = AuditEvent.objects.get(action="oa.create")
     assert event.details["secrets_replaced"] == ["app_secret", "oa_secret_key"]
-    assert DEMO_APP_SECRET not in str(event.details) and "webhook-secret-key-1" not in event.summary
+    assert DEMO_APP_SECRET not in str(event.details) and "webhook-secret-key-1" not in event.description
 
 
 @pytest.mark.parametrize(
@@ -135,9 +135,9 @@ def test_the_kill_switch_stops_sends_pauses_campaigns_and_needs_a_quality_admin_
     assert not oa.sending_stopped
     actions = list(AuditEvent.objects.values_list("action", "actor"))
     assert actions == [
-        ("campaign.pause", "marketer"),
-        ("oa.kill_switch", "marketer"),
-        ("oa.resume", "quality"),
+        ("campaign.pause", "user:marketer"),
+        ("oa.kill_switch", "user:marketer"),
+        ("oa.resume", "user:quality"),
     ]
 
 

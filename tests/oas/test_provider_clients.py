@@ -195,7 +195,7 @@ def test_a_key_the_provider_does_not_have_halts_encrypted_sends_with_its_error(c
 def test_a_key_the_provider_no_longer_accepts_is_fetched_again_next_time(client, stub, oa):
     stub.on("POST", "/zalo/rsa/message/template", zalo_error(-123, "RSA decode failed"))
     private = rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
-    store_public_key(actor="test", oa=oa, public_key=b64_der(private), origin="fetched")
+    store_public_key(actor="system:test", oa=oa, public_key=b64_der(private), origin="fetched")
     [result] = client.send_batch([msg(1, encrypted=True)])
     assert result.status == RETRYABLE and result.error_code == "RSA_DECODE_FAILED"
     assert not RSAKey.objects.filter(oa=oa, is_active=True).exists()
@@ -261,16 +261,16 @@ def test_an_infobip_oa_gets_its_report_url_token_when_saved_and_keeps_it(db, set
         "app_id": "app-1",
         "app_secret": "app-secret-1",
     }
-    oa = save_official_account(actor="test", oa=None, data=data, policy=policy)
+    oa = save_official_account(actor="system:test", oa=None, data=data, policy=policy)
     assert OACredentials.objects.get(oa=oa).infobip_webhook_token == ""  # Zalo OAs have no use for one
     data.update(provider="infobip", infobip_base_url="http://127.0.0.1:9/infobip", infobip_api_key="k" * 32)
-    save_official_account(actor="test", oa=oa, data=data, policy=policy)
+    save_official_account(actor="system:test", oa=oa, data=data, policy=policy)
     creds = OACredentials.objects.get(oa=oa)
     token = creds.infobip_webhook_token
     assert len(token) >= 43 and creds.infobip_webhook_token_hash
     event = AuditEvent.objects.filter(action="oa.update").latest("seq")
     assert event.details["webhook_token_issued"] is True and token not in str(event.details)
-    save_official_account(actor="test", oa=oa, data={**data, "name": "Bank 2"}, policy=policy)
+    save_official_account(actor="system:test", oa=oa, data={**data, "name": "Bank 2"}, policy=policy)
     assert OACredentials.objects.get(oa=oa).infobip_webhook_token == token
     assert "webhook_token_issued" not in AuditEvent.objects.filter(action="oa.update").latest("seq").details
 

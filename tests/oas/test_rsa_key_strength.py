@@ -156,7 +156,9 @@ def test_a_weak_key_fetched_later_does_not_replace_the_active_good_one(
 @pytest.mark.parametrize(("name", "bits", "exponent"), WEAK, ids=[w[0] for w in WEAK])
 def test_the_service_refuses_a_weak_key_with_a_clear_message(infobip_oa, keys, name, bits, exponent):
     with pytest.raises(KeyTooWeak, match=rf"too weak \({bits} bits, public exponent {exponent}\)") as refused:
-        store_public_key(actor="test", oa=infobip_oa, public_key=keys[name], origin=RSAKey.Origin.FETCHED)
+        store_public_key(
+            actor="system:test", oa=infobip_oa, public_key=keys[name], origin=RSAKey.Origin.FETCHED
+        )
     assert (refused.value.bits, refused.value.exponent) == (bits, exponent)
     assert not RSAKey.objects.exists()
     assert not AuditEvent.objects.exists()
@@ -164,7 +166,7 @@ def test_the_service_refuses_a_weak_key_with_a_clear_message(infobip_oa, keys, n
 
 def test_a_good_2048_bit_key_with_exponent_65537_is_stored_and_active(infobip_oa, keys):
     outcome = store_public_key(
-        actor="test", oa=infobip_oa, public_key=keys["good"], origin=RSAKey.Origin.FETCHED
+        actor="system:test", oa=infobip_oa, public_key=keys["good"], origin=RSAKey.Origin.FETCHED
     )
     assert outcome.changed and outcome.key.is_active and outcome.key.key_bits == 2048
 

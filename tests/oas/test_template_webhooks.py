@@ -80,7 +80,7 @@ def test_a_quality_change_at_zalo_updates_the_template(sb, webhook_site):
         lambda: MessageTemplate.objects.filter(oa=oa, template_id="100002", quality="MEDIUM").exists()
     )
     event = AuditEvent.objects.get(action="template.quality")
-    assert event.details == {"from": "UNDEFINED", "to": "MEDIUM"}
+    assert event.details == {"template_id": "100002", "from": "UNDEFINED", "to": "MEDIUM"}
 
 
 def deliver(oa, body: dict, payload_oa_id: str | None = None) -> str:

@@ -248,7 +248,7 @@ def test_a_quality_admin_syncs_from_the_list_page_and_sees_the_templates(sb, db,
     assert "Templates synced: 9 new, 0 changed." in html
     assert "Old order template" in html and "Rejected" in html and "Pending review" in html
     event = AuditEvent.objects.get(action="templates.sync")
-    assert event.actor == "quality" and event.details["created"][0] == "100001"
+    assert event.actor == "user:quality" and event.details["created"][0] == "100001"
 
 
 @pytest.mark.parametrize("role", ["marketer", "auditor"])

@@ -385,7 +385,9 @@ def test_an_infobip_oa_saved_through_the_service_gets_its_report_url_into_every_
         "infobip_api_key": sandbox_testing.DEMO_INFOBIP_KEY,
         "infobip_sender": "demo-oa-2",
     }
-    oa = save_official_account(actor="test", oa=None, data=data, policy=Policy.objects.get(code="zns-2024"))
+    oa = save_official_account(
+        actor="system:test", oa=None, data=data, policy=Policy.objects.get(code="zns-2024")
+    )
     creds = OACredentials.objects.get(oa=oa)
     assert creds.infobip_webhook_token and creds.infobip_webhook_token_hash
     url = f"{webhook_site.url}/webhooks/infobip/{creds.infobip_webhook_token}/"
@@ -398,5 +400,5 @@ def test_an_infobip_oa_saved_through_the_service_gets_its_report_url_into_every_
     assert event.oa_id == oa.pk and event.event_name == "infobip_delivery_report"
     assert "ib-1" in event.raw_body
     # Saving the credentials again keeps the URL Infobip already has.
-    save_official_account(actor="test", oa=oa, data=data, policy=Policy.objects.get(code="zns-2024"))
+    save_official_account(actor="system:test", oa=oa, data=data, policy=Policy.objects.get(code="zns-2024"))
     assert OACredentials.objects.get(oa=oa).infobip_webhook_token == creds.infobip_webhook_token

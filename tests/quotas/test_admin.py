@@ -68,7 +68,7 @@ def test_a_policy_edit_makes_a_new_version_and_leaves_the_old_row_unchanged(admi
     assert policies.policy_for_new_oa(OfficialAccount(created_at=timezone.now())) == new
 
     event = AuditEvent.objects.get(action="policy.new_version")
-    assert event.actor == quality_admin.username
+    assert event.actor == f"user:{quality_admin.username}"
     assert (event.target_type, event.target_id) == ("quotas.policy", str(new.pk))
     assert event.details["previous"] == "zbs-2026"
     assert set(event.details["changed"]) == {"levels", "medium_max_rate"}
@@ -125,7 +125,7 @@ def test_adding_a_policy_in_the_admin_is_audited(admin_client, quality_admin):
     assert response.status_code == 302, response.content.decode()[:2000]
     added = Policy.objects.get(code="zbs-2028")
     event = AuditEvent.objects.get(action="policy.create")
-    assert (event.actor, event.target_id) == (quality_admin.username, str(added.pk))
+    assert (event.actor, event.target_id) == (f"user:{quality_admin.username}", str(added.pk))
 
 
 # --- OA quota state ----------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def test_an_alert_is_marked_as_handled_through_the_audited_service(admin_client,
     alert.refresh_from_db()
     assert alert.resolved_by == quality_admin
     event = AuditEvent.objects.get(action="quality_alert.resolve")
-    assert (event.actor, event.target_id) == (quality_admin.username, str(alert.pk))
+    assert (event.actor, event.target_id) == (f"user:{quality_admin.username}", str(alert.pk))
 
 
 def test_an_alert_cannot_be_edited_in_place(admin_client, oa):

@@ -356,6 +356,9 @@ def test_every_level_change_and_setting_lands_in_the_audit_log(oa, quality_admin
     levels.correct_level(oa.pk, 10000, "Agreed with Zalo support", quality_admin)
     levels.update_guardrail(oa.pk, Decimal("0.5"), "alert", actor=quality_admin)
     events = list(AuditEvent.objects.values_list("action", "actor", "target_id"))
-    assert events == [("oa.level_change", "quality", str(oa.pk)), ("oa.guardrail", "quality", str(oa.pk))]
-    assert "Agreed with Zalo support" in AuditEvent.objects.get(action="oa.level_change").summary
+    assert events == [
+        ("oa.level_change", "user:quality", str(oa.pk)),
+        ("oa.guardrail", "user:quality", str(oa.pk)),
+    ]
+    assert "Agreed with Zalo support" in AuditEvent.objects.get(action="oa.level_change").description
     assert verify_audit_log().intact

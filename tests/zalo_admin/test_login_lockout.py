@@ -105,7 +105,7 @@ def test_failed_logins_are_audited_and_logged_without_the_password(client, marke
     failed = list(AuditEvent.objects.filter(action="auth.login_failed").order_by("id"))
     assert len(failed) == settings.AXES_FAILURE_LIMIT + 2
     first, refused, unknown = failed[0], failed[-2], failed[-1]
-    assert first.actor == "anonymous"
+    assert first.actor == "system:anonymous"
     assert (first.target_type, first.target_id) == ("auth.user", str(marketer.pk))
     assert first.details == {
         "username": "marketer",
@@ -127,7 +127,8 @@ def test_failed_logins_are_audited_and_logged_without_the_password(client, marke
     }
 
     recorded = json.dumps(
-        [[e.summary, e.details, e.target_id] for e in AuditEvent.objects.all()], ensure_ascii=False
+        [[e.summary, e.description, e.details, e.target_id] for e in AuditEvent.objects.all()],
+        ensure_ascii=False,
     )
     stored_attempts = json.dumps(list(AccessAttempt.objects.values()), default=str)
     for secret in (WRONG, PASSWORD):
