@@ -66,4 +66,4 @@ bench: venv messages
 	$(TEST_ENV) $(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) staticfiles var/*.sqlite3
+	rm -rf $(VENV) staticfiles var/*.sqlite3 var/audit-checkpoints
