@@ -7,7 +7,9 @@ the parameters it needs; `record_audit_event` refuses an unknown code or a missi
 
 import re
 import string
+from functools import cache
 
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 OA_CREATE = "oa.create"
@@ -67,9 +69,13 @@ ACTOR_PATTERN = re.compile(r"^(user|system):\S.*$")
 ANONYMOUS_ACTOR = "system:anonymous"
 
 
-def required_parameters(action: str) -> set[str]:
-    """The parameter names the action's message needs."""
-    return {name for _, name, _, _ in string.Formatter().parse(_mapping_style(MESSAGES[action])) if name}
+@cache
+def required_parameters(action: str) -> frozenset[str]:
+    """The parameter names the action's message needs, read from its source text (a translation
+    cannot change what an entry must record)."""
+    with translation.override(None):
+        source = str(MESSAGES[action])
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(_mapping_style(source)) if name)
 
 
 def _mapping_style(message) -> str:
