@@ -35,6 +35,12 @@ QUALITY_ALERT_RESOLVE = "quality_alert.resolve"
 CAMPAIGN_PAUSE = "campaign.pause"
 AUTH_LOGIN_FAILED = "auth.login_failed"
 AUTH_LOCKED_OUT = "auth.locked_out"
+CONTACT_CREATE = "contact.create"
+CONTACT_FOLLOWER_STATUS = "contact.follower_status"
+CONSENT_GRANT = "consent.grant"
+CONSENT_WITHDRAW = "consent.withdraw"
+SUPPRESSION_ADD = "suppression.add"
+SUPPRESSION_LIFT = "suppression.lift"
 
 MESSAGES = {
     OA_CREATE: _("Created OA %(name)s (%(zalo_oa_id)s)"),
@@ -62,6 +68,17 @@ MESSAGES = {
     CAMPAIGN_PAUSE: _("Campaign #%(campaign_id)s paused: %(reason)s"),
     AUTH_LOGIN_FAILED: _("Failed login for “%(username)s” from %(ip_address)s"),
     AUTH_LOCKED_OUT: _("Locked out “%(username)s” from %(ip_address)s for %(cool_off_minutes)s minutes"),
+    # Audience entries name phones masked (84*****1234): the log is immutable, personal data is not.
+    CONTACT_CREATE: _("Added contact #%(contact_id)s (%(phone)s) from %(source)s"),
+    CONTACT_FOLLOWER_STATUS: _(
+        "Contact #%(contact_id)s and OA #%(oa_id)s: follower status %(from)s → %(to)s"
+    ),
+    CONSENT_GRANT: _(
+        "Contact #%(contact_id)s granted %(purpose)s consent (source: %(source)s, collected by %(collector)s)"
+    ),
+    CONSENT_WITHDRAW: _("Contact #%(contact_id)s withdrew %(purpose)s consent (%(channel)s)"),
+    SUPPRESSION_ADD: _("Phone %(phone)s added to the do-not-contact list (%(source)s): %(reason)s"),
+    SUPPRESSION_LIFT: _("Phone %(phone)s removed from the do-not-contact list (%(source)s): %(reason)s"),
 }
 ACTIONS = frozenset(MESSAGES)
 # Who acted: `user:<username>` for a signed-in user, `system:<job>` for jobs, webhooks and services.
