@@ -6,6 +6,10 @@ migration 0002). Current consent and current suppression are derived from the la
 (`audiences.services`), never edited in place.
 """
 
+import hashlib
+import hmac
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +18,17 @@ from django.utils.translation import gettext_lazy as _
 # Django registers on each of its connections (the plain `LIKE '84%'` part holds for any client).
 PHONE_PATTERN = r"^84[0-9]{9}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
+# An erased contact's phone is replaced by a random pseudonym ("x" + 10 hex digits): it keeps the
+# row (the consent ledger references it) and the unique index, and never matches a phone.
+ERASED_PHONE_PATTERN = r"^x[0-9a-f]{10}$"
+
+
+def phone_digest(phone: str) -> str:
+    """HMAC-SHA256 of a normalised phone, keyed from AUDIT_SIGNING_KEY (domain-separated): how the
+    do-not-contact list and data requests recognise a phone without keeping it. Rotating that key
+    (which also breaks the audit chain's verification) makes existing digests unmatchable."""
+    key = hashlib.sha256(b"audiences.phone_digest|" + str(settings.AUDIT_SIGNING_KEY).encode()).digest()
+    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
 
 
 class ContactSource(models.Model):
@@ -43,12 +58,17 @@ class Contact(models.Model):
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     source = models.ForeignKey(ContactSource, on_delete=models.PROTECT, related_name="contacts")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Set by `audiences.data_requests.erase_person`: name, attributes and phone are gone since then.
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
 
     class Meta:
         ordering = ["phone"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(phone__regex=PHONE_PATTERN) & Q(phone__startswith="84"),
+                condition=(
+                    Q(erased_at__isnull=True) & Q(phone__regex=PHONE_PATTERN) & Q(phone__startswith="84")
+                )
+                | (Q(erased_at__isnull=False) & Q(phone__regex=ERASED_PHONE_PATTERN)),
                 name="audiences_contact_phone_normalised",
                 violation_error_message=_("The phone must be 84 followed by 9 digits."),
             ),
@@ -153,7 +173,11 @@ class ConsentEvent(AppendOnly):
 
 class Suppression(AppendOnly):
     """The global do-not-contact list, as a ledger by phone: a phone is suppressed while its latest
-    row is `added`; lifting it appends a `lifted` row (nothing is edited or removed)."""
+    row is `added`; lifting it appends a `lifted` row (nothing is edited or removed).
+
+    Rows are matched by `phone_hash` (`phone_digest`), not by `phone`: erasing a person blanks the
+    plain phone of their rows (the one UPDATE the database lets through, migration 0004) while the
+    digest keeps them on the list."""
 
     class Kind(models.TextChoices):
         ADDED = "added", _("added")
@@ -165,7 +189,8 @@ class Suppression(AppendOnly):
         MANUAL = "manual", _("manual entry")
         DATA_REQUEST = "data_request", _("data request")
 
-    phone = models.CharField(_("phone"), max_length=11, db_index=True)
+    phone = models.CharField(_("phone"), max_length=11, db_index=True, blank=True)
+    phone_hash = models.CharField(_("phone digest"), max_length=64, db_index=True, editable=False, default="")
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.ADDED)
     reason = models.TextField(_("reason"))
     source = models.CharField(_("source"), max_length=24, choices=Source.choices)
@@ -177,9 +202,61 @@ class Suppression(AppendOnly):
         ordering = ["occurred_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(phone__regex=PHONE_PATTERN), name="audiences_suppression_phone_normalised"
+                condition=(Q(phone__regex=PHONE_PATTERN) | Q(phone="")) & Q(phone_hash__regex=SHA256_PATTERN),
+                name="audiences_suppression_phone_normalised",
             ),
         ]
 
     def __str__(self):
-        return f"{self.phone} {self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{self.phone or _('(erased)')} {self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is None and self.phone and not self.phone_hash:
+            self.phone_hash = phone_digest(self.phone)
+        super().save(*args, **kwargs)
+
+
+class DataRequest(models.Model):
+    """A data-subject request (export or erasure) about one phone, with the deadline the law allows
+    (settings.DATA_REQUEST_DEADLINE_HOURS, 72 h by default: Decree 13/2023/ND-CP, Art. 14 and 16).
+    The phone is kept only as its digest and masked form, so the request survives the erasure."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", _("export")
+        ERASURE = "erasure", _("erasure")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        COMPLETED = "completed", _("completed")
+
+    phone_hash = models.CharField(_("phone digest"), max_length=64, db_index=True)
+    phone_masked = models.CharField(_("phone"), max_length=11)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    received_at = models.DateTimeField(_("received"))
+    deadline = models.DateTimeField(_("deadline"), db_index=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    received_by = models.CharField(_("received by"), max_length=150)
+    handled_by = models.CharField(_("handled by"), max_length=150, blank=True)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="data_requests"
+    )
+
+    class Meta:
+        verbose_name = _("data request")
+        ordering = ["deadline", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(phone_hash__regex=SHA256_PATTERN), name="audiences_data_request_phone_hash"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.phone_masked} due {self.deadline:%Y-%m-%d %H:%M}"
+
+    def is_overdue(self, now=None) -> bool:
+        from django.utils import timezone
+
+        if self.status == self.Status.COMPLETED:
+            return bool(self.completed_at and self.completed_at > self.deadline)
+        return (now or timezone.now()) > self.deadline

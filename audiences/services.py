@@ -33,6 +33,7 @@ from audiences.models import (
     FollowerStatus,
     Purpose,
     Suppression,
+    phone_digest,
 )
 from compliance import actions
 from compliance.services import actor_name, record_audit_event
@@ -270,7 +271,9 @@ def current_consent(contact: Contact, purpose: str) -> ConsentState:
 
 def current_suppression(phone: str) -> Suppression | None:
     """The row that suppresses the phone now, or None when it is not (or no longer) suppressed."""
-    latest = Suppression.objects.filter(phone=phone).order_by("-occurred_at", "-id").first()
+    latest = (
+        Suppression.objects.filter(phone_hash=phone_digest(phone)).order_by("-occurred_at", "-id").first()
+    )
     return latest if latest is not None and latest.kind == Suppression.Kind.ADDED else None
 
 
@@ -330,6 +333,21 @@ def lift_suppression(
             details={"phone": mask_phone(phone), "source": source, "reason": reason},
         )
     return row
+
+
+def record_opt_out(*, actor, phone: str, channel: str, source: str, reason: str) -> Suppression:
+    """A person asked to stop (a stop-word reply, a provider's feedback): withdraw the contact's
+    marketing consent and put the phone on the do-not-contact list. Idempotent: a repeated opt-out
+    (the webhook job may run twice) records nothing new."""
+    phone = _checked_phone(phone)
+    with transaction.atomic():
+        contact = Contact.objects.filter(phone=phone).first()
+        if (
+            contact is not None
+            and current_consent(contact, Purpose.MARKETING).status != ConsentEvent.Kind.WITHDRAWN
+        ):
+            withdraw_consent(actor=actor, contact=contact, purpose=Purpose.MARKETING, channel=channel)
+        return suppress_phone(actor=actor, phone=phone, reason=reason, source=source)
 
 
 # The dispatcher's question -------------------------------------------------------------------------

@@ -41,6 +41,9 @@ CONSENT_GRANT = "consent.grant"
 CONSENT_WITHDRAW = "consent.withdraw"
 SUPPRESSION_ADD = "suppression.add"
 SUPPRESSION_LIFT = "suppression.lift"
+DATA_REQUEST_RECEIVE = "data_request.receive"
+DATA_REQUEST_EXPORT = "data_request.export"
+DATA_REQUEST_ERASE = "data_request.erase"
 
 MESSAGES = {
     OA_CREATE: _("Created OA %(name)s (%(zalo_oa_id)s)"),
@@ -79,6 +82,14 @@ MESSAGES = {
     CONSENT_WITHDRAW: _("Contact #%(contact_id)s withdrew %(purpose)s consent (%(channel)s)"),
     SUPPRESSION_ADD: _("Phone %(phone)s added to the do-not-contact list (%(source)s): %(reason)s"),
     SUPPRESSION_LIFT: _("Phone %(phone)s removed from the do-not-contact list (%(source)s): %(reason)s"),
+    DATA_REQUEST_RECEIVE: _(
+        "Data request #%(request_id)s (%(kind)s) received for %(phone)s, due %(deadline)s"
+    ),
+    DATA_REQUEST_EXPORT: _("Data request #%(request_id)s: exported the data held about %(phone)s"),
+    DATA_REQUEST_ERASE: _(
+        "Data request #%(request_id)s: erased contact #%(contact_id)s (%(phone)s); "
+        "%(suppressions)s do-not-contact row(s) redacted"
+    ),
 }
 ACTIONS = frozenset(MESSAGES)
 # Who acted: `user:<username>` for a signed-in user, `system:<job>` for jobs, webhooks and services.
