@@ -10,6 +10,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from audiences import services as audiences
+from audiences.models import Contact, ContactSource, FollowerStatus, Purpose
 from campaigns.models import Campaign
 from oas.models import MessageTemplate, OACredentials, OfficialAccount
 from oas.services.report_urls import issue_infobip_webhook_token
@@ -133,3 +135,45 @@ def ensure_demo_data() -> None:
                 record_bad_report(
                     oa.pk, moment, count=offset % 3, template_id=templates[0].pk, tag=templates[0].tag
                 )
+    ensure_demo_audience()
+
+
+# Demo contacts: phones of the 84 90x/91x ranges no real subscriber is expected to answer at.
+DEMO_CONTACTS = (
+    ("84900000001", "Nguyễn Văn An", {"city": "Hà Nội"}, True),
+    ("84900000002", "Trần Thị Bình", {"city": "Đà Nẵng"}, True),
+    ("84900000003", "Lê Minh Châu", {"city": "TP. Hồ Chí Minh"}, False),
+)
+DEMO_SUPPRESSED = "84900000004"
+DEMO_ACTOR = "system:demo"
+
+
+def ensure_demo_audience() -> None:
+    """A few contacts with marketing consent evidence and one do-not-contact entry; idempotent."""
+    source, _ = ContactSource.objects.get_or_create(
+        kind=ContactSource.Kind.MANUAL, label="Demo contacts", defaults={"created_by": DEMO_ACTOR}
+    )
+    first_oa = OfficialAccount.objects.filter(zalo_oa_id=DEMO_ACCOUNTS[0]["zalo_oa_id"]).first()
+    for phone, name, attributes, consented in DEMO_CONTACTS:
+        if Contact.objects.filter(phone=phone).exists():
+            continue
+        contact = audiences.create_contact(
+            actor=DEMO_ACTOR, phone=phone, source=source, name=name, attributes=attributes
+        )
+        if first_oa is not None:
+            audiences.set_follower_status(
+                actor=DEMO_ACTOR, contact=contact, oa=first_oa, status=FollowerStatus.Status.FOLLOWS
+            )
+        if consented:
+            audiences.grant_consent(
+                actor=DEMO_ACTOR,
+                contact=contact,
+                purpose=Purpose.MARKETING,
+                source="demo web form",
+                collector="Demo Fashion staff",
+                wording="Tôi đồng ý nhận tin khuyến mãi từ Demo Fashion qua Zalo.",
+                evidence_text=f"demo form submission for contact {contact.pk}",
+            )
+    audiences.suppress_phone(
+        actor=DEMO_ACTOR, phone=DEMO_SUPPRESSED, reason="replied TU CHOI (demo)", source="opt_out_reply"
+    )
