@@ -260,3 +260,86 @@ class DataRequest(models.Model):
         if self.status == self.Status.COMPLETED:
             return bool(self.completed_at and self.completed_at > self.deadline)
         return (now or timezone.now()) > self.deadline
+
+
+class ContactImport(models.Model):
+    """One CSV import of contacts (`audiences.imports`): the stored file, how it is read and mapped,
+    the consent basis it carries, and the progress of its job."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("uploaded")
+        MAPPED = "mapped", _("mapped")
+        RUNNING = "running", _("running")
+        CANCELLING = "cancelling", _("cancelling")
+        CANCELLED = "cancelled", _("cancelled")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    source = models.OneToOneField(ContactSource, on_delete=models.PROTECT, related_name="contact_import")
+    file_path = models.CharField(_("stored file"), max_length=500)
+    file_sha256 = models.CharField(_("file SHA-256"), max_length=64)
+    original_name = models.CharField(_("file name"), max_length=255)
+    encoding = models.CharField(_("encoding"), max_length=16)
+    delimiter = models.CharField(_("delimiter"), max_length=1)
+    header = models.JSONField(_("header"), default=list)
+    mapping = models.JSONField(
+        _("column mapping"),
+        default=dict,
+        blank=True,
+        help_text=_('{"phone": col, "name": col, "attributes": [col…]}'),
+    )
+    # Consent basis: without a purpose the imported contacts get no consent event.
+    consent_purpose = models.CharField(
+        _("consent purpose"), max_length=16, choices=Purpose.choices, blank=True
+    )
+    consent_collector = models.CharField(_("consent collected by"), max_length=200, blank=True)
+    consent_wording = models.TextField(_("consent wording shown"), blank=True)
+    consent_evidence_text = models.TextField(_("consent evidence"), blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows read"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
+    rows_blank = models.PositiveIntegerField(_("blank rows"), default=0)
+    rows_merged = models.PositiveIntegerField(_("contacts merged"), default=0)
+    consents_granted = models.PositiveIntegerField(_("consents granted"), default=0)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_by = models.CharField(_("created by"), max_length=150)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("contact import")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def rate(self) -> float:
+        """Rows read per second so far (0 before the job starts)."""
+        if not self.started_at:
+            return 0.0
+        end = self.finished_at or self.updated_at
+        seconds = (end - self.started_at).total_seconds()
+        return self.rows_done / seconds if seconds > 0 else 0.0
+
+
+class ImportRejection(models.Model):
+    """A row of an import that was not taken, with its line number in the file and the reason."""
+
+    contact_import = models.ForeignKey(ContactImport, on_delete=models.CASCADE, related_name="rejections")
+    line = models.PositiveIntegerField(_("line"))
+    raw = models.CharField(_("row"), max_length=200, blank=True)
+    code = models.CharField(_("reason code"), max_length=32)
+    message = models.CharField(_("reason"), max_length=300)
+
+    class Meta:
+        verbose_name = _("import rejection")
+        ordering = ["contact_import", "line"]
+        indexes = [models.Index(fields=["contact_import", "line"])]
+
+    def __str__(self):
+        return f"line {self.line}: {self.code}"

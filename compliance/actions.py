@@ -41,6 +41,10 @@ CONSENT_GRANT = "consent.grant"
 CONSENT_WITHDRAW = "consent.withdraw"
 SUPPRESSION_ADD = "suppression.add"
 SUPPRESSION_LIFT = "suppression.lift"
+CONTACT_IMPORT_START = "contact_import.start"
+CONTACT_IMPORT_FINISH = "contact_import.finish"
+CONTACT_IMPORT_FAIL = "contact_import.fail"
+CONTACT_IMPORT_CANCEL = "contact_import.cancel"
 DATA_REQUEST_RECEIVE = "data_request.receive"
 DATA_REQUEST_EXPORT = "data_request.export"
 DATA_REQUEST_ERASE = "data_request.erase"
@@ -82,6 +86,13 @@ MESSAGES = {
     CONSENT_WITHDRAW: _("Contact #%(contact_id)s withdrew %(purpose)s consent (%(channel)s)"),
     SUPPRESSION_ADD: _("Phone %(phone)s added to the do-not-contact list (%(source)s): %(reason)s"),
     SUPPRESSION_LIFT: _("Phone %(phone)s removed from the do-not-contact list (%(source)s): %(reason)s"),
+    CONTACT_IMPORT_START: _("Started contact import #%(import_id)s of %(file_name)s (attempt %(attempt)s)"),
+    CONTACT_IMPORT_FINISH: _(
+        "Contact import #%(import_id)s done: %(rows_merged)s contact(s) merged, %(rows_rejected)s of "
+        "%(rows_total)s row(s) rejected, %(consents_granted)s consent grant(s)"
+    ),
+    CONTACT_IMPORT_FAIL: _("Contact import #%(import_id)s failed: %(error)s"),
+    CONTACT_IMPORT_CANCEL: _("Contact import #%(import_id)s cancelled; no contact was changed"),
     DATA_REQUEST_RECEIVE: _(
         "Data request #%(request_id)s (%(kind)s) received for %(phone)s, due %(deadline)s"
     ),

@@ -1,0 +1,641 @@
+"""CSV import of contacts: inspect, map, run (as a job), cancel. No UI here; views call this API.
+
+API (views call the first four; `audiences.jobs.run_contact_import` calls `run_import`):
+
+- `inspect_file(path) -> FileInfo(encoding, delimiter, header, preview_rows)`: reads at most the
+  first 64 KB. Accepted: UTF-8 with or without BOM ("utf-8" / "utf-8-sig") and UTF-16 with a BOM
+  ("utf-16"). Anything else (Windows-1258, Latin-1…) is refused with code "not_utf8" and a message
+  telling the user to save as "CSV UTF-8" in Excel. The delimiter is sniffed among , ; TAB |.
+  Structural errors raise `ImportRefused(code, message)`: "empty", "binary", "excel" (an .xlsx/.xls
+  workbook), "not_utf8", "no_header" (first row empty or holding a phone number instead of column
+  names), "duplicate_header".
+- `create_import(*, actor, uploaded_file, original_name="") -> ContactImport` (status "uploaded"):
+  streams the upload (a Django `UploadedFile`, a binary file object, or a path) into
+  `settings.CONTACT_IMPORT_DIR` (default `VAR_DIR / "imports"`) while hashing it, then inspects it.
+  On `ImportRefused` the copy is deleted and nothing is recorded. The `ContactImport` keeps the
+  header (for the mapping form) and a `ContactSource` (kind import) for the new contacts.
+- `map_columns(contact_import, *, actor, phone, name="", attributes=(), consent_purpose="",
+  consent_collector="", consent_wording="", consent_evidence_text="")` (status "mapped"): column
+  names from `header`. The consent basis is optional: without `consent_purpose` no consent event is
+  written (so marketing stays refused); with it, `consent_collector` and `consent_wording` are
+  required. Refusals raise ValueError with a readable message.
+- `start_import(contact_import, *, actor)`: enqueues the job after commit (status stays "mapped"
+  until the worker takes it).
+- `cancel_import(contact_import, *, actor)`: "uploaded"/"mapped" → "cancelled" now; "running" →
+  "cancelling", honoured by the job between chunks and right before the merge.
+- `run_import(import_id)`: the job. Safe to run twice (a finished import is left alone; one that is
+  running in another live worker is left alone; one whose worker died is resumed).
+
+How the job works: the file is streamed (memory stays flat), each row's phone parsed with
+`parse_vietnamese_mobile`; a refused row becomes an `ImportRejection` (line number in the file, the
+row's first 200 characters, the parser's reason code and message). Good rows go into a per-import
+staging table `audiences_import_stage_<id>` (UNLOGGED, filled with COPY on PostgreSQL; executemany on
+SQLite) in chunks of `CHUNK_ROWS`; each chunk, its rejections and the progress counters commit
+together, so an interrupted job resumes after the last committed chunk. Contacts are untouched until
+the merge, ONE transaction that:
+
+1. upserts the contacts, one per phone, the file's LAST row of a phone winning within the file:
+   a new phone is created (source: this import); an existing contact keeps its name unless the
+   file's is non-empty, and its attributes are updated key by key (`existing || file's`; empty cells
+   are not attributes, so they never erase a value);
+2. appends, when the import has a consent basis, one grant per imported contact to the consent
+   ledger (evidence: the file's SHA-256 and name, plus the evidence text), except for contacts whose
+   current consent for that purpose is a withdrawal: a file never overrides a recorded withdrawal;
+3. marks the import done and writes the audit entry.
+
+So a crash, SIGKILL or cancel before the merge leaves every contact and the ledger as they were.
+PostgreSQL: a session advisory lock (held by the running job's connection, released by the server
+when that connection dies) tells a live worker from a dead one. SQLite (`make run`, one process) has
+no such lock: a "running" import found by a new run is taken as interrupted.
+"""
+
+import codecs
+import csv
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audiences.models import ContactImport, ContactSource, ImportRejection, Purpose
+from compliance import actions
+from compliance.services import actor_name, record_audit_event
+from zalo_admin.jobs import enqueue
+from zalo_admin.lib.phones import PhoneRejected, parse_vietnamese_mobile
+
+__all__ = [
+    "CHUNK_ROWS",
+    "FileInfo",
+    "ImportRefused",
+    "cancel_import",
+    "create_import",
+    "import_dir",
+    "inspect_file",
+    "map_columns",
+    "run_import",
+    "start_import",
+]
+
+SNIFF_BYTES = 64 * 1024
+CHUNK_ROWS = 10_000
+PREVIEW_ROWS = 5
+DELIMITERS = ",;\t|"
+JOB_ACTOR = "system:contact-import"
+_ADVISORY_NAMESPACE = 7311  # pg_try_advisory_lock(namespace, import id)
+_RAW_EXCERPT = 200
+_NAME_MAX = 200
+
+SAVE_AS_UTF8 = (
+    "The file is not UTF-8 text (it may be Windows-1258 or another legacy encoding). In Excel choose "
+    "File › Save As › “CSV UTF-8 (Comma delimited) (*.csv)”, then upload the new file."
+)
+
+
+class ImportRefused(ValueError):
+    """The file cannot be imported at all: `code` is stable, `message` is for the reader."""
+
+    def __init__(self, code: str, message: str):
+        self.code, self.message = code, message
+        super().__init__(code, message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    encoding: str  # "utf-8", "utf-8-sig" or "utf-16" (a name `open()` accepts)
+    delimiter: str
+    header: list[str]
+    preview_rows: list[list[str]]
+
+
+def import_dir() -> Path:
+    return Path(getattr(settings, "CONTACT_IMPORT_DIR", None) or Path(settings.VAR_DIR) / "imports")
+
+
+# Inspection ----------------------------------------------------------------------------------------
+
+
+def _detect_encoding(head: bytes) -> str:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportRefused(
+            "excel",
+            _("This is an Excel workbook, not a CSV file. In Excel choose File › Save As › “CSV UTF-8”."),
+        )
+    if b"\x00" in head:
+        raise ImportRefused("binary", _("This is not a CSV file (it contains binary data)."))
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        raise ImportRefused("not_utf8", _(SAVE_AS_UTF8)) from None
+    return "utf-8"
+
+
+def _sniff_delimiter(sample: str) -> str:
+    lines = sample.splitlines()
+    complete = "\n".join(lines[:-1] if len(lines) > 1 else lines)
+    try:
+        return csv.Sniffer().sniff(complete, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        first = lines[0] if lines else ""
+        counts = {d: first.count(d) for d in DELIMITERS}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _looks_like_phone(cell: str) -> bool:
+    try:
+        parse_vietnamese_mobile(cell)
+    except PhoneRejected:
+        return False
+    return True
+
+
+def inspect_file(path) -> FileInfo:
+    """Encoding, delimiter, header and a few rows of the file; ImportRefused when it cannot be read."""
+    with open(path, "rb") as raw:
+        head = raw.read(SNIFF_BYTES)
+    if not head.strip(b" \t\r\n" + codecs.BOM_UTF8):
+        raise ImportRefused("empty", _("The file is empty."))
+    encoding = _detect_encoding(head)
+    sample = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
+    if "\x00" in sample:
+        raise ImportRefused("binary", _("This is not a CSV file (it contains binary data)."))
+    if encoding == "utf-16" and not sample.strip():
+        raise ImportRefused("empty", _("The file is empty."))
+    delimiter = _sniff_delimiter(sample.lstrip("\ufeff"))
+    with open(path, encoding=encoding, newline="", errors="replace") as text:
+        reader = csv.reader(text, delimiter=delimiter)
+        header = next((row for row in reader if row), [])
+        preview = []
+        for row in reader:
+            if row:
+                preview.append(row)
+            if len(preview) >= PREVIEW_ROWS:
+                break
+    header = [cell.strip() for cell in header]
+    if not any(header) or any(_looks_like_phone(cell) for cell in header if cell):
+        raise ImportRefused(
+            "no_header", _("The first row must name the columns (for example: phone, name, city).")
+        )
+    named = [cell for cell in header if cell]
+    if len(set(named)) != len(named):
+        raise ImportRefused("duplicate_header", _("Two columns have the same name; rename one of them."))
+    return FileInfo(encoding, delimiter, header, preview)
+
+
+# Upload, mapping, start, cancel --------------------------------------------------------------------
+
+
+def _chunks(uploaded_file):
+    if isinstance(uploaded_file, str | Path):
+        with open(uploaded_file, "rb") as handle:
+            yield from iter(lambda: handle.read(1 << 20), b"")
+    elif hasattr(uploaded_file, "chunks"):
+        yield from uploaded_file.chunks()
+    else:
+        yield from iter(lambda: uploaded_file.read(1 << 20), b"")
+
+
+def create_import(*, actor, uploaded_file, original_name: str = "") -> ContactImport:
+    actor = actor_name(actor)
+    original_name = (
+        original_name or os.path.basename(str(getattr(uploaded_file, "name", uploaded_file))) or "import.csv"
+    )[:255]
+    folder = import_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{uuid.uuid4().hex}.csv"
+    digest = hashlib.sha256()
+    with open(target, "wb") as out:
+        for chunk in _chunks(uploaded_file):
+            digest.update(chunk)
+            out.write(chunk)
+    try:
+        info = inspect_file(target)
+    except ImportRefused:
+        target.unlink(missing_ok=True)
+        raise
+    with transaction.atomic():
+        source = ContactSource.objects.create(
+            kind=ContactSource.Kind.IMPORT, label=original_name[:200], created_by=actor
+        )
+        return ContactImport.objects.create(
+            source=source,
+            file_path=str(target),
+            file_sha256=digest.hexdigest(),
+            original_name=original_name,
+            encoding=info.encoding,
+            delimiter=info.delimiter,
+            header=info.header,
+            created_by=actor,
+        )
+
+
+def map_columns(
+    contact_import: ContactImport,
+    *,
+    actor,
+    phone: str,
+    name: str = "",
+    attributes=(),
+    consent_purpose: str = "",
+    consent_collector: str = "",
+    consent_wording: str = "",
+    consent_evidence_text: str = "",
+) -> ContactImport:
+    actor_name(actor)
+    header = list(contact_import.header)
+    if contact_import.status not in (ContactImport.Status.UPLOADED, ContactImport.Status.MAPPED):
+        raise ValueError(_("This import has already started; its columns can no longer be changed."))
+    attributes = list(attributes)
+    for column in [phone, *([name] if name else []), *attributes]:
+        if column not in header:
+            raise ValueError(_("The file has no column “%(column)s”.") % {"column": column})
+    if phone in attributes or (name and (name == phone or name in attributes)):
+        raise ValueError(_("A column can be mapped only once."))
+    if consent_purpose:
+        if consent_purpose not in Purpose.values:
+            raise ValueError(_("Unknown consent purpose."))
+        if not consent_collector.strip() or not consent_wording.strip():
+            raise ValueError(_("A consent basis needs who collected it and the wording people were shown."))
+    contact_import.mapping = {"phone": phone, "name": name, "attributes": attributes}
+    contact_import.consent_purpose = consent_purpose
+    contact_import.consent_collector = consent_collector.strip() if consent_purpose else ""
+    contact_import.consent_wording = consent_wording.strip() if consent_purpose else ""
+    contact_import.consent_evidence_text = consent_evidence_text.strip() if consent_purpose else ""
+    contact_import.status = ContactImport.Status.MAPPED
+    contact_import.save()
+    return contact_import
+
+
+def start_import(contact_import: ContactImport, *, actor) -> None:
+    actor_name(actor)
+    if contact_import.status != ContactImport.Status.MAPPED:
+        raise ValueError(_("Map the columns before starting the import."))
+    enqueue("audiences.jobs.run_contact_import", contact_import.pk, queue="default")
+
+
+def cancel_import(contact_import: ContactImport, *, actor) -> ContactImport:
+    actor = actor_name(actor)
+    with transaction.atomic():
+        row = ContactImport.objects.select_for_update().get(pk=contact_import.pk)
+        if row.status in (ContactImport.Status.UPLOADED, ContactImport.Status.MAPPED):
+            _finish_cancelled(row, actor)
+        elif row.status == ContactImport.Status.RUNNING:
+            row.status = ContactImport.Status.CANCELLING
+            row.save(update_fields=["status", "updated_at"])
+        elif row.status != ContactImport.Status.CANCELLING:
+            raise ValueError(_("This import is finished and cannot be cancelled."))
+    return row
+
+
+def _finish_cancelled(row: ContactImport, actor: str) -> None:
+    row.status = ContactImport.Status.CANCELLED
+    row.finished_at = timezone.now()
+    row.save(update_fields=["status", "finished_at", "updated_at"])
+    record_audit_event(
+        actor=actor, action=actions.CONTACT_IMPORT_CANCEL, target=row, details={"import_id": row.pk}
+    )
+
+
+# The job -------------------------------------------------------------------------------------------
+
+
+def _stage_name(import_id: int) -> str:
+    return f"audiences_import_stage_{int(import_id)}"
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+_STAGE_COLUMNS = "line integer NOT NULL, phone varchar(11) NOT NULL, name text NOT NULL, attributes"
+
+
+def _create_stage(table: str) -> None:
+    with connection.cursor() as cursor:
+        if _postgres():
+            cursor.execute(f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ({_STAGE_COLUMNS} jsonb NOT NULL)")
+        else:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_STAGE_COLUMNS} text NOT NULL)")
+
+
+def _drop_stage(table: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _stage_count(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 (our own table name)
+        return cursor.fetchone()[0]
+
+
+def _write_stage(table: str, rows: list[tuple]) -> None:
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        if _postgres():
+            # Nothing else may run on this connection while the COPY block is open.
+            with cursor.copy(f"COPY {table} (line, phone, name, attributes) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            insert = f"INSERT INTO {table} (line, phone, name, attributes) VALUES (%s, %s, %s, %s)"  # noqa: S608
+            cursor.executemany(insert, rows)
+
+
+def _try_lock(import_id: int) -> bool:
+    if not _postgres():
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_ADVISORY_NAMESPACE, int(import_id)])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(import_id: int) -> None:
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_NAMESPACE, int(import_id)])
+
+
+def _count_lines(path: str, encoding: str) -> int:
+    """Physical lines after the header (an estimate of the rows: blank lines and quoted newlines
+    count); the exact figure is set when the file has been read."""
+    if encoding == "utf-16":
+        with open(path, encoding=encoding, newline="") as text:
+            lines = sum(chunk.count("\n") for chunk in iter(lambda: text.read(1 << 20), ""))
+    else:
+        with open(path, "rb") as raw:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 20), b""))
+    return max(lines, 1) - 1
+
+
+def _on_chunk(contact_import: ContactImport) -> None:
+    """Called after each committed chunk (a seam for tests)."""
+
+
+def run_import(import_id: int) -> str:
+    """Run (or resume) the import; returns a short outcome for the job log."""
+    if not _try_lock(import_id):
+        return "running in another worker"
+    try:
+        return _run_locked(import_id)
+    finally:
+        _unlock(import_id)
+
+
+def _claim(import_id: int) -> ContactImport | str:
+    with transaction.atomic():
+        row = ContactImport.objects.select_for_update().get(pk=import_id)
+        if row.status in (ContactImport.Status.DONE, ContactImport.Status.CANCELLED):
+            return f"already {row.status}"
+        if row.status == ContactImport.Status.UPLOADED:
+            return "not mapped"
+        if row.status == ContactImport.Status.CANCELLING:
+            _finish_cancelled(row, JOB_ACTOR)
+            return "cancelled"
+        if row.status in (ContactImport.Status.RUNNING, ContactImport.Status.FAILED) and row.attempts:
+            row.error = (
+                f"Attempt {row.attempts} stopped after {row.rows_done} row(s) without finishing "
+                f"({row.error or 'the worker died'}); resumed."
+            )[:2000]
+        row.attempts += 1
+        row.status = ContactImport.Status.RUNNING
+        row.started_at = row.started_at or timezone.now()
+        row.finished_at = None
+        row.save()
+        record_audit_event(
+            actor=JOB_ACTOR,
+            action=actions.CONTACT_IMPORT_START,
+            target=row,
+            details={"import_id": row.pk, "file_name": row.original_name, "attempt": row.attempts},
+        )
+        return row
+
+
+def _run_locked(import_id: int) -> str:
+    claimed = _claim(import_id)
+    if isinstance(claimed, str):
+        return claimed
+    row = claimed
+    table = _stage_name(row.pk)
+    try:
+        _create_stage(table)
+        if _stage_count(table) != row.rows_done - row.rows_rejected - row.rows_blank:
+            # The stage does not match the committed progress (e.g. a server crash emptied the
+            # UNLOGGED table): start the file again.
+            _drop_stage(table)
+            _create_stage(table)
+            with transaction.atomic():
+                ImportRejection.objects.filter(contact_import=row).delete()
+                row.rows_done = row.rows_rejected = row.rows_blank = 0
+                row.save(update_fields=["rows_done", "rows_rejected", "rows_blank", "updated_at"])
+        if not row.rows_total:
+            row.rows_total = _count_lines(row.file_path, row.encoding)
+            row.save(update_fields=["rows_total", "updated_at"])
+        if not _read_file(row, table):
+            _drop_stage(table)
+            return "cancelled"
+        outcome = _merge(row, table)
+    except Exception as error:
+        _fail(row.pk, error)
+        raise
+    _drop_stage(table)
+    return outcome
+
+
+def _fail(import_id: int, error: Exception) -> None:
+    message = (
+        _(SAVE_AS_UTF8) if isinstance(error, UnicodeDecodeError) else f"{type(error).__name__}: {error}"
+    )[:2000]
+    with transaction.atomic():
+        row = ContactImport.objects.select_for_update().get(pk=import_id)
+        row.status = ContactImport.Status.FAILED
+        row.error = message
+        row.finished_at = timezone.now()
+        row.save(update_fields=["status", "error", "finished_at", "updated_at"])
+        record_audit_event(
+            actor=JOB_ACTOR,
+            action=actions.CONTACT_IMPORT_FAIL,
+            target=row,
+            details={"import_id": row.pk, "error": message[:300]},
+        )
+
+
+def _cancel_requested(row: ContactImport) -> bool:
+    status = ContactImport.objects.filter(pk=row.pk).values_list("status", flat=True).get()
+    return status == ContactImport.Status.CANCELLING
+
+
+def _read_file(row: ContactImport, table: str) -> bool:
+    """Stage the rows after the committed progress; False when cancelled."""
+    mapping = row.mapping
+    header = list(row.header)
+    phone_at = header.index(mapping["phone"])
+    name_at = header.index(mapping["name"]) if mapping.get("name") else None
+    attribute_at = [(column, header.index(column)) for column in mapping.get("attributes", [])]
+    width = len(header)
+    resume_after = row.rows_done  # data records already committed
+    blank = row.rows_blank
+    staged, rejected, seen = [], [], 0
+    with open(row.file_path, encoding=row.encoding, newline="") as text:
+        reader = csv.reader(text, delimiter=row.delimiter)
+        next((record for record in reader if record), None)  # the header
+        for record in reader:
+            seen += 1
+            if seen <= resume_after:
+                continue
+            line = reader.line_num
+            if not record or not any(cell.strip() for cell in record):
+                blank += 1
+            else:
+                if len(record) < width:
+                    record = record + [""] * (width - len(record))
+                try:
+                    phone = parse_vietnamese_mobile(record[phone_at])
+                    name = record[name_at].strip() if name_at is not None else ""
+                    if len(name) > _NAME_MAX:
+                        raise PhoneRejected("name_too_long", _("The name is longer than 200 characters."))
+                except PhoneRejected as refusal:
+                    raw = row.delimiter.join(record)[:_RAW_EXCERPT]
+                    rejected.append(
+                        ImportRejection(
+                            contact_import=row,
+                            line=line,
+                            raw=raw,
+                            code=refusal.code,
+                            message=str(refusal.message)[:300],
+                        )
+                    )
+                else:
+                    attributes = {key: record[at].strip() for key, at in attribute_at if record[at].strip()}
+                    staged.append((line, phone, name, json.dumps(attributes, ensure_ascii=False)))
+            if seen - resume_after >= CHUNK_ROWS:
+                if not _commit_chunk(row, table, staged, rejected, seen, blank):
+                    return False
+                resume_after, staged, rejected = seen, [], []
+    return _commit_chunk(row, table, staged, rejected, seen, blank, final=True)
+
+
+def _commit_chunk(row, table, staged, rejected, seen, blank, final=False) -> bool:
+    with transaction.atomic():
+        _write_stage(table, staged)  # the COPY block closes before anything else runs
+        ImportRejection.objects.bulk_create(rejected)
+        row.rows_done = seen
+        row.rows_rejected += len(rejected)
+        row.rows_blank = blank
+        fields = ["rows_done", "rows_rejected", "rows_blank", "updated_at"]
+        if final:
+            row.rows_total = seen
+            fields.append("rows_total")
+        row.save(update_fields=fields)
+    _on_chunk(row)
+    if _cancel_requested(row):
+        with transaction.atomic():
+            locked = ContactImport.objects.select_for_update().get(pk=row.pk)
+            _finish_cancelled(locked, JOB_ACTOR)
+        return False
+    return True
+
+
+_UPSERT = {
+    "postgresql": """
+        INSERT INTO audiences_contact (phone, name, attributes, source_id, created_at)
+        SELECT DISTINCT ON (phone) phone, name, attributes, %s, %s FROM {table} ORDER BY phone, line DESC
+        ON CONFLICT (phone) DO UPDATE SET
+            name = COALESCE(NULLIF(EXCLUDED.name, ''), audiences_contact.name),
+            attributes = audiences_contact.attributes || EXCLUDED.attributes
+    """,
+    "sqlite": """
+        INSERT INTO audiences_contact (phone, name, attributes, source_id, created_at)
+        SELECT phone, name, attributes, %s, %s FROM (
+            SELECT phone, name, attributes, ROW_NUMBER() OVER (PARTITION BY phone ORDER BY line DESC) AS rn
+            FROM {table}
+        ) WHERE rn = 1
+        ON CONFLICT (phone) DO UPDATE SET
+            name = COALESCE(NULLIF(excluded.name, ''), audiences_contact.name),
+            attributes = json_patch(audiences_contact.attributes, excluded.attributes)
+    """,
+}
+
+_GRANTS = """
+    INSERT INTO audiences_consentevent (contact_id, purpose, kind, occurred_at, recorded_at, recorded_by,
+        source, collector, wording, evidence_text, evidence_file_name, evidence_sha256, channel)
+    SELECT c.id, %s, 'granted', %s, %s, %s, %s, %s, %s, %s, %s, %s, ''
+    FROM audiences_contact c JOIN (SELECT DISTINCT phone FROM {table}) s ON s.phone = c.phone
+    WHERE NOT EXISTS (
+        SELECT 1 FROM audiences_consentevent w
+        WHERE w.contact_id = c.id AND w.purpose = %s AND w.kind = 'withdrawn' AND NOT EXISTS (
+            SELECT 1 FROM audiences_consentevent g
+            WHERE g.contact_id = c.id AND g.purpose = %s AND g.kind = 'granted'
+                AND g.occurred_at > w.occurred_at
+        )
+    )
+"""
+
+
+def _merge(row: ContactImport, table: str) -> str:
+    """The one transaction that changes contacts and the ledger."""
+    with transaction.atomic():
+        locked = ContactImport.objects.select_for_update().get(pk=row.pk)
+        if locked.status == ContactImport.Status.CANCELLING:
+            _finish_cancelled(locked, JOB_ACTOR)
+            _drop_stage(table)
+            return "cancelled"
+        now = timezone.now()
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        granted = 0
+        with connection.cursor() as cursor:
+            cursor.execute(_UPSERT[connection.vendor].format(table=table), [locked.source_id, stamp])
+            merged = cursor.rowcount
+            if locked.consent_purpose:
+                purpose = locked.consent_purpose
+                cursor.execute(
+                    _GRANTS.format(table=table),
+                    [
+                        purpose,
+                        stamp,
+                        stamp,
+                        locked.created_by,
+                        f"import #{locked.pk}: {locked.original_name}"[:200],
+                        locked.consent_collector,
+                        locked.consent_wording,
+                        locked.consent_evidence_text,
+                        locked.original_name,
+                        locked.file_sha256,
+                        purpose,
+                        purpose,
+                    ],
+                )
+                granted = cursor.rowcount
+        locked.rows_merged = merged
+        locked.consents_granted = granted
+        locked.status = ContactImport.Status.DONE
+        locked.finished_at = now
+        locked.save()
+        record_audit_event(
+            actor=JOB_ACTOR,
+            action=actions.CONTACT_IMPORT_FINISH,
+            target=locked,
+            details={
+                "import_id": locked.pk,
+                "rows_total": locked.rows_total,
+                "rows_rejected": locked.rows_rejected,
+                "rows_merged": merged,
+                "consents_granted": granted,
+                "file_sha256": locked.file_sha256,
+            },
+        )
+    return f"done: {merged} merged, {locked.rows_rejected} rejected"
