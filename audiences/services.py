@@ -37,6 +37,7 @@ from audiences.models import (
 )
 from compliance import actions
 from compliance.services import actor_name, record_audit_event
+from zalo_admin.lib.phones import mask_phone as national_mask
 
 _PHONE = re.compile(PHONE_PATTERN)
 
@@ -158,6 +159,16 @@ def set_follower_status(*, actor, contact: Contact, oa, status: str) -> Follower
                 details={"contact_id": contact.pk, "oa_id": oa.pk, "from": previous, "to": status},
             )
     return row
+
+
+def record_phone_reveal(*, actor, contact: Contact) -> None:
+    """Audit that the actor asked to see the contact's full number (the entry names it masked)."""
+    record_audit_event(
+        actor=actor_name(actor),
+        action=actions.CONTACT_PHONE_REVEAL,
+        target=contact,
+        details={"contact_id": contact.pk, "phone": national_mask(contact.phone)},
+    )
 
 
 # Consent ledger ------------------------------------------------------------------------------------

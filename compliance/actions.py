@@ -48,6 +48,7 @@ CONTACT_IMPORT_CANCEL = "contact_import.cancel"
 DATA_REQUEST_RECEIVE = "data_request.receive"
 DATA_REQUEST_EXPORT = "data_request.export"
 DATA_REQUEST_ERASE = "data_request.erase"
+CONTACT_PHONE_REVEAL = "contact.phone_reveal"
 
 MESSAGES = {
     OA_CREATE: _("Created OA %(name)s (%(zalo_oa_id)s)"),
@@ -101,6 +102,7 @@ MESSAGES = {
         "Data request #%(request_id)s: erased contact #%(contact_id)s (%(phone)s); "
         "%(suppressions)s do-not-contact row(s) redacted"
     ),
+    CONTACT_PHONE_REVEAL: _("Showed the full phone number of contact #%(contact_id)s (%(phone)s)"),
 }
 ACTIONS = frozenset(MESSAGES)
 # Who acted: `user:<username>` for a signed-in user, `system:<job>` for jobs, webhooks and services.

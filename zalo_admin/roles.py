@@ -28,7 +28,11 @@ CAPABILITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "manage_oas": ("Create, edit, connect, disable and resume Official Accounts", (QUALITY_ADMIN,)),
     "stop_sends": ("Stop all sends of an OA at once (kill switch)", (MARKETER, QUALITY_ADMIN)),
     "use_templates": ("Preview and use message templates", (MARKETER, QUALITY_ADMIN)),
+    "view_audience_counts": ("See how many contacts, suppressions and consents there are", ROLES),
     "view_audiences": ("See contacts, lists and consent", (MARKETER, COMPLIANCE_AUDITOR)),
+    "reveal_phones": ("Show a contact's full phone number (audited)", (MARKETER,)),
+    "add_suppressions": ("Put a phone on the do-not-contact list", (MARKETER, COMPLIANCE_AUDITOR)),
+    "lift_suppressions": ("Take a phone off the do-not-contact list", (COMPLIANCE_AUDITOR,)),
     "manage_audiences": ("Import contacts, edit lists, record consent", (MARKETER,)),
     "view_campaigns": ("See campaigns and their messages", ROLES),
     "manage_campaigns": ("Build, schedule and send campaigns", (MARKETER,)),
@@ -131,7 +135,7 @@ class NavItem:
 
 NAVIGATION = (
     NavItem(_("Official Accounts"), "oas:list", "view_oas"),
-    NavItem(_("Audiences"), "audiences:index", "view_audiences"),
+    NavItem(_("Audiences"), "audiences:index", "view_audience_counts"),
     NavItem(_("Campaigns"), "campaigns:index", "view_campaigns"),
     NavItem(_("Quality & quota"), "quotas:index", "view_quality"),
     NavItem(_("Compliance"), "compliance:index", "view_audit"),

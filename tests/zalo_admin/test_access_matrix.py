@@ -43,6 +43,7 @@ METHODS = ("GET", "POST")
 # Namespaces with their own permission model, tested on their own.
 EXCLUDED_NAMESPACES = {"admin"}
 LOGIN_URL = reverse("login")
+MATRIX_PHONE = "84912345678"
 
 
 # --- the routes ------------------------------------------------------------------------------------
@@ -166,6 +167,15 @@ class MatrixObjects:
         )
 
     @cached_property
+    def contact(self):
+        from audiences.models import Contact, ContactSource
+
+        source = ContactSource.objects.create(
+            kind=ContactSource.Kind.MANUAL, label="Access matrix", created_by="system:test"
+        )
+        return Contact.objects.create(phone=MATRIX_PHONE, name="Matrix contact", source=source)
+
+    @cached_property
     def queue(self):
         # Straight to Redis (the test runs inside a transaction that never commits).
         return django_rq.get_queue("default", commit_mode="auto")
@@ -205,6 +215,7 @@ PARAM_VALUES = {
     "oa_id": lambda objs: objs.oa.pk,
     "pk": lambda objs: objs.template.pk,  # oas:template_detail
     "alert_id": lambda objs: objs.alert.pk,
+    "contact_id": lambda objs: objs.contact.pk,
     "token": lambda objs: "matrix_url_token",  # Infobip webhook, django-rq's stats token (\w+)
     "queue_index": lambda objs: objs.queue_index,
     "job_id": lambda objs: objs.job.id,
@@ -221,6 +232,8 @@ POST_DATA = {
     "oas:stop": lambda objs: {"reason": "Access matrix: stop"},
     "oas:resume": lambda objs: {"reason": "Access matrix: resume"},
     "oas:template_detail": lambda objs: {"action": "preview", "data": "{}"},
+    "audiences:suppress": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: suppress"},
+    "audiences:lift_suppression": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: lift"},
     "django_rq:actions": lambda objs: {"action": "requeue", "job_ids": [objs.job.id]},
     "django_rq:confirm_action": lambda objs: {"action": "requeue", "_selected_action": [objs.job.id]},
 }
@@ -232,9 +245,16 @@ def _stopped(objs):
     objs.oa.save(update_fields=["sending_stopped", "stop_reason"])
 
 
+def _suppressed(objs):
+    from audiences.services import suppress_phone
+
+    suppress_phone(actor="system:test", phone=MATRIX_PHONE, reason="Access matrix", source="manual")
+
+
 # Route name -> state to set up first, so that the action has something to act on.
 SETUP = {
     "oas:resume": _stopped,
+    "audiences:lift_suppression": _suppressed,
 }
 
 
