@@ -37,7 +37,7 @@ from audiences.models import (
 )
 from compliance import actions
 from compliance.services import actor_name, record_audit_event
-from zalo_admin.lib.phones import mask_phone as national_mask
+from zalo_admin.lib.phones import mask_phone
 
 _PHONE = re.compile(PHONE_PATTERN)
 
@@ -85,11 +85,6 @@ class ConsentState:
 
 def _decision(allowed: bool, code: str) -> Decision:
     return Decision(allowed, code, str(REASON_TEXTS[code]))
-
-
-def mask_phone(phone: str) -> str:
-    """84*****1234: enough to tell entries apart, not enough to call someone."""
-    return f"{phone[:2]}*****{phone[-4:]}"
 
 
 def _checked_phone(phone) -> str:
@@ -167,7 +162,7 @@ def record_phone_reveal(*, actor, contact: Contact) -> None:
         actor=actor_name(actor),
         action=actions.CONTACT_PHONE_REVEAL,
         target=contact,
-        details={"contact_id": contact.pk, "phone": national_mask(contact.phone)},
+        details={"contact_id": contact.pk, "phone": mask_phone(contact.phone)},
     )
 
 

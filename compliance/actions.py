@@ -41,13 +41,13 @@ CONSENT_GRANT = "consent.grant"
 CONSENT_WITHDRAW = "consent.withdraw"
 SUPPRESSION_ADD = "suppression.add"
 SUPPRESSION_LIFT = "suppression.lift"
+DATA_REQUEST_RECEIVE = "data_request.receive"
+DATA_REQUEST_EXPORT = "data_request.export"
+DATA_REQUEST_ERASE = "data_request.erase"
 CONTACT_IMPORT_START = "contact_import.start"
 CONTACT_IMPORT_FINISH = "contact_import.finish"
 CONTACT_IMPORT_FAIL = "contact_import.fail"
 CONTACT_IMPORT_CANCEL = "contact_import.cancel"
-DATA_REQUEST_RECEIVE = "data_request.receive"
-DATA_REQUEST_EXPORT = "data_request.export"
-DATA_REQUEST_ERASE = "data_request.erase"
 CONTACT_PHONE_REVEAL = "contact.phone_reveal"
 
 MESSAGES = {
@@ -76,7 +76,7 @@ MESSAGES = {
     CAMPAIGN_PAUSE: _("Campaign #%(campaign_id)s paused: %(reason)s"),
     AUTH_LOGIN_FAILED: _("Failed login for “%(username)s” from %(ip_address)s"),
     AUTH_LOCKED_OUT: _("Locked out “%(username)s” from %(ip_address)s for %(cool_off_minutes)s minutes"),
-    # Audience entries name phones masked (84*****1234): the log is immutable, personal data is not.
+    # Audience entries name phones masked (0912***678): the log is immutable, personal data is not.
     CONTACT_CREATE: _("Added contact #%(contact_id)s (%(phone)s) from %(source)s"),
     CONTACT_FOLLOWER_STATUS: _(
         "Contact #%(contact_id)s and OA #%(oa_id)s: follower status %(from)s → %(to)s"

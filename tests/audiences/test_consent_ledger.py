@@ -310,7 +310,7 @@ def test_a_phone_may_be_suppressed_before_it_is_a_contact(oa):
 
 def test_every_change_writes_its_audit_entry_with_the_phone_masked(contact, oa):
     (created,) = _audit(actions.CONTACT_CREATE)
-    assert created.target_id == str(contact.pk) and created.details["phone"] == "84*****5678"
+    assert created.target_id == str(contact.pk) and created.details["phone"] == "0912***678"
 
     services.set_follower_status(actor=ACTOR, contact=contact, oa=oa, status=FollowerStatus.Status.FOLLOWS)
     services.set_follower_status(actor=ACTOR, contact=contact, oa=oa, status=FollowerStatus.Status.FOLLOWS)

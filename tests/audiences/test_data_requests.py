@@ -115,7 +115,7 @@ def test_erasure_removes_the_person_and_keeps_the_ledgers_and_the_audit_log_veri
     # Never contacted again, also once imported again under the same phone.
     assert not services.may_send(PHONE, Purpose.TRANSACTIONAL, oa)
     assert services.current_suppression(PHONE).source == Suppression.Source.DATA_REQUEST
-    assert request.status == DataRequest.Status.COMPLETED and request.phone_masked == "84*****5678"
+    assert request.status == DataRequest.Status.COMPLETED and request.phone_masked == "0912***678"
     assert verify_audit_log().intact
     erase = AuditEvent.objects.get(action=actions.DATA_REQUEST_ERASE)
     assert erase.details["suppressions"] == 3 and PHONE not in json.dumps(erase.details)
