@@ -40,7 +40,6 @@ from audiences.services import current_consent, mask_phone, suppress_phone, with
 from compliance import actions
 from compliance.services import actor_name, record_audit_event
 
-DEFAULT_DEADLINE_HOURS = {DataRequest.Kind.EXPORT: 72, DataRequest.Kind.ERASURE: 72}
 _PHONE = re.compile(PHONE_PATTERN)
 
 
@@ -51,8 +50,7 @@ def _checked_phone(phone) -> str:
 
 
 def deadline_hours(kind: str) -> int:
-    configured = getattr(settings, "DATA_REQUEST_DEADLINE_HOURS", None) or {}
-    return int(configured.get(kind, DEFAULT_DEADLINE_HOURS[kind]))
+    return settings.DATA_REQUEST_DEADLINE_HOURS[kind]
 
 
 def deadline_for(kind: str, received_at):

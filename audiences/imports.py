@@ -117,7 +117,7 @@ class FileInfo:
 
 
 def import_dir() -> Path:
-    return Path(getattr(settings, "CONTACT_IMPORT_DIR", None) or Path(settings.VAR_DIR) / "imports")
+    return Path(settings.CONTACT_IMPORT_DIR)
 
 
 # Inspection ----------------------------------------------------------------------------------------

@@ -37,6 +37,13 @@ if not AUDIT_SIGNING_KEY:
         raise ImproperlyConfigured("AUDIT_SIGNING_KEY must be set when DEBUG is off (production mode)")
     AUDIT_SIGNING_KEY = "local-development-audit-key-never-in-production"  # noqa: S105
 AUDIT_CHECKPOINT_DIR = Path(envstr("AUDIT_CHECKPOINT_DIR") or VAR_DIR / "audit-checkpoints")
+# Uploaded contact files (kept: they are the consent evidence of their import).
+CONTACT_IMPORT_DIR = Path(envstr("CONTACT_IMPORT_DIR") or VAR_DIR / "imports")
+# Hours to answer a data-subject request, per kind (Decree 13/2023: 72 h).
+DATA_REQUEST_DEADLINE_HOURS = {
+    "export": envint("DATA_REQUEST_EXPORT_HOURS", 72, minimum=1),
+    "erasure": envint("DATA_REQUEST_ERASURE_HOURS", 72, minimum=1),
+}
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
