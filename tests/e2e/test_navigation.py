@@ -8,7 +8,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 EXPECTED_NAV = {
     "marketer": ["Official Accounts", "Audiences", "Campaigns", "Quality & quota"],
-    "quality_admin": ["Official Accounts", "Campaigns", "Quality & quota", "Jobs"],
+    "quality_admin": ["Official Accounts", "Audiences", "Campaigns", "Quality & quota", "Jobs"],
     "auditor": ["Official Accounts", "Audiences", "Campaigns", "Compliance"],
 }
 
