@@ -283,62 +283,63 @@ def current_suppression(phone: str) -> Suppression | None:
     return latest if latest is not None and latest.kind == Suppression.Kind.ADDED else None
 
 
-def suppress_phone(*, actor, phone: str, reason: str, source: str) -> Suppression:
-    """Put the phone on the do-not-contact list (a phone already on it keeps its row, nothing new
-    is recorded). Takes effect for every send decided after this call returns."""
+def _append_suppression(*, actor: str, phone: str, kind: str, reason: str, source: str, action: str):
+    """One row of the do-not-contact ledger and its audit entry (the caller holds the transaction)."""
+    row = Suppression.objects.create(
+        phone=phone, kind=kind, reason=reason, source=source, occurred_at=timezone.now(), recorded_by=actor
+    )
+    record_audit_event(
+        actor=actor,
+        action=action,
+        target=row,
+        details={"phone": mask_phone(phone), "source": source, "reason": reason},
+    )
+    return row
+
+
+def _checked_suppression_input(actor, phone, reason, source) -> tuple[str, str]:
     actor = actor_name(actor)
     phone = _checked_phone(phone)
     _required(reason=reason)
     if source not in Suppression.Source.values:
         raise ValueError(f"unknown suppression source {source!r}")
+    return actor, phone
+
+
+def suppress_phone(*, actor, phone: str, reason: str, source: str) -> Suppression:
+    """Put the phone on the do-not-contact list (a phone already on it keeps its row, nothing new
+    is recorded). Takes effect for every send decided after this call returns."""
+    actor, phone = _checked_suppression_input(actor, phone, reason, source)
     with transaction.atomic():
         existing = current_suppression(phone)
         if existing is not None:
             return existing
-        row = Suppression.objects.create(
+        return _append_suppression(
+            actor=actor,
             phone=phone,
             kind=Suppression.Kind.ADDED,
             reason=reason,
             source=source,
-            occurred_at=timezone.now(),
-            recorded_by=actor,
-        )
-        record_audit_event(
-            actor=actor,
             action=actions.SUPPRESSION_ADD,
-            target=row,
-            details={"phone": mask_phone(phone), "source": source, "reason": reason},
         )
-    return row
 
 
 def lift_suppression(
     *, actor, phone: str, reason: str, source: str = Suppression.Source.MANUAL
 ) -> Suppression:
     """Take the phone off the list by appending a `lifted` row; refused when it is not on it."""
-    actor = actor_name(actor)
-    phone = _checked_phone(phone)
-    _required(reason=reason)
-    if source not in Suppression.Source.values:
-        raise ValueError(f"unknown suppression source {source!r}")
+    actor, phone = _checked_suppression_input(actor, phone, reason, source)
     with transaction.atomic():
         if current_suppression(phone) is None:
             raise ValueError("the phone is not on the do-not-contact list")
-        row = Suppression.objects.create(
+        return _append_suppression(
+            actor=actor,
             phone=phone,
             kind=Suppression.Kind.LIFTED,
             reason=reason,
             source=source,
-            occurred_at=timezone.now(),
-            recorded_by=actor,
-        )
-        record_audit_event(
-            actor=actor,
             action=actions.SUPPRESSION_LIFT,
-            target=row,
-            details={"phone": mask_phone(phone), "source": source, "reason": reason},
         )
-    return row
 
 
 def record_opt_out(*, actor, phone: str, channel: str, source: str, reason: str) -> Suppression:
