@@ -20,6 +20,8 @@ from providers.oauth import ZaloOAuth
 from providers.zalo import ZaloClient
 from tests.providers.conftest import make_oa
 from tests.providers.stub import Reply, token_pair, zalo_error, zalo_ok
+from tests.providers.stub import zalo_accepted as accepted
+from tests.providers.stub import zalo_message as msg
 from zalo_admin.lib.rsa import JVM_OAEP
 
 SEND = "/zalo/message/template"
@@ -41,27 +43,6 @@ def ib_oa(db, stub):
         infobip_base_url=f"{stub.url}/infobip",
         infobip_api_key="003026bbc133714df1834b8638bb496e",
         infobip_sender="OFFICIAL-ACCOUNT-ID-XY12Z3",
-    )
-
-
-def msg(n: int, **extra) -> MessageRequest:
-    return MessageRequest(
-        tracking_id=f"t{n}",
-        template_id="7895417a7d3f9461cd2e",
-        template_data={"customer": "Nguyễn Thị Hoàng Anh", "amount": 100000},
-        phone=f"8498765432{n}",
-        **extra,
-    )
-
-
-def accepted(msg_id="a4d0243feee163bd3af2"):
-    return zalo_ok(
-        {
-            "msg_id": msg_id,
-            "sent_time": "1626926349402",
-            "sending_mode": "1",
-            "quota": {"dailyQuota": "500", "remainingQuota": "499"},
-        }
     )
 
 

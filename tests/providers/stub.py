@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from providers.base import MessageRequest
+
 
 @dataclass
 class Reply:
@@ -129,3 +131,26 @@ def zalo_error(code: int, message: str) -> Reply:
 
 def token_pair(access: str, refresh: str, expires_in: str = "90000") -> Reply:
     return Reply({"access_token": access, "refresh_token": refresh, "expires_in": expires_in})
+
+
+def zalo_message(n: int, **extra) -> MessageRequest:
+    """A template message to recipient number n, as the Zalo client tests send it."""
+    return MessageRequest(
+        tracking_id=f"t{n}",
+        template_id="7895417a7d3f9461cd2e",
+        template_data={"customer": "Nguyễn Thị Hoàng Anh", "amount": 100000},
+        phone=f"8498765432{n}",
+        **extra,
+    )
+
+
+def zalo_accepted(msg_id="a4d0243feee163bd3af2") -> Reply:
+    """Zalo's answer to an accepted template send."""
+    return zalo_ok(
+        {
+            "msg_id": msg_id,
+            "sent_time": "1626926349402",
+            "sending_mode": "1",
+            "quota": {"dailyQuota": "500", "remainingQuota": "499"},
+        }
+    )

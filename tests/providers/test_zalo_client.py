@@ -12,6 +12,8 @@ from providers import errors
 from providers.base import ACCEPTED, REJECTED, RETRYABLE, Account, MessageRequest, ProviderError, PublicKey
 from providers.zalo import ZaloClient
 from tests.providers.stub import Reply, zalo_error, zalo_ok
+from tests.providers.stub import zalo_accepted as accepted
+from tests.providers.stub import zalo_message as msg
 from zalo_admin.lib.rsa import JVM_OAEP, EncryptionError
 
 SEND = "/zalo/message/template"
@@ -29,27 +31,6 @@ def b64_der(private) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return base64.b64encode(der).decode()
-
-
-def msg(n: int, **extra) -> MessageRequest:
-    return MessageRequest(
-        tracking_id=f"t{n}",
-        template_id="7895417a7d3f9461cd2e",
-        template_data={"customer": "Nguyễn Thị Hoàng Anh", "amount": 100000},
-        phone=f"8498765432{n}",
-        **extra,
-    )
-
-
-def accepted(msg_id="a4d0243feee163bd3af2"):
-    return zalo_ok(
-        {
-            "msg_id": msg_id,
-            "sent_time": "1626926349402",
-            "sending_mode": "1",
-            "quota": {"dailyQuota": "500", "remainingQuota": "499"},
-        }
-    )
 
 
 def test_it_sends_each_message_with_the_access_token_header_and_documented_body(client, stub):
