@@ -41,6 +41,10 @@ CAPABILITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "manage_quality": ("Correct levels, set guardrails and policies", (QUALITY_ADMIN,)),
     "view_audit": ("Read the audit log and consent evidence", (COMPLIANCE_AUDITOR,)),
     "export_audit": ("Export audit and consent evidence", (COMPLIANCE_AUDITOR,)),
+    "handle_data_requests": (
+        "Register and answer data-subject requests (export, erasure)",
+        (COMPLIANCE_AUDITOR,),
+    ),
     "view_jobs": ("Open the RQ job dashboard", (QUALITY_ADMIN,)),
 }
 
