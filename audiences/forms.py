@@ -1,6 +1,10 @@
+from datetime import timedelta
+
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from audiences.models import DataRequest, phone_digest
 from zalo_admin.lib.phones import PhoneRejected, parse_vietnamese_mobile
 
 
@@ -36,3 +40,85 @@ class SuppressionForm(forms.Form):
         if not reason:
             raise forms.ValidationError(_("Say why."), code="required")
         return reason
+
+
+# Data-subject requests ------------------------------------------------------------------------------
+
+
+class UnechoedPhoneInput(forms.TextInput):
+    """A phone input that never writes a valid number back into a re-rendered form (the page would
+    otherwise show the full number); a refused entry stays so that it can be corrected."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"autocomplete": "off", "inputmode": "tel", **(attrs or {})})
+
+    def format_value(self, value):
+        try:
+            parse_vietnamese_mobile(str(value or ""))
+        except PhoneRejected:
+            return super().format_value(value)
+        return None
+
+
+# A request received "in the future" is a typing mistake; a few minutes cover clock drift.
+RECEIVED_AT_SLACK = timedelta(minutes=5)
+
+
+class DataRequestForm(forms.Form):
+    """Register a data-subject request: whose number, what they ask, when it reached us."""
+
+    phone = PhoneField(widget=UnechoedPhoneInput())
+    kind = forms.ChoiceField(
+        label=_("Request"),
+        choices=[
+            (DataRequest.Kind.EXPORT, _("Export: a copy of everything held about the number")),
+            (DataRequest.Kind.ERASURE, _("Erasure: remove the person's data")),
+        ],
+    )
+    received_at = forms.DateTimeField(
+        label=_("Received at"),
+        help_text=_("Vietnam time. The deadline runs from the moment the request reached us."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def clean_received_at(self):
+        received_at = self.cleaned_data["received_at"]
+        if received_at > timezone.now() + RECEIVED_AT_SLACK:
+            raise forms.ValidationError(_("A request cannot be received in the future."), code="future")
+        return received_at
+
+
+class AnswerDataRequestForm(forms.Form):
+    """A request keeps only a digest of the number: whoever answers it types the number again, and
+    it must be the request's."""
+
+    phone = PhoneField(
+        label=_("The person's phone number, typed again"),
+        help_text=_("The request keeps only a fingerprint of the number: type it to answer."),
+        widget=UnechoedPhoneInput(),
+    )
+
+    def __init__(self, *args, data_request, **kwargs):
+        self.data_request = data_request
+        super().__init__(*args, **kwargs)
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"]
+        if phone_digest(phone) != self.data_request.phone_hash:
+            raise forms.ValidationError(
+                _("This is not the number of this request (%(phone)s)."),
+                code="other_phone",
+                params={"phone": self.data_request.phone_masked},
+            )
+        return phone
+
+
+class ExportDataRequestForm(AnswerDataRequestForm):
+    pass
+
+
+class EraseDataRequestForm(AnswerDataRequestForm):
+    confirm = forms.BooleanField(
+        label=_("I understand that the erasure cannot be undone."),
+        error_messages={"required": _("Tick the box to confirm the erasure.")},
+    )

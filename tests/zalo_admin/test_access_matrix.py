@@ -176,6 +176,12 @@ class MatrixObjects:
         return Contact.objects.create(phone=MATRIX_PHONE, name="Matrix contact", source=source)
 
     @cached_property
+    def data_request(self):
+        from audiences.data_requests import receive_request
+
+        return receive_request(actor="system:test", phone=MATRIX_PHONE, kind="export")
+
+    @cached_property
     def queue(self):
         # Straight to Redis (the test runs inside a transaction that never commits).
         return django_rq.get_queue("default", commit_mode="auto")
@@ -216,6 +222,7 @@ PARAM_VALUES = {
     "pk": lambda objs: objs.template.pk,  # oas:template_detail
     "alert_id": lambda objs: objs.alert.pk,
     "contact_id": lambda objs: objs.contact.pk,
+    "request_id": lambda objs: objs.data_request.pk,
     "token": lambda objs: "matrix_url_token",  # Infobip webhook, django-rq's stats token (\w+)
     "queue_index": lambda objs: objs.queue_index,
     "job_id": lambda objs: objs.job.id,
@@ -234,6 +241,12 @@ POST_DATA = {
     "oas:template_detail": lambda objs: {"action": "preview", "data": "{}"},
     "audiences:suppress": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: suppress"},
     "audiences:lift_suppression": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: lift"},
+    "audiences:data_requests": lambda objs: {
+        "phone": "0912 345 678",
+        "kind": "erasure",
+        "received_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+    },
+    "audiences:data_request": lambda objs: {"phone": "0912 345 678"},  # an export: its JSON file
     "django_rq:actions": lambda objs: {"action": "requeue", "job_ids": [objs.job.id]},
     "django_rq:confirm_action": lambda objs: {"action": "requeue", "_selected_action": [objs.job.id]},
 }
