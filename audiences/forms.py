@@ -122,3 +122,97 @@ class EraseDataRequestForm(AnswerDataRequestForm):
         label=_("I understand that the erasure cannot be undone."),
         error_messages={"required": _("Tick the box to confirm the erasure.")},
     )
+
+
+# Contact imports -----------------------------------------------------------------------------------
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "A CSV file with a header row (for example: phone, name, city), saved as “CSV UTF-8” in "
+            "Excel. Any delimiter Excel writes is fine."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
+    )
+
+    def __init__(self, *args, max_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.max_bytes:
+            raise forms.ValidationError(
+                _("The file is larger than %(size)s MB: split it into smaller files."),
+                code="too_big",
+                params={"size": self.max_bytes // (1024 * 1024)},
+            )
+        return upload
+
+
+class ImportMappingForm(forms.Form):
+    """Which column holds what, and the consent basis of the file (`imports.map_columns`)."""
+
+    phone = forms.ChoiceField(label=_("Phone column"))
+    name = forms.ChoiceField(label=_("Name column"), required=False)
+    attributes = forms.MultipleChoiceField(
+        label=_("Attribute columns"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Each ticked column is stored as an attribute named after its header."),
+    )
+    consent_purpose = forms.ChoiceField(
+        label=_("Consent the people in this file gave"),
+        required=False,
+        help_text=_("Without a consent basis the imported contacts get no consent: no marketing message."),
+    )
+    consent_collector = forms.CharField(
+        label=_("Collected by"),
+        max_length=200,
+        required=False,
+        help_text=_("Who asked for the consent (a shop, a form, a campaign)."),
+    )
+    consent_wording = forms.CharField(
+        label=_("Wording shown to the people"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("The sentence they agreed to, word for word."),
+    )
+    consent_evidence_text = forms.CharField(
+        label=_("Evidence"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Where the proof is kept (form ids, a signed sheet…). The file's SHA-256 is recorded too."
+        ),
+    )
+
+    def __init__(self, *args, header, purposes, guess=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        columns = [(column, column) for column in header if column]
+        self.fields["phone"].choices = columns
+        self.fields["name"].choices = [("", _("— none —")), *columns]
+        self.fields["attributes"].choices = columns
+        self.fields["consent_purpose"].choices = [("", _("None — contacts get no consent")), *purposes]
+        if guess and not self.is_bound:
+            self.initial.update(guess)
+
+    def clean(self):
+        cleaned = super().clean()
+        phone, name = cleaned.get("phone"), cleaned.get("name")
+        attributes = cleaned.get("attributes") or []
+        if phone and name and name == phone:
+            self.add_error("name", _("The phone column cannot also be the name column."))
+        if phone and phone in attributes:
+            self.add_error("attributes", _("The phone column cannot also be an attribute."))
+        elif name and name in attributes:
+            self.add_error("attributes", _("The name column cannot also be an attribute."))
+        if cleaned.get("consent_purpose"):
+            for field in ("consent_collector", "consent_wording"):
+                value = (cleaned.get(field) or "").strip()
+                if not value:
+                    self.add_error(field, _("Required when the file has a consent basis."))
+                cleaned[field] = value
+        return cleaned

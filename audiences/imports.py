@@ -78,6 +78,10 @@ __all__ = [
     "import_dir",
     "inspect_file",
     "map_columns",
+    "max_upload_bytes",
+    "preview_rows",
+    "record_report_download",
+    "rejection_report_rows",
     "run_import",
     "start_import",
 ]
@@ -198,6 +202,52 @@ def inspect_file(path) -> FileInfo:
 # Upload, mapping, start, cancel --------------------------------------------------------------------
 
 
+def max_upload_bytes() -> int:
+    """The largest file `create_import` takes (`settings.CONTACT_IMPORT_MAX_BYTES`)."""
+    return int(settings.CONTACT_IMPORT_MAX_BYTES)
+
+
+def _too_big() -> ImportRefused:
+    return ImportRefused(
+        "too_big",
+        _("The file is larger than %(size)s MB: split it into smaller files.")
+        % {"size": max_upload_bytes() // (1024 * 1024)},
+    )
+
+
+def _sample(path, info: FileInfo, limit: int) -> list[list[str]]:
+    """The first `limit` non-empty data rows."""
+    rows = []
+    with open(path, encoding=info.encoding, newline="", errors="replace") as text:
+        reader = csv.reader(text, delimiter=info.delimiter)
+        next((row for row in reader if row), None)  # the header
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append(row)
+            if len(rows) >= limit:
+                break
+    return rows
+
+
+_PHONE_SAMPLE_ROWS = 50
+
+
+def _check_rows(path, info: FileInfo) -> None:
+    """Refuse a file with no data row, or none of whose columns holds a mobile number in its first
+    rows (the phone column cannot be mapped then): ImportRefused "no_rows" / "no_phone_column"."""
+    rows = _sample(path, info, _PHONE_SAMPLE_ROWS)
+    if not rows:
+        raise ImportRefused("no_rows", _("The file has column names but no rows of contacts."))
+    if not any(_looks_like_phone(cell) for row in rows for cell in row[: len(info.header)] if cell.strip()):
+        raise ImportRefused(
+            "no_phone_column",
+            _(
+                "No column holds Vietnamese mobile numbers (such as 0912 345 678) in the first rows: "
+                "check that this is the right file."
+            ),
+        )
+
+
 def _chunks(uploaded_file):
     if isinstance(uploaded_file, str | Path):
         with open(uploaded_file, "rb") as handle:
@@ -217,12 +267,17 @@ def create_import(*, actor, uploaded_file, original_name: str = "") -> ContactIm
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{uuid.uuid4().hex}.csv"
     digest = hashlib.sha256()
-    with open(target, "wb") as out:
-        for chunk in _chunks(uploaded_file):
-            digest.update(chunk)
-            out.write(chunk)
+    limit, size = max_upload_bytes(), 0
     try:
+        with open(target, "wb") as out:
+            for chunk in _chunks(uploaded_file):
+                size += len(chunk)
+                if size > limit:
+                    raise _too_big()
+                digest.update(chunk)
+                out.write(chunk)
         info = inspect_file(target)
+        _check_rows(target, info)
     except ImportRefused:
         target.unlink(missing_ok=True)
         raise
@@ -230,7 +285,7 @@ def create_import(*, actor, uploaded_file, original_name: str = "") -> ContactIm
         source = ContactSource.objects.create(
             kind=ContactSource.Kind.IMPORT, label=original_name[:200], created_by=actor
         )
-        return ContactImport.objects.create(
+        contact_import = ContactImport.objects.create(
             source=source,
             file_path=str(target),
             file_sha256=digest.hexdigest(),
@@ -240,6 +295,18 @@ def create_import(*, actor, uploaded_file, original_name: str = "") -> ContactIm
             header=info.header,
             created_by=actor,
         )
+        record_audit_event(
+            actor=actor,
+            action=actions.CONTACT_IMPORT_UPLOAD,
+            target=contact_import,
+            details={
+                "import_id": contact_import.pk,
+                "file_name": original_name,
+                "size": size,
+                "file_sha256": contact_import.file_sha256,
+            },
+        )
+        return contact_import
 
 
 def map_columns(
@@ -254,7 +321,7 @@ def map_columns(
     consent_wording: str = "",
     consent_evidence_text: str = "",
 ) -> ContactImport:
-    actor_name(actor)
+    actor = actor_name(actor)
     header = list(contact_import.header)
     if contact_import.status not in (ContactImport.Status.UPLOADED, ContactImport.Status.MAPPED):
         raise ValueError(_("This import has already started; its columns can no longer be changed."))
@@ -275,7 +342,20 @@ def map_columns(
     contact_import.consent_wording = consent_wording.strip() if consent_purpose else ""
     contact_import.consent_evidence_text = consent_evidence_text.strip() if consent_purpose else ""
     contact_import.status = ContactImport.Status.MAPPED
-    contact_import.save()
+    with transaction.atomic():
+        contact_import.save()
+        record_audit_event(
+            actor=actor,
+            action=actions.CONTACT_IMPORT_MAP,
+            target=contact_import,
+            details={
+                "import_id": contact_import.pk,
+                "mapping": contact_import.mapping,
+                "phone_column": phone,
+                "consent": consent_purpose or "none",
+                "consent_collector": contact_import.consent_collector,
+            },
+        )
     return contact_import
 
 
@@ -295,6 +375,12 @@ def cancel_import(contact_import: ContactImport, *, actor) -> ContactImport:
         elif row.status == ContactImport.Status.RUNNING:
             row.status = ContactImport.Status.CANCELLING
             row.save(update_fields=["status", "updated_at"])
+            record_audit_event(
+                actor=actor,
+                action=actions.CONTACT_IMPORT_CANCEL_REQUEST,
+                target=row,
+                details={"import_id": row.pk, "rows_done": row.rows_done},
+            )
         elif row.status != ContactImport.Status.CANCELLING:
             raise ValueError(_("This import is finished and cannot be cancelled."))
     return row
@@ -306,6 +392,40 @@ def _finish_cancelled(row: ContactImport, actor: str) -> None:
     row.save(update_fields=["status", "finished_at", "updated_at"])
     record_audit_event(
         actor=actor, action=actions.CONTACT_IMPORT_CANCEL, target=row, details={"import_id": row.pk}
+    )
+
+
+# Pages: preview and the rejection report ---------------------------------------------------------
+
+PAGE_PREVIEW_ROWS = 10
+
+
+def preview_rows(contact_import: ContactImport, limit: int = PAGE_PREVIEW_ROWS) -> list[list[str]]:
+    """The first data rows of the stored file, as the job will read them (for the mapping page),
+    each padded or cut to the header's width. OSError when the stored file is gone."""
+    info = FileInfo(contact_import.encoding, contact_import.delimiter, list(contact_import.header), [])
+    width = len(info.header)
+    return [(row + [""] * width)[:width] for row in _sample(contact_import.file_path, info, limit)]
+
+
+def rejection_report_rows(contact_import: ContactImport, chunk_size: int = 2000):
+    """(line, code, reason, raw row) of every rejected row in line order, read in chunks (memory
+    stays flat however many rows were rejected)."""
+    rows = (
+        ImportRejection.objects.filter(contact_import=contact_import)
+        .order_by("line", "id")
+        .values_list("line", "code", "message", "raw")
+    )
+    yield from rows.iterator(chunk_size=chunk_size)
+
+
+def record_report_download(contact_import: ContactImport, *, actor) -> None:
+    """Audit a download of the rejection report (its raw rows may hold phone numbers)."""
+    record_audit_event(
+        actor=actor_name(actor),
+        action=actions.CONTACT_IMPORT_REPORT,
+        target=contact_import,
+        details={"import_id": contact_import.pk, "rows_rejected": contact_import.rows_rejected},
     )
 
 

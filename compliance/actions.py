@@ -48,6 +48,10 @@ CONTACT_IMPORT_START = "contact_import.start"
 CONTACT_IMPORT_FINISH = "contact_import.finish"
 CONTACT_IMPORT_FAIL = "contact_import.fail"
 CONTACT_IMPORT_CANCEL = "contact_import.cancel"
+CONTACT_IMPORT_UPLOAD = "contact_import.upload"
+CONTACT_IMPORT_MAP = "contact_import.map"
+CONTACT_IMPORT_CANCEL_REQUEST = "contact_import.cancel_request"
+CONTACT_IMPORT_REPORT = "contact_import.report_download"
 CONTACT_PHONE_REVEAL = "contact.phone_reveal"
 
 MESSAGES = {
@@ -94,6 +98,19 @@ MESSAGES = {
     ),
     CONTACT_IMPORT_FAIL: _("Contact import #%(import_id)s failed: %(error)s"),
     CONTACT_IMPORT_CANCEL: _("Contact import #%(import_id)s cancelled; no contact was changed"),
+    CONTACT_IMPORT_UPLOAD: _(
+        "Uploaded %(file_name)s (%(size)s bytes, SHA-256 %(file_sha256)s) as contact import #%(import_id)s"
+    ),
+    CONTACT_IMPORT_MAP: _(
+        "Contact import #%(import_id)s mapped: phones from column “%(phone_column)s”, consent basis: "
+        "%(consent)s"
+    ),
+    CONTACT_IMPORT_CANCEL_REQUEST: _(
+        "Asked to cancel contact import #%(import_id)s after %(rows_done)s row(s)"
+    ),
+    CONTACT_IMPORT_REPORT: _(
+        "Downloaded the rejection report of contact import #%(import_id)s (%(rows_rejected)s row(s))"
+    ),
     DATA_REQUEST_RECEIVE: _(
         "Data request #%(request_id)s (%(kind)s) received for %(phone)s, due %(deadline)s"
     ),

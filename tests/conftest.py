@@ -96,6 +96,13 @@ def audit_checkpoint_dir(settings, tmp_path):
     return settings.AUDIT_CHECKPOINT_DIR
 
 
+@pytest.fixture(autouse=True)
+def contact_import_dir(settings, tmp_path):
+    """Uploaded contact files of a test stay in its own folder, never in var/."""
+    settings.CONTACT_IMPORT_DIR = tmp_path / "contact-imports"
+    return settings.CONTACT_IMPORT_DIR
+
+
 def _flush_past_the_truncate_guard():
     """The audit tables refuse TRUNCATE (a trigger). Transactional tests flush the database
     between tests with TRUNCATE, as the superuser the tests connect as: only for that flush,

@@ -39,6 +39,9 @@ if not AUDIT_SIGNING_KEY:
 AUDIT_CHECKPOINT_DIR = Path(envstr("AUDIT_CHECKPOINT_DIR") or VAR_DIR / "audit-checkpoints")
 # Uploaded contact files (kept: they are the consent evidence of their import).
 CONTACT_IMPORT_DIR = Path(envstr("CONTACT_IMPORT_DIR") or VAR_DIR / "imports")
+# The largest contact file accepted (a million rows of phone, name and two attributes is ~50 MB).
+# Uploads above FILE_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB default) stream to a temporary file.
+CONTACT_IMPORT_MAX_BYTES = envint("CONTACT_IMPORT_MAX_MB", 200, minimum=1) * 1024 * 1024
 # Hours to answer a data-subject request, per kind (Decree 13/2023: 72 h).
 DATA_REQUEST_DEADLINE_HOURS = {
     "export": envint("DATA_REQUEST_EXPORT_HOURS", 72, minimum=1),

@@ -177,7 +177,12 @@ def test_bad_rows_are_rejected_with_line_numbers_and_reasons(tmp_path):
         AuditEvent.objects.filter(target_id=str(item.pk), target_type="audiences.contactimport")
         .order_by("seq")
         .values_list("action", flat=True)
-    ) == [actions.CONTACT_IMPORT_START, actions.CONTACT_IMPORT_FINISH]
+    ) == [
+        actions.CONTACT_IMPORT_UPLOAD,
+        actions.CONTACT_IMPORT_MAP,
+        actions.CONTACT_IMPORT_START,
+        actions.CONTACT_IMPORT_FINISH,
+    ]
     assert not _stage_exists(item.pk)
 
 

@@ -176,6 +176,24 @@ class MatrixObjects:
         return Contact.objects.create(phone=MATRIX_PHONE, name="Matrix contact", source=source)
 
     @cached_property
+    def contact_import(self):
+        """An uploaded, not yet mapped import with one good and one bad row rejected."""
+        from io import BytesIO
+
+        from audiences.imports import create_import
+        from audiences.models import ImportRejection
+
+        item = create_import(
+            actor="system:test",
+            uploaded_file=BytesIO(b"phone,name\n0912345678,Lan\nabc,Bad\n"),
+            original_name="m.csv",
+        )
+        ImportRejection.objects.create(
+            contact_import=item, line=3, raw="abc,Bad", code="letters", message="Bad"
+        )
+        return item
+
+    @cached_property
     def data_request(self):
         from audiences.data_requests import receive_request
 
@@ -222,6 +240,7 @@ PARAM_VALUES = {
     "pk": lambda objs: objs.template.pk,  # oas:template_detail
     "alert_id": lambda objs: objs.alert.pk,
     "contact_id": lambda objs: objs.contact.pk,
+    "import_id": lambda objs: objs.contact_import.pk,
     "request_id": lambda objs: objs.data_request.pk,
     "token": lambda objs: "matrix_url_token",  # Infobip webhook, django-rq's stats token (\w+)
     "queue_index": lambda objs: objs.queue_index,
@@ -241,6 +260,7 @@ POST_DATA = {
     "oas:template_detail": lambda objs: {"action": "preview", "data": "{}"},
     "audiences:suppress": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: suppress"},
     "audiences:lift_suppression": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: lift"},
+    "audiences:import_map": lambda objs: {"phone": "phone", "name": "name"},
     "audiences:data_requests": lambda objs: {
         "phone": "0912 345 678",
         "kind": "erasure",
