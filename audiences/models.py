@@ -1,4 +1,5 @@
-"""Contacts, their per-OA follower status, the consent ledger and the do-not-contact list.
+"""Contacts, their per-OA follower status, the consent ledger and the do-not-contact list; static
+contact lists and segments (saved filters, `audiences.segments`).
 
 The ledgers (`ConsentEvent`, `Suppression`) are append-only like the audit log: `save()` refuses an
 update, `delete()` refuses, and the database refuses UPDATE and DELETE on both tables (triggers in
@@ -60,6 +61,11 @@ class Contact(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     # Set by `audiences.data_requests.erase_person`: name, attributes and phone are gone since then.
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
+    # Kept for segments ("last sent", "last bad report"): set-based by
+    # `audiences.services.record_contact_sent` (the dispatcher, issue 13) and
+    # `record_contact_bad_report` (the user-feedback webhook handlers).
+    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True, db_index=True)
+    last_bad_report_at = models.DateTimeField(_("last bad report"), null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["phone"]
@@ -95,6 +101,8 @@ class FollowerStatus(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact", "oa"], name="audiences_follower_once_per_oa")
         ]
+        # Segments ask "who follows this OA": an index-only scan of one OA's rows of one status.
+        indexes = [models.Index(fields=["oa", "status", "contact"], name="audiences_follower_by_oa")]
 
     def __str__(self):
         return f"{self.contact} @ OA #{self.oa_id}: {self.status}"
@@ -343,3 +351,119 @@ class ImportRejection(models.Model):
 
     def __str__(self):
         return f"line {self.line}: {self.code}"
+
+
+# Derived current state, for fast counts -----------------------------------------------------------
+# Both tables are written only by database triggers on INSERT into the ledgers (migration 0005), so
+# every writer (the services, the bulk import merge, raw SQL) keeps them right; they are never
+# written by the application, and equal what `audiences.services.current_consent` /
+# `current_suppression` derive from the ledgers.
+
+
+class ContactConsentState(models.Model):
+    """The current consent of one contact for one purpose: its latest ledger event (by time; at the
+    same instant a withdrawal wins; then the later row)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_states")
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    granted = models.BooleanField(_("granted"))
+    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(_("since"))
+
+    class Meta:
+        verbose_name = _("current consent")
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "purpose"], name="audiences_consent_state_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["purpose", "contact"], condition=Q(granted=True), name="audiences_consent_granted"
+            ),
+            models.Index(
+                fields=["purpose", "contact"], condition=Q(granted=False), name="audiences_consent_withdrawn"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.contact_id} {self.purpose}: {'granted' if self.granted else 'withdrawn'}"
+
+
+class SuppressionState(models.Model):
+    """The current do-not-contact state of one phone digest: its latest `Suppression` row. `phone`
+    is the plain phone of that row (blanked, like the ledger's, when the person is erased)."""
+
+    phone_hash = models.CharField(_("phone digest"), max_length=64, unique=True)
+    phone = models.CharField(_("phone"), max_length=11, blank=True)
+    suppressed = models.BooleanField(_("suppressed"))
+    suppression = models.ForeignKey(Suppression, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(_("since"))
+
+    class Meta:
+        verbose_name = _("current do-not-contact state")
+        indexes = [
+            models.Index(fields=["phone"], condition=Q(suppressed=True), name="audiences_suppressed_phone"),
+        ]
+
+    def __str__(self):
+        return f"{self.phone or self.phone_hash[:8]}: {'suppressed' if self.suppressed else 'lifted'}"
+
+
+# Lists and segments --------------------------------------------------------------------------------
+
+
+class ContactList(models.Model):
+    """A static list of contacts, filled by hand (pasted phones) or from an import."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    created_by = models.CharField(_("created by"), max_length=150)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    contacts = models.ManyToManyField(Contact, through="ContactListMember", related_name="lists")
+
+    class Meta:
+        verbose_name = _("contact list")
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class ContactListMember(models.Model):
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="members")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="list_memberships")
+    added_at = models.DateTimeField(_("added"), auto_now_add=True)
+    added_by = models.CharField(_("added by"), max_length=150)
+    source_import = models.ForeignKey(
+        ContactImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="list_members"
+    )
+
+    class Meta:
+        verbose_name = _("list member")
+        ordering = ["contact_list", "-added_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact_list", "contact"], name="audiences_list_member_once"),
+        ]
+        indexes = [models.Index(fields=["contact", "contact_list"], name="audiences_member_by_contact")]
+
+    def __str__(self):
+        return f"{self.contact_id} in {self.contact_list_id}"
+
+
+class Segment(models.Model):
+    """A saved filter on contacts (`definition`, validated by `audiences.segments.validate`)."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    definition = models.JSONField(_("filter"), default=dict)
+    created_by = models.CharField(_("created by"), max_length=150)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_by = models.CharField(_("updated by"), max_length=150, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name

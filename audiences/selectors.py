@@ -1,4 +1,5 @@
-"""Read models of the audience pages: counts, the contact list and one contact's evidence.
+"""Read models of the audience pages (counts, the contact list, one contact's evidence) and of the
+campaign builder (`audience_contacts`, `audience_count`: lists and segments, deduplicated).
 
 Read-only (a GET never writes). Counts are aggregate queries: the current consent of a purpose is
 the latest ledger event (same order as `audiences.services.current_consent`), the current
@@ -7,9 +8,22 @@ suppression of a phone its latest row, both found by a correlated subquery, neve
 
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
-from audiences.models import ConsentEvent, Contact, FollowerStatus, Purpose, Suppression, phone_digest
+from audiences.models import (
+    ConsentEvent,
+    Contact,
+    ContactList,
+    ContactListMember,
+    FollowerStatus,
+    Purpose,
+    Segment,
+    Suppression,
+    SuppressionState,
+    phone_digest,
+)
+from audiences.segments import compile_definition
 from audiences.services import current_suppression
 
 
@@ -94,3 +108,77 @@ def contact_evidence(contact: Contact) -> ContactEvidence:
         suppression_history=history,
         suppressed=current_suppression(contact.phone),
     )
+
+
+# Audiences: lists and segments ---------------------------------------------------------------------
+
+
+def audience_contacts(*, list_ids=(), segment_ids=()) -> QuerySet[Contact]:
+    """The contacts of the union of the lists and segments, each once (a contact is one phone),
+    never an erased contact. Unknown ids raise ValueError; nothing chosen gives no contact.
+
+    One query: each list is an `EXISTS` on its members, each segment its compiled filter
+    (`audiences.segments`), OR-ed; there is no join that could repeat a contact."""
+    list_ids = sorted({int(pk) for pk in list_ids})
+    segment_ids = sorted({int(pk) for pk in segment_ids})
+    known_lists = set(ContactList.objects.filter(pk__in=list_ids).values_list("pk", flat=True))
+    segments = list(Segment.objects.filter(pk__in=segment_ids))
+    missing = [f"list #{pk}" for pk in list_ids if pk not in known_lists] + [
+        f"segment #{pk}" for pk in sorted(set(segment_ids) - {segment.pk for segment in segments})
+    ]
+    if missing:
+        raise ValueError(f"unknown {', '.join(missing)}")
+    parts = []
+    if list_ids:
+        parts.append(
+            Q(Exists(ContactListMember.objects.filter(contact=OuterRef("pk"), contact_list_id__in=list_ids)))
+        )
+    now = timezone.now()
+    parts.extend(compile_definition(segment.definition, now=now) for segment in segments)
+    if not parts:
+        return Contact.objects.none()
+    combined = parts[0]
+    for part in parts[1:]:
+        combined |= part
+    return Contact.objects.filter(erased_at__isnull=True).filter(combined)
+
+
+def audience_count(*, list_ids=(), segment_ids=()) -> int:
+    """How many contacts `audience_contacts` gives (one COUNT query)."""
+    return audience_contacts(list_ids=list_ids, segment_ids=segment_ids).count()
+
+
+def segment_contacts(definition: dict) -> QuerySet[Contact]:
+    """The (not erased) contacts of a validated definition: the builder's count and preview."""
+    return Contact.objects.filter(erased_at__isnull=True).filter(compile_definition(definition))
+
+
+def lists_with_counts() -> QuerySet[ContactList]:
+    """Every list with `member_count`: its members that are not erased (one query)."""
+    return ContactList.objects.annotate(
+        member_count=Count("members", filter=Q(members__contact__erased_at__isnull=True))
+    ).order_by("name", "id")
+
+
+def list_members(contact_list: ContactList) -> QuerySet[ContactListMember]:
+    return (
+        ContactListMember.objects.filter(contact_list=contact_list, contact__erased_at__isnull=True)
+        .select_related("contact")
+        .order_by("-added_at", "-id")
+    )
+
+
+def suppressed_among(phones) -> set[str]:
+    """The phones of `phones` (normalised) that are on the do-not-contact list now, matched by
+    digest like `current_suppression` (so an erased person's entry still counts): set-based, for
+    a pre-flight over many recipients."""
+    by_digest = {phone_digest(phone): phone for phone in phones}
+    digests = list(by_digest)
+    found = set()
+    for start in range(0, len(digests), 5000):
+        found.update(
+            SuppressionState.objects.filter(
+                phone_hash__in=digests[start : start + 5000], suppressed=True
+            ).values_list("phone_hash", flat=True)
+        )
+    return {by_digest[digest] for digest in found}

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -379,3 +380,32 @@ def may_send(phone: str, purpose: str, oa) -> Decision:
     if purpose in OPT_IN_PURPOSES:
         return _decision(True, ALLOWED_CONSENT) if state.granted else _decision(False, REFUSED_NO_CONSENT)
     return _decision(True, ALLOWED_CONSENT if state.granted else ALLOWED_NO_OBJECTION)
+
+
+# Last sent, last bad report (for segments) ---------------------------------------------------------
+# Bookkeeping columns, not ledgers: the record of a send is the dispatcher's message row, the record
+# of a bad report the stored webhook event, so these writes add no audit entry. Both only move
+# forward (a late, older report never moves a column back) and are one set-based UPDATE.
+
+
+def record_contact_sent(phones, at) -> int:
+    """The dispatcher (issue 13) marks the contacts it sent to at `at`; returns the rows changed."""
+    phones = sorted({_checked_phone(phone) for phone in phones})
+    changed = 0
+    for start in range(0, len(phones), 5000):
+        changed += (
+            Contact.objects.filter(phone__in=phones[start : start + 5000], erased_at__isnull=True)
+            .filter(Q(last_sent_at__isnull=True) | Q(last_sent_at__lt=at))
+            .update(last_sent_at=at)
+        )
+    return changed
+
+
+def record_contact_bad_report(phone: str, at) -> int:
+    """A recipient reported a message as bad (a user-feedback webhook); returns the rows changed."""
+    phone = _checked_phone(phone)
+    return (
+        Contact.objects.filter(phone=phone, erased_at__isnull=True)
+        .filter(Q(last_bad_report_at__isnull=True) | Q(last_bad_report_at__lt=at))
+        .update(last_bad_report_at=at)
+    )

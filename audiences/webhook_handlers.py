@@ -7,13 +7,21 @@ phone on the do-not-contact list (`audiences.services.record_opt_out`, idempoten
 twice). Anything else, and an event whose sender is not a Vietnamese mobile number (Zalo's
 `user_feedback` carries no user id; Infobip's `sender` is often a Zalo user id), changes nothing: a
 rating is not an opt-out.
+
+A feedback that reports the message as bad (`rating_type` "report", `option` "bad_report", or
+"spam" among its `feedbacks`: what the sandbox sends, Zalo publishes no bad-report event) moves the
+sender's `Contact.last_bad_report_at` forward to the event's time (segments' "last bad report"),
+whatever else it says. It needs the sender's phone; Zalo's `user_feedback` usually carries none
+(matching by `msg_id` waits for the dispatcher's message table, issue 13).
 """
 
 import re
 import unicodedata
 
+from django.utils import timezone
+
 from audiences.models import ConsentEvent, Suppression
-from audiences.services import record_opt_out
+from audiences.services import record_contact_bad_report, record_opt_out
 from providers.handlers import INFOBIP_INBOUND_MESSAGE, register
 from providers.models import WebhookEvent
 from zalo_admin.lib.phones import PhoneRejected, parse_vietnamese_mobile
@@ -49,6 +57,19 @@ def _texts(message: dict) -> list:
     return [message.get("text"), message.get("note"), *(feedbacks if isinstance(feedbacks, list) else [])]
 
 
+def is_bad_report(message: dict) -> bool:
+    feedbacks = message.get("feedbacks")
+    return (
+        str(message.get("rating_type") or "").lower() == "report"
+        or str(message.get("option") or "").lower() == "bad_report"
+        or (isinstance(feedbacks, list) and any(_plain(text) == "spam" for text in feedbacks))
+    )
+
+
+def _event_time(event: WebhookEvent):
+    return event.event_timestamp or event.received_at or timezone.now()
+
+
 def _opt_out(phone, *, channel, source, provider, event: WebhookEvent) -> None:
     record_opt_out(
         actor=ACTOR,
@@ -64,6 +85,8 @@ def zalo_user_feedback(event: WebhookEvent, payload: dict) -> None:
     message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
     recipient = payload.get("recipient") if isinstance(payload.get("recipient"), dict) else {}
     phone = _phone(message.get("phone"), payload.get("phone"), recipient.get("id"))
+    if phone and is_bad_report(message):
+        record_contact_bad_report(phone, _event_time(event))
     if phone and any(is_stop_word(text) for text in _texts(message)):
         _opt_out(
             phone,
@@ -82,9 +105,11 @@ def infobip_inbound_message(event: WebhookEvent, payload: dict) -> None:
             continue
         message = result["message"]
         phone = _phone(result.get("sender"), message.get("phone"))
+        feedback = str(message.get("type") or "").upper() == "USER_FEEDBACK"
+        if phone and feedback and is_bad_report(message):
+            record_contact_bad_report(phone, _event_time(event))
         if not phone or not any(is_stop_word(text) for text in _texts(message)):
             continue
-        feedback = str(message.get("type") or "").upper() == "USER_FEEDBACK"
         _opt_out(
             phone,
             channel=ConsentEvent.Channel.USER_FEEDBACK if feedback else ConsentEvent.Channel.OPT_OUT_REPLY,

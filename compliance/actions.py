@@ -33,6 +33,15 @@ POLICY_CREATE = "policy.create"
 POLICY_NEW_VERSION = "policy.new_version"
 QUALITY_ALERT_RESOLVE = "quality_alert.resolve"
 CAMPAIGN_PAUSE = "campaign.pause"
+CAMPAIGN_CREATE = "campaign.create"
+CAMPAIGN_UPDATE = "campaign.update"
+CAMPAIGN_AUTOSAVE = "campaign.autosave"
+CAMPAIGN_CLONE = "campaign.clone"
+CAMPAIGN_SUBMIT = "campaign.submit"
+CAMPAIGN_APPROVE = "campaign.approve"
+CAMPAIGN_REJECT = "campaign.reject"
+CAMPAIGN_APPROVAL_VOID = "campaign.approval_void"
+CAMPAIGN_TEST_SEND = "campaign.test_send"
 AUTH_LOGIN_FAILED = "auth.login_failed"
 AUTH_LOCKED_OUT = "auth.locked_out"
 CONTACT_CREATE = "contact.create"
@@ -53,6 +62,14 @@ CONTACT_IMPORT_MAP = "contact_import.map"
 CONTACT_IMPORT_CANCEL_REQUEST = "contact_import.cancel_request"
 CONTACT_IMPORT_REPORT = "contact_import.report_download"
 CONTACT_PHONE_REVEAL = "contact.phone_reveal"
+CONTACT_LIST_CREATE = "contact_list.create"
+CONTACT_LIST_UPDATE = "contact_list.update"
+CONTACT_LIST_DELETE = "contact_list.delete"
+CONTACT_LIST_ADD_MEMBERS = "contact_list.add_members"
+CONTACT_LIST_REMOVE_MEMBERS = "contact_list.remove_members"
+SEGMENT_CREATE = "segment.create"
+SEGMENT_UPDATE = "segment.update"
+SEGMENT_DELETE = "segment.delete"
 
 MESSAGES = {
     OA_CREATE: _("Created OA %(name)s (%(zalo_oa_id)s)"),
@@ -78,6 +95,20 @@ MESSAGES = {
     POLICY_NEW_VERSION: _("New version %(code)s of quota policy %(previous)s (the old one stays unchanged)"),
     QUALITY_ALERT_RESOLVE: _("Quality alert #%(alert_id)s marked as handled"),
     CAMPAIGN_PAUSE: _("Campaign #%(campaign_id)s paused: %(reason)s"),
+    CAMPAIGN_CREATE: _("Created campaign #%(campaign_id)s “%(name)s”"),
+    CAMPAIGN_UPDATE: _("Edited campaign #%(campaign_id)s: %(fields)s"),
+    CAMPAIGN_AUTOSAVE: _("Autosaved campaign #%(campaign_id)s: %(fields)s"),
+    CAMPAIGN_CLONE: _("Cloned campaign #%(source_id)s as draft #%(campaign_id)s"),
+    CAMPAIGN_SUBMIT: _("Submitted campaign #%(campaign_id)s for approval"),
+    CAMPAIGN_APPROVE: _(
+        "Approved campaign #%(campaign_id)s for %(recipients)s recipient(s), approval hash %(approval_hash)s"
+    ),
+    CAMPAIGN_REJECT: _("Rejected campaign #%(campaign_id)s: %(reason)s"),
+    CAMPAIGN_APPROVAL_VOID: _("Approval of campaign #%(campaign_id)s voided, back to draft: %(reason)s"),
+    CAMPAIGN_TEST_SEND: _(
+        "Test send of campaign #%(campaign_id)s to %(phones)s (development mode): %(accepted)s accepted, "
+        "%(failed)s failed"
+    ),
     AUTH_LOGIN_FAILED: _("Failed login for “%(username)s” from %(ip_address)s"),
     AUTH_LOCKED_OUT: _("Locked out “%(username)s” from %(ip_address)s for %(cool_off_minutes)s minutes"),
     # Audience entries name phones masked (0912***678): the log is immutable, personal data is not.
@@ -120,6 +151,14 @@ MESSAGES = {
         "%(suppressions)s do-not-contact row(s) redacted"
     ),
     CONTACT_PHONE_REVEAL: _("Showed the full phone number of contact #%(contact_id)s (%(phone)s)"),
+    CONTACT_LIST_CREATE: _("Created contact list #%(list_id)s “%(name)s”"),
+    CONTACT_LIST_UPDATE: _("Edited contact list #%(list_id)s “%(name)s”: %(fields)s"),
+    CONTACT_LIST_DELETE: _("Deleted contact list #%(list_id)s “%(name)s” (%(members)s member(s))"),
+    CONTACT_LIST_ADD_MEMBERS: _("Added %(added)s contact(s) to list #%(list_id)s from %(source)s"),
+    CONTACT_LIST_REMOVE_MEMBERS: _("Removed %(removed)s contact(s) from list #%(list_id)s"),
+    SEGMENT_CREATE: _("Created segment #%(segment_id)s “%(name)s”: %(rules)s filter(s)"),
+    SEGMENT_UPDATE: _("Edited segment #%(segment_id)s “%(name)s”: %(fields)s"),
+    SEGMENT_DELETE: _("Deleted segment #%(segment_id)s “%(name)s”"),
 }
 ACTIONS = frozenset(MESSAGES)
 # Who acted: `user:<username>` for a signed-in user, `system:<job>` for jobs, webhooks and services.
