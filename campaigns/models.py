@@ -106,8 +106,12 @@ class Campaign(models.Model):
     template_snapshot = models.JSONField(_("template snapshot"), default=dict, blank=True)
 
     # Audience: lists and segments, deduplicated by phone (audiences.selectors.audience_contacts).
-    # The many-to-many fields to audiences.ContactList / audiences.Segment are added with
-    # audiences' migration 0005 (campaigns 0003).
+    audience_lists = models.ManyToManyField(
+        "audiences.ContactList", blank=True, related_name="campaigns", verbose_name=_("lists")
+    )
+    audience_segments = models.ManyToManyField(
+        "audiences.Segment", blank=True, related_name="campaigns", verbose_name=_("segments")
+    )
 
     # {parameter: {"source": "field"|"attribute"|"constant", "key": …, "value": …,
     #              "format": "none"|"date"|"number"|"currency"}}

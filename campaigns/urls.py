@@ -5,4 +5,13 @@ from campaigns import views
 app_name = "campaigns"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("new/", views.new, name="new"),
+    path("<int:campaign_id>/", views.detail, name="detail"),
+    path("<int:campaign_id>/edit/", views.edit, name="edit"),
+    path("<int:campaign_id>/autosave/", views.autosave, name="autosave"),
+    path("<int:campaign_id>/submit/", views.submit, name="submit"),
+    path("<int:campaign_id>/approve/", views.approve, name="approve"),
+    path("<int:campaign_id>/reject/", views.reject, name="reject"),
+    path("<int:campaign_id>/clone/", views.clone, name="clone"),
+    path("<int:campaign_id>/test-send/", views.test_send, name="test_send"),
 ]

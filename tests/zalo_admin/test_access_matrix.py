@@ -200,6 +200,19 @@ class MatrixObjects:
         return receive_request(actor="system:test", phone=MATRIX_PHONE, kind="export")
 
     @cached_property
+    def campaign(self):
+        """A campaign awaiting approval (no author), so every action of its page has something to do."""
+        from campaigns.models import Campaign
+
+        campaign = Campaign.objects.create(
+            oa=self.oa,
+            template=self.template,
+            name="Matrix campaign",
+            status=Campaign.Status.AWAITING_APPROVAL,
+        )
+        return campaign
+
+    @cached_property
     def queue(self):
         # Straight to Redis (the test runs inside a transaction that never commits).
         return django_rq.get_queue("default", commit_mode="auto")
@@ -240,6 +253,7 @@ PARAM_VALUES = {
     "pk": lambda objs: objs.template.pk,  # oas:template_detail
     "alert_id": lambda objs: objs.alert.pk,
     "contact_id": lambda objs: objs.contact.pk,
+    "campaign_id": lambda objs: objs.campaign.pk,
     "import_id": lambda objs: objs.contact_import.pk,
     "request_id": lambda objs: objs.data_request.pk,
     "token": lambda objs: "matrix_url_token",  # Infobip webhook, django-rq's stats token (\w+)
@@ -267,6 +281,9 @@ POST_DATA = {
         "received_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
     },
     "audiences:data_request": lambda objs: {"phone": "0912 345 678"},  # an export: its JSON file
+    "campaigns:reject": lambda objs: {"reason": "Access matrix: reject"},
+    "campaigns:test_send": lambda objs: {"phones": "0912 345 678"},
+    "campaigns:autosave": lambda objs: {"name": "Matrix campaign (autosaved)"},
     "django_rq:actions": lambda objs: {"action": "requeue", "job_ids": [objs.job.id]},
     "django_rq:confirm_action": lambda objs: {"action": "requeue", "_selected_action": [objs.job.id]},
 }
