@@ -65,6 +65,22 @@ class Policy(models.Model):
     violation_rate = models.DecimalField(
         _("automatic violation: bad reports above this share of the limit"), **RATE
     )
+    marketing_daily_share = models.DecimalField(
+        _("daily marketing share of the limit"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Marketing (tag 3) sent in one Vietnam day at most this share of the daily limit in force, "
+            "rounded down (0.25 = 25 %). Empty: no daily share."
+        ),
+        **RATE,
+    )
+    marketing_daily_cap_unrestricted = models.PositiveIntegerField(
+        _("daily marketing cap at an unrestricted limit"),
+        null=True,
+        blank=True,
+        help_text=_("Marketing messages a day at most when the daily limit is unrestricted. Empty: no cap."),
+    )
 
     class Meta:
         ordering = ["-effective_from"]
@@ -73,6 +89,11 @@ class Policy(models.Model):
 
     def __str__(self):
         return self.code
+
+    @property
+    def marketing_daily_share_percent(self) -> Decimal | None:
+        """The daily marketing share in per cent (0.25 → 25), for display."""
+        return None if self.marketing_daily_share is None else Decimal(self.marketing_daily_share) * 100
 
     def to_rules(self) -> rules.Policy:
         """This row as the rules engine's policy value."""
@@ -93,6 +114,10 @@ class Policy(models.Model):
             wait_days=self.wait_days,
             upgrade_multiplier=self.upgrade_multiplier,
             violation_rate=Decimal(self.violation_rate),
+            marketing_daily_share=(
+                None if self.marketing_daily_share is None else Decimal(self.marketing_daily_share)
+            ),
+            marketing_daily_cap_unrestricted=self.marketing_daily_cap_unrestricted,
         )
 
     def clean(self):

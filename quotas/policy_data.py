@@ -21,6 +21,9 @@ POLICIES = [
         "marketing_quota_divisor": 6,
         "marketing_quota_months": 2,
         "first_marketing_month_bonus": 10000,
+        # Zalo Cloud's tag 3 notice, in force from 2024-11-01 (quota-rules.md, "Daily marketing share").
+        "marketing_daily_share": Decimal("0.25"),
+        "marketing_daily_cap_unrestricted": 512000,
     },
     {
         "code": "zbs-2026",
@@ -35,6 +38,8 @@ POLICIES = [
         "marketing_quota_divisor": None,
         "marketing_quota_months": 2,
         "first_marketing_month_bonus": 0,
+        "marketing_daily_share": None,  # none published for ZBS [reading]
+        "marketing_daily_cap_unrestricted": None,
     },
 ]
 # Shared by both policies.
@@ -48,11 +53,30 @@ COMMON = {
 }
 
 
+# Added after the first policies were loaded (migration 0007 sets them on the rows already there).
+DAILY_MARKETING_SHARE_FIELDS = ("marketing_daily_share", "marketing_daily_cap_unrestricted")
+
+
 def load_policies(apps, schema_editor=None) -> None:
-    """Create or refresh the two policies' rows (`apps`: a migration's or the live app registry)."""
+    """Create or refresh the two policies' rows (`apps`: a migration's or the live app registry).
+
+    Only the fields the given model has are written, so an early migration (0003) loads what its
+    historical model knows and a later one adds the rest."""
+    Policy = apps.get_model("quotas", "Policy")
+    known = {field.name for field in Policy._meta.concrete_fields}
+    for values in POLICIES:
+        defaults = {name: value for name, value in {**values, **COMMON}.items() if name in known}
+        Policy.objects.update_or_create(code=values["code"], defaults=defaults)
+
+
+def load_daily_marketing_share(apps, schema_editor=None) -> None:
+    """Set the daily marketing share of the spec's policies on their rows and on the versions made
+    from them in the admin (`zns-2024-v2`…), which were copied before the fields existed."""
     Policy = apps.get_model("quotas", "Policy")
     for values in POLICIES:
-        Policy.objects.update_or_create(code=values["code"], defaults={**values, **COMMON})
+        share = {name: values[name] for name in DAILY_MARKETING_SHARE_FIELDS}
+        versions = Policy.objects.filter(code__regex=rf"^{values['code']}(-v[0-9]+)?$")
+        versions.update(**share)
 
 
 def unload_policies(apps, schema_editor=None) -> None:

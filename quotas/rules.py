@@ -48,6 +48,8 @@ __all__ = [
     "effective_limit",
     "successful_sends",
     "can_send_tag",
+    "daily_marketing_allowance",
+    "daily_marketing_share_room",
     "monthly_marketing_quota",
     "recipient_marketing_allowance",
     "simulate",
@@ -78,6 +80,11 @@ class Policy:
     wait_days: int  # a change on day C allows the next change to take effect on C + wait_days
     upgrade_multiplier: int
     violation_rate: Decimal  # daily bad reports above this share of the limit: automatic violation
+    # Daily marketing share (Zalo's tag 3 notice of 2024-11-01): marketing sent in one day at most this
+    # share of the limit in force (rounded down); None = no share rule.
+    marketing_daily_share: Decimal | None = None
+    # At an unrestricted limit: at most this many marketing messages a day; None = no cap.
+    marketing_daily_cap_unrestricted: int | None = None
 
     def __post_init__(self):
         if not self.levels or None in self.levels[:-1]:
@@ -87,6 +94,10 @@ class Policy:
             raise ValueError("levels must be strictly ascending")
         if self.starting_level not in self.levels:
             raise ValueError("the starting level must be one of the levels")
+        if self.marketing_daily_share is not None and not 0 <= self.marketing_daily_share <= 1:
+            raise ValueError("the daily marketing share must be between 0 and 1")
+        if self.marketing_daily_cap_unrestricted is not None and self.marketing_daily_cap_unrestricted < 0:
+            raise ValueError("the unrestricted daily marketing cap must not be negative")
 
     @property
     def has_unrestricted_level(self) -> bool:
@@ -260,6 +271,25 @@ def can_send_tag(policy: Policy, limit: int | None, tag: int) -> bool:
     return limit is None or limit >= policy.marketing_min_level
 
 
+def daily_marketing_allowance(policy: Policy, limit: int | None) -> int | None:
+    """How many marketing (tag 3) messages one day may hold at `limit`; None when no share rule applies.
+
+    ⌊share × the limit in force⌋ (a day whose level changes uses the limit in force at that moment);
+    at an unrestricted limit, the policy's unrestricted cap. Other tags never count towards it.
+    """
+    if limit is None:
+        return policy.marketing_daily_cap_unrestricted
+    if policy.marketing_daily_share is None:
+        return None
+    return math.floor(Decimal(policy.marketing_daily_share) * limit)
+
+
+def daily_marketing_share_room(policy: Policy, limit: int | None, marketing_today: int) -> int | None:
+    """Marketing messages still allowed today by the daily share, after `marketing_today`; None = no rule."""
+    allowance = daily_marketing_allowance(policy, limit)
+    return None if allowance is None else max(0, allowance - marketing_today)
+
+
 def monthly_marketing_quota(
     policy: Policy, transactional_sent_previous_months: int, first_marketing_month: date | None, month: date
 ) -> int | None:
@@ -309,6 +339,8 @@ class SimulationDay:
     quality_7d: Tier
     review: Review | None
     violation_hour: int | None
+    marketing_sent: int = 0  # of `sent`, marketing (tag 3): within the tag's level and the daily share
+    marketing_rejected: int = 0
 
 
 @dataclass(frozen=True)
@@ -326,6 +358,7 @@ def simulate(
     review_clock_start: int | None,
     history: Sequence[DayTotals] = (),
     bad_report_rate: Decimal | None = None,
+    marketing_requested: Sequence[int] | None = None,
 ) -> SimulationResult:
     """Run the rules day by day (days 1…n) from a starting state.
 
@@ -334,14 +367,25 @@ def simulate(
     gets ⌊rate × successful sends⌋ bad reports in hour 23 (for forecasts). `review_clock_start` is S
     as a day number (≤ 1 for a change on or before day 1; None before the first send). `history`
     holds the days before day 1, oldest first (missing days count as zero).
+
+    `marketing_requested[i]`, when given, is the part of day i+1's requested sends that is marketing
+    (tag 3). Those are accepted only where the limit at 00:00 may send tag 3 and up to the day's
+    marketing share of that limit (`daily_marketing_allowance`); the day's limit then applies to
+    everything accepted so far (marketing within its share first, then the other tags).
     """
+    if marketing_requested is not None and len(marketing_requested) != len(requested):
+        raise ValueError("marketing_requested must have one entry per day")
     limit = initial_limit
     clock_start = review_clock_start
     window_size = policy.review_window_days
     totals: list[DayTotals] = list(history[-window_size:])
     pending: list[int | None] = []  # a review's change, taking effect the next day
     out: list[SimulationDay] = []
-    for number, (wanted, hourly) in enumerate(zip(requested, bad_reports_by_hour, strict=True), start=1):
+    marketing_wanted = marketing_requested if marketing_requested is not None else [0] * len(requested)
+    days = zip(requested, bad_reports_by_hour, marketing_wanted, strict=True)
+    for number, (wanted, hourly, marketing_asked) in enumerate(days, start=1):
+        if not 0 <= marketing_asked <= wanted:
+            raise ValueError(f"day {number}: marketing sends must be between 0 and the day's sends")
         if pending:
             limit, clock_start = pending.pop(), number
         limit_at_midnight = limit
@@ -353,7 +397,8 @@ def simulate(
             review = outcome.decision
             if outcome.new_limit != limit:
                 pending.append(outcome.new_limit)
-        sent = successful_sends(limit, wanted)
+        marketing_sent = _marketing_accepted(policy, limit, marketing_asked)
+        sent = successful_sends(limit, wanted - marketing_asked + marketing_sent)
         if clock_start is None and sent > 0:
             clock_start = number + 1
         if bad_report_rate is not None:
@@ -375,11 +420,22 @@ def simulate(
                 quality_7d=quality,
                 review=review,
                 violation_hour=violation_hour,
+                marketing_sent=marketing_sent,
+                marketing_rejected=marketing_asked - marketing_sent,
             )
         )
         totals.append(DayTotals(sent, bad_reports))
         del totals[:-window_size]
     return SimulationResult(days=out, final_limit=pending[0] if pending else limit)
+
+
+def _marketing_accepted(policy: Policy, limit: int | None, asked: int) -> int:
+    """How many of a day's `asked` marketing sends the platform accepts at `limit` (simulation)."""
+    if asked <= 0 or not can_send_tag(policy, limit, MARKETING_TAG):
+        return 0
+    allowance = daily_marketing_allowance(policy, limit)
+    accepted = asked if allowance is None else min(asked, allowance)
+    return successful_sends(limit, accepted)
 
 
 def forecast(

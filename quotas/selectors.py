@@ -1,4 +1,5 @@
-"""Read models of the quality pages: the overview, an OA's next review, forecast and level history.
+"""Read models of the quality pages: the overview, an OA's next review, forecast and level history,
+and today's daily marketing share (also read by the campaign builder's pre-flight quota plan).
 
 Read-only (a GET never writes): an OA without a quota state is left out of the overview and has
 no forecast; its pages show that instead of creating the state.
@@ -14,7 +15,7 @@ from django.db.models import Count, Sum
 
 from oas.models import OfficialAccount
 from quotas import rules
-from quotas.models import LevelChange, OADailyStats, OAQuotaState, QualityAlert
+from quotas.models import DailyQuotaUsage, LevelChange, OADailyStats, OAQuotaState, QualityAlert
 from quotas.services.policies import rules_policy
 from quotas.services.state import limit_on, quota_state
 from zalo_admin.lib.dates import today_in_vietnam
@@ -29,6 +30,73 @@ def next_review_day(state: OAQuotaState, policy: rules.Policy, today: date) -> d
     return max(first, today + timedelta(days=1))
 
 
+@dataclass(frozen=True)
+class MarketingShare:
+    """Today's daily marketing share of an OA (quota-rules.md, "Daily marketing share").
+
+    `allowance` is the day's marketing (tag 3) allowance at the limit in force now (⌊share × limit⌋,
+    or the unrestricted cap), None when the OA's policy has no such rule; `used` the marketing sends
+    reserved today (released ones given back); `remaining` what is left, None without a rule.
+    `marketing_allowed` is False where the level may not send tag 3 at all.
+    """
+
+    day: date
+    limit: int | None
+    share: Decimal | None
+    unrestricted_cap: int | None
+    allowance: int | None
+    used: int
+    remaining: int | None
+    marketing_allowed: bool
+
+    @property
+    def applies(self) -> bool:
+        return self.allowance is not None
+
+    @property
+    def share_percent(self) -> Decimal | None:
+        return None if self.share is None else self.share * 100
+
+
+def _marketing_share(state: OAQuotaState, policy: rules.Policy, day: date, used: int) -> MarketingShare:
+    limit = limit_on(state, day)
+    allowance = rules.daily_marketing_allowance(policy, limit)
+    return MarketingShare(
+        day=day,
+        limit=limit,
+        share=policy.marketing_daily_share,
+        unrestricted_cap=policy.marketing_daily_cap_unrestricted,
+        allowance=allowance,
+        used=used,
+        remaining=rules.daily_marketing_share_room(policy, limit, used),
+        marketing_allowed=rules.can_send_tag(policy, limit, rules.MARKETING_TAG),
+    )
+
+
+def marketing_share_today(oa_id: int, today: date | None = None) -> MarketingShare:
+    """The OA's daily marketing share for `today` (default: the current Vietnam day); read-only.
+
+    Raises `OAQuotaState.DoesNotExist` for an OA without a quota state (never created here).
+    """
+    today = today or today_in_vietnam()
+    state = quota_state(oa_id)
+    used = (
+        DailyQuotaUsage.objects.filter(oa_id=oa_id, day=today)
+        .values_list("marketing_reserved", flat=True)
+        .first()
+    )
+    return _marketing_share(state, rules_policy(state.policy), today, used or 0)
+
+
+def remaining_marketing_share_today(oa_id: int, today: date | None = None) -> int | None:
+    """Marketing (tag 3) messages the OA may still reserve today by the daily share; None = no share
+    rule for its policy (0 where its level may not send marketing at all)."""
+    share = marketing_share_today(oa_id, today)
+    if not share.marketing_allowed:
+        return 0
+    return share.remaining
+
+
 @dataclass
 class OAOverview:
     oa: OfficialAccount
@@ -39,6 +107,7 @@ class OAOverview:
     quality_7d: rules.Tier
     next_review: date | None
     open_alerts: int
+    marketing_share: MarketingShare
 
 
 def quality_overview(today: date | None = None) -> list[OAOverview]:
@@ -56,6 +125,9 @@ def quality_overview(today: date | None = None) -> list[OAOverview]:
         .order_by()
         .annotate(sent=Sum("sent"), bad=Sum("bad_reports"))
     }
+    marketing_used = dict(
+        DailyQuotaUsage.objects.filter(day=today).values_list("oa_id", "marketing_reserved")
+    )
     alerts = dict(
         QualityAlert.objects.filter(resolved_at__isnull=True)
         .values("oa_id")
@@ -77,6 +149,7 @@ def quality_overview(today: date | None = None) -> list[OAOverview]:
                 quality_7d=rules.quality_tier(policy, window_rows.get(state.oa_id, rules.DayTotals())),
                 next_review=next_review_day(state, policy, today),
                 open_alerts=alerts.get(state.oa_id, 0),
+                marketing_share=_marketing_share(state, policy, today, marketing_used.get(state.oa_id, 0)),
             )
         )
     return rows

@@ -12,7 +12,7 @@ from zalo_admin.lib import jsoninput
 
 HOURS = 24
 SCENARIO_KEYS = {"policy", "initial_limit", "days", "review_clock_start"}
-DAY_KEYS = {"sent", "bad_reports", "bad_reports_by_hour"}
+DAY_KEYS = {"sent", "bad_reports", "bad_reports_by_hour", "marketing"}
 # Bounds of a scenario: ten years of days, counts no platform reaches, a file of a few megabytes
 # (3,660 days with hourly lists are about 1.5 MB), and no deeper nesting than the format has (3).
 MAX_DAYS = 3660
@@ -59,12 +59,14 @@ def _count(value: Any, where: str) -> int:
     return value
 
 
-def _day_inputs(days: Any) -> tuple[list[int], list[list[int]]]:
+def _day_inputs(days: Any) -> tuple[list[int], list[list[int]], list[int] | None]:
+    """Each day's requested sends, hourly bad reports and, when any day gives `marketing` (the part
+    of `sent` that is tag 3), every day's marketing sends (0 where left out); else None."""
     if not isinstance(days, list):
         raise ScenarioError("days must be a list")
     if len(days) > MAX_DAYS:
         raise ScenarioError(f"days has {len(days)} entries; at most {MAX_DAYS} (ten years) are simulated")
-    requested, hourly = [], []
+    requested, hourly, marketing = [], [], []
     for number, day in enumerate(days, start=1):
         where = f"day {number}"
         if not isinstance(day, dict):
@@ -76,6 +78,11 @@ def _day_inputs(days: Any) -> tuple[list[int], list[list[int]]]:
             if key not in day:
                 raise ScenarioError(f"{where} is missing {key}")
         requested.append(_count(day["sent"], f"{where} sent"))
+        marketing.append(_count(day.get("marketing", 0), f"{where} marketing"))
+        if marketing[-1] > requested[-1]:
+            raise ScenarioError(
+                f"{where} marketing ({marketing[-1]}) must not be more than its sent ({requested[-1]})"
+            )
         bad_reports = _count(day["bad_reports"], f"{where} bad_reports")
         by_hour = day.get("bad_reports_by_hour")
         if by_hour is None:
@@ -91,7 +98,8 @@ def _day_inputs(days: Any) -> tuple[list[int], list[list[int]]]:
                     f"{where} bad_reports_by_hour sums to {sum(by_hour)}, not bad_reports {bad_reports}"
                 )
         hourly.append(by_hour)
-    return requested, hourly
+    with_marketing = any("marketing" in day for day in days)
+    return requested, hourly, marketing if with_marketing else None
 
 
 def _initial_limit(scenario: dict, policy: rules.Policy) -> int | None:
@@ -153,7 +161,7 @@ def run_scenario(scenario: Any) -> dict:
     policy = row.to_rules()
     if "days" not in scenario:
         raise ScenarioError("days is missing")
-    requested, hourly = _day_inputs(scenario["days"])
+    requested, hourly, marketing = _day_inputs(scenario["days"])
     initial_limit = _initial_limit(scenario, policy)
     result = rules.simulate(
         policy,
@@ -161,22 +169,30 @@ def run_scenario(scenario: Any) -> dict:
         hourly,
         initial_limit=initial_limit,
         review_clock_start=_review_clock_start(scenario, initial_limit, policy, len(requested)),
+        marketing_requested=marketing,
     )
     return {
         "policy": policy.code,
         "final_limit": result.final_limit,
-        "days": [
-            {
-                "day": day.day,
-                "limit": day.limit,
-                "limit_end": day.limit_end,
-                "sent": day.sent,
-                "rejected": day.rejected,
-                "bad_reports": day.bad_reports,
-                "quality_7d": day.quality_7d.value,
-                "review": day.review.value if day.review else None,
-                "violation_hour": day.violation_hour,
-            }
-            for day in result.days
-        ],
+        "days": [_day_output(day, with_marketing=marketing is not None) for day in result.days],
     }
+
+
+def _day_output(day: rules.SimulationDay, *, with_marketing: bool) -> dict:
+    """One day of the output; `marketing_sent` / `marketing_rejected` only for scenarios that give
+    marketing sends (the spec's format otherwise stays exactly as it is)."""
+    out = {
+        "day": day.day,
+        "limit": day.limit,
+        "limit_end": day.limit_end,
+        "sent": day.sent,
+        "rejected": day.rejected,
+        "bad_reports": day.bad_reports,
+        "quality_7d": day.quality_7d.value,
+        "review": day.review.value if day.review else None,
+        "violation_hour": day.violation_hour,
+    }
+    if with_marketing:
+        out["marketing_sent"] = day.marketing_sent
+        out["marketing_rejected"] = day.marketing_rejected
+    return out

@@ -68,6 +68,7 @@ def _detail_context(request, oa: OfficialAccount, state: OAQuotaState, **forms) 
         "violation_threshold": rules.violation_threshold(policy, limit),
         "guardrail_threshold": rules.guardrail_threshold(policy, limit, state.guardrail_share),
         "can_send_marketing": rules.can_send_tag(policy, limit, rules.MARKETING_TAG),
+        "marketing_share": selectors.marketing_share_today(oa.pk, today),
         "in_penalty_zone": rules.is_in_penalty_zone(policy, limit),
         "next_review": selectors.next_review_day(state, policy, today),
         "volume_chart": charts.oa_volume_figure(oa.pk),

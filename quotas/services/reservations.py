@@ -1,5 +1,5 @@
-"""Reservations: today's sends granted under the OA's row lock (daily limit, monthly marketing
-quota, per-recipient caps), and the release of what was not used."""
+"""Reservations: today's sends granted under the OA's row lock (daily limit, daily marketing share,
+monthly marketing quota, per-recipient caps), and the release of what was not used."""
 
 from __future__ import annotations
 
@@ -90,10 +90,13 @@ def reserve(
 ) -> QuotaReservation:
     """Grant up to `n` sends of a `tag` template for the current Vietnam day.
 
-    Never exceeds the day's limit, the OA's monthly marketing quota or a recipient's marketing caps,
-    however many workers reserve at once (the OA's state row is locked for the decision). With
-    `recipients` (required for marketing under per-recipient caps) the grant names who may be sent
-    to, in request order. A reservation granting nothing is returned unsaved.
+    Never exceeds the day's limit, the day's marketing share of the limit in force (tag 3), the OA's
+    monthly marketing quota or a recipient's marketing caps, however many workers reserve at once
+    (the OA's state row is locked for the decision). `limited_by` names what granted fewer than
+    asked: `tag_not_allowed_at_level`, `daily_limit`, `daily_marketing_share`,
+    `monthly_marketing_quota` or `recipient_cap` (the smallest room; on a tie, the first of these).
+    With `recipients` (required for marketing under per-recipient caps) the grant names who may be
+    sent to, in request order. A reservation granting nothing is returned unsaved.
     """
     oa_id = getattr(oa, "pk", oa)
     if recipients is not None:
@@ -117,12 +120,17 @@ def reserve(
     rooms = {"requested": n}
     if not rules.can_send_tag(policy, limit, tag):
         rooms["tag_not_allowed_at_level"] = 0
+    reserved, marketing_reserved = (
+        DailyQuotaUsage.objects.filter(oa_id=oa_id, day=day)
+        .values_list("reserved", "marketing_reserved")
+        .first()
+    ) or (0, 0)
     if limit is not None:
-        usage = (
-            DailyQuotaUsage.objects.filter(oa_id=oa_id, day=day).values_list("reserved", flat=True).first()
-        )
-        rooms["daily_limit"] = max(0, limit - (usage or 0))
+        rooms["daily_limit"] = max(0, limit - reserved)
     if is_marketing:
+        share_room = rules.daily_marketing_share_room(policy, limit, marketing_reserved)
+        if share_room is not None:
+            rooms["daily_marketing_share"] = share_room
         monthly_room = _marketing_quota_room(state, policy, day)
         if monthly_room is not None:
             rooms["monthly_marketing_quota"] = monthly_room
