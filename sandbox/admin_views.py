@@ -350,6 +350,8 @@ def oa_json(oa: SandboxOA) -> dict:
         "quality_48h": quota.quality_48h(oa, state.policy, state.day),
         "marketing_quota": monthly,
         "marketing_sent_this_month": used,
+        "marketing_daily_allowance": state.marketing_allowance,
+        "marketing_sent_today": state.marketing_today,
     }
 
 

@@ -116,6 +116,11 @@ def check_marketing(oa, state: quota.QuotaState, recipient: str, now: datetime) 
     policy = state.policy
     if not rules.can_send_tag(policy, state.limit, rules.MARKETING_TAG):
         raise ZaloError(-145)
+    # The daily marketing share (Zalo's tag 3 notice of 2024-11-01): Zalo publishes no code of its
+    # own for it; -1441 is its code for an OA over its promotion quota (provider-apis.md §1.11).
+    share_room = rules.daily_marketing_share_room(policy, state.limit, state.marketing_today)
+    if share_room is not None and share_room <= 0:
+        raise ZaloError(-1441, "OA exceeded daily promotion quota")
     monthly, used = quota.marketing_quota(oa, policy, state.day)
     if monthly is not None and used >= monthly:
         raise ZaloError(-1441)

@@ -25,7 +25,7 @@ POLICIES = {
     policy["code"]: {**{k: v for k, v in policy.items() if k in _RULE_FIELDS}, **policy_data.COMMON}
     for policy in policy_data.POLICIES
 }
-DECIMAL_FIELDS = ("high_max_rate", "medium_max_rate", "violation_rate")
+DECIMAL_FIELDS = ("high_max_rate", "medium_max_rate", "violation_rate", "marketing_daily_share")
 
 _version = 0  # bumped whenever history changes in a way that can change a past day
 _cache: dict = {}
@@ -43,7 +43,8 @@ def policy_for(oa: SandboxOA) -> rules.Policy:
     params = dict(POLICIES[oa.policy_code])
     params.update(oa.policy_overrides or {})
     for name in DECIMAL_FIELDS:
-        params[name] = Decimal(str(params[name]))
+        if params.get(name) is not None:
+            params[name] = Decimal(str(params[name]))
     params["levels"] = tuple(params["levels"])
     return rules.Policy(code=oa.policy_code, **params)
 
@@ -64,6 +65,12 @@ class QuotaState:
     limit_at_midnight: int | None
     quality_7d: str
     sent_today: int
+    marketing_today: int = 0  # tag 3 sent today (the daily marketing share)
+
+    @property
+    def marketing_allowance(self) -> int | None:
+        """Today's marketing (tag 3) allowance at the limit in force now; None = no daily share."""
+        return rules.daily_marketing_allowance(self.policy, self.limit)
 
 
 def state(oa: SandboxOA, now: datetime) -> QuotaState:
@@ -78,7 +85,9 @@ def state(oa: SandboxOA, now: datetime) -> QuotaState:
         json.dumps(oa.policy_overrides, sort_keys=True),
         str(oa.initial_limit),
     )
-    stat_today = SandboxDailyStat.objects.filter(oa=oa, day=today).values_list("sent", flat=True).first() or 0
+    sent_today, marketing_today = SandboxDailyStat.objects.filter(oa=oa, day=today).values_list(
+        "sent", "sent_tag3"
+    ).first() or (0, 0)
     with _cache_lock:
         cached = _cache.get(key)
     if cached is None:
@@ -102,7 +111,7 @@ def state(oa: SandboxOA, now: datetime) -> QuotaState:
         with _cache_lock:
             _cache[key] = cached
     policy, limit, midnight, quality = cached
-    return QuotaState(policy, today, limit, midnight, quality, stat_today)
+    return QuotaState(policy, today, limit, midnight, quality, sent_today, marketing_today)
 
 
 def window(oa: SandboxOA, first: date, last: date) -> rules.DayTotals:

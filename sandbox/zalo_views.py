@@ -249,11 +249,15 @@ def quota_data(oa: SandboxOA) -> dict:
     remaining = None if state.limit is None else max(0, state.limit - state.sent_today)
     next_month = rules.month_of(state.day.replace(day=28) + timedelta(days=4))
     estimated = quota.marketing_quota(oa, state.policy, next_month, rows)[0] if monthly is not None else None
+    # The daily promotion share; null where the level may not send tag 3 or the policy has no share.
+    promotion = state.marketing_allowance
+    if not rules.can_send_tag(state.policy, state.limit, rules.MARKETING_TAG):
+        promotion = None
     return {
         "dailyQuota": state.limit,
         "remainingQuota": remaining,
-        "dailyQuotaPromotion": None,  # the 25 % daily promotion share is not a rule of quotas.rules
-        "remainingQuotaPromotion": None,
+        "dailyQuotaPromotion": promotion,
+        "remainingQuotaPromotion": None if promotion is None else max(0, promotion - state.marketing_today),
         "monthlyPromotionQuota": monthly,
         "remainingMonthlyPromotionQuota": None if monthly is None else max(0, monthly - used),
         "estimatedNextMonthPromotionQuota": estimated,

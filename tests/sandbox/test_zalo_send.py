@@ -217,6 +217,33 @@ def test_the_monthly_marketing_quota(sb, zalo):
     assert zalo.get("/message/quota")["data"]["remainingMonthlyPromotionQuota"] == 0
 
 
+def test_the_daily_marketing_share(sb, zalo):
+    # demo-oa-1 is zns-2024 at 20,000: 25 % of it, 5,000 marketing a day, reported by /message/quota.
+    quota = zalo.get("/message/quota")["data"]
+    assert (quota["dailyQuotaPromotion"], quota["remainingQuotaPromotion"]) == (5000, 5000)
+    sb.oa("demo-oa-1", policy_overrides={"marketing_daily_share": "0.0001"})  # 2 a day at 20,000
+    marketing = {"customer_name": "A", "voucher_code": "SALE"}
+    phones = [reachable_phone(sb, start=84912000000 + 100000 * i) for i in range(4)]
+    assert [zalo.send(p, template_id="100003", data=marketing)["error"] for p in phones[:2]] == [0, 0]
+    refused = zalo.send(phones[2], template_id="100003", data=marketing)
+    assert (refused["error"], refused["message"]) == (-1441, "OA exceeded daily promotion quota")
+    assert zalo.send(phones[2])["error"] == 0  # other tags do not count and are not stopped
+    quota = zalo.get("/message/quota")["data"]
+    assert (quota["dailyQuotaPromotion"], quota["remainingQuotaPromotion"]) == (2, 0)
+    assert sb.oa("demo-oa-1")["marketing_sent_today"] == 2
+    sb.set_clock(advance_seconds=86400)  # a new Vietnam day: the share is back
+    assert zalo.send(phones[3], template_id="100003", data=marketing)["error"] == 0
+
+
+def test_no_daily_promotion_share_below_the_marketing_level_or_under_zbs(sb):
+    from .conftest import ZaloClient
+
+    small = ZaloClient(sb, DEMO_TOKENS["demo-oa-3"]).get("/message/quota")["data"]  # zns-2024 at 5,000
+    zbs = ZaloClient(sb, DEMO_TOKENS["demo-oa-2"]).get("/message/quota")["data"]
+    assert (small["dailyQuotaPromotion"], small["remainingQuotaPromotion"]) == (None, None)
+    assert (zbs["dailyQuotaPromotion"], zbs["remainingQuotaPromotion"]) == (None, None)
+
+
 def test_marketing_goes_to_the_inbox_of_followers_and_the_business_box_of_others(sb, zalo):
     marketing = {"customer_name": "A", "voucher_code": "SALE"}
     follower = reachable_phone(sb, follower=True)
