@@ -84,10 +84,16 @@ def _option_value(value):
 
 
 def eligible_phones(campaign: Campaign) -> list[str]:
-    """The audience snapshot: the pre-flight's eligible recipients (its own module)."""
-    from campaigns import preflight
-
-    return list(preflight.eligible_phones(campaign))
+    """The audience snapshot: the pre-flight's eligible recipients (its own module).
+    ApprovalRefused while the pre-flight offers no `eligible_phones` (nothing can be approved blind)."""
+    try:
+        from campaigns import preflight
+    except ModuleNotFoundError:
+        preflight = None
+    finder = getattr(preflight, "eligible_phones", None)
+    if finder is None:
+        raise ApprovalRefused(_("The pre-flight is not available: the eligible recipients are unknown."))
+    return list(finder(campaign))
 
 
 def hashed_document(campaign: Campaign, phones) -> dict:

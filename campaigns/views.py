@@ -258,8 +258,6 @@ def approve(request, campaign_id: int):
         record = approval.approve_campaign(campaign.pk, user=request.user)
     except approval.ApprovalRefused as exc:
         messages.error(request, str(exc))
-    except ModuleNotFoundError:  # campaigns.preflight (its own helper) not there yet
-        messages.error(request, _("The pre-flight is not available yet: the campaign cannot be approved."))
     else:
         messages.success(
             request,
