@@ -13,6 +13,8 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from quotas import policy_data, rules, selectors
 from quotas.models import DailyQuotaUsage, OAQuotaState, Policy
@@ -452,3 +454,33 @@ def test_the_rules_simulation_caps_marketing_at_the_unrestricted_cap(zns):
         512000,
         88000,
     )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    limit_index=st.integers(min_value=0, max_value=7),
+    days=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=700000), st.integers(min_value=0, max_value=100)),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_a_simulation_never_accepts_marketing_over_the_share_or_below_the_level(zns, limit_index, days):
+    requested = [total for total, _percent in days]
+    marketing = [total * percent // 100 for total, percent in days]
+    result = rules.simulate(
+        zns,
+        requested,
+        [[0] * 24] * len(days),
+        initial_limit=ZNS_LEVELS[limit_index],
+        review_clock_start=None,
+        marketing_requested=marketing,
+    )
+    for day, asked in zip(result.days, marketing, strict=True):
+        assert day.marketing_sent + day.marketing_rejected == asked
+        assert day.marketing_sent <= day.sent <= day.limit
+        assert day.marketing_sent <= day.limit * Decimal("0.25")
+        if day.limit < 20000:
+            assert day.marketing_sent == 0
+        elif asked <= day.limit // 4:
+            assert day.marketing_sent == asked
