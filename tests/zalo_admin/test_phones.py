@@ -2,6 +2,8 @@
 
 import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zalo_admin.lib import phones
 from zalo_admin.lib.phones import PhoneRejected, mask_phone, national_format, parse_vietnamese_mobile
@@ -172,3 +174,79 @@ def test_formatting_refuses_what_is_not_normalised(bad):
         national_format(bad)
     with pytest.raises(ValueError, match="normalised"):
         mask_phone(bad)
+
+
+# The fast path (plain cells skip the pre-check; a 3-digit prefix decides a 9-digit mobile number)
+# answers exactly as the full path: same number or same refusal code.
+
+
+def _outcome(raw: str, fast: bool) -> str:
+    try:
+        return phones._parse(raw, fast=fast)
+    except PhoneRejected as refusal:
+        return f"refused:{refusal.code}"
+
+
+def _same_on_both_paths(raw: str) -> str:
+    full, quick = _outcome(raw, fast=False), _outcome(raw, fast=True)
+    assert quick == full, raw
+    return quick
+
+
+def test_the_fast_path_is_taken_and_agrees_on_the_table_cases():
+    for raw, expected in ACCEPTED:
+        assert _same_on_both_paths(raw) == expected
+    for raw, code in REFUSED:
+        assert _same_on_both_paths(raw) == f"refused:{code}"
+    for old, new in OLD:
+        assert _same_on_both_paths(f"0{old}1234567") == f"84{new}1234567"
+    assert phones._MOBILE_PREFIX["912"] is True  # the verdict was remembered
+    assert phones._MOBILE_PREFIX["992"] is False
+
+
+def test_every_four_digit_mobile_prefix_agrees_with_phonenumbers():
+    """Every 4-digit national prefix starting 3, 5, 7, 8 or 9 (the only ones the fast path can
+    accept; so every 3-digit prefix it decides, and each digit after it), with suffixes that put
+    every digit at every later position: both paths give the same number or the same refusal."""
+    suffixes = ["".join(str((start + i) % 10) for i in range(5)) for start in range(10)]
+    accepted = 0
+    for first in "35789":
+        for rest in range(1000):
+            for suffix in suffixes:
+                outcome = _same_on_both_paths(f"0{first}{rest:03d}{suffix}")
+                accepted += not outcome.startswith("refused")
+    assert accepted > 30_000  # most of these prefixes are mobile ranges: the fast path is exercised
+
+
+@pytest.mark.parametrize("length", range(1, 16))
+def test_every_length_agrees_for_every_three_digit_prefix(length):
+    for prefix in range(1000):
+        digits = (f"{prefix:03d}" + "4567890123456")[:length]
+        for raw in ("0" + digits, "+84" + digits, "84" + digits, "0084" + digits, digits):
+            _same_on_both_paths(raw)
+
+
+def test_separators_and_prefix_forms_agree():
+    for nsn in ("912345678", "387654321", "1623456789", "243123456", "552345678", "19001234"):
+        groups = [nsn[:3], nsn[3:6], nsn[6:]]
+        for lead in ("0", "+84", "84", "0084", "+84 ", "0084 ", "+840", "+"):
+            for sep in ("", " ", ".", "-", "  ", " -", ".."):
+                _same_on_both_paths(lead + sep.join(groups))
+                _same_on_both_paths(lead + sep.join(groups) + sep)
+                _same_on_both_paths(sep + lead + sep.join(groups))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet="0123456789+ .-()x#٣８\u00a0a", max_size=20))
+def test_arbitrary_strings_agree(raw):
+    _same_on_both_paths(raw)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.sampled_from(["0", "+84", "84", "0084", "+84 ", "0 ", ""]),
+    st.lists(st.text(alphabet="0123456789", min_size=1, max_size=4), min_size=1, max_size=5),
+    st.sampled_from(["", " ", ".", "-"]),
+)
+def test_plausible_numbers_agree(lead, groups, sep):
+    _same_on_both_paths(lead + sep.join(groups))
