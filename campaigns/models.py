@@ -269,3 +269,156 @@ class CampaignApproval(models.Model):
 
     def __str__(self):
         return f"approval of campaign #{self.campaign_id} by {self.approver_name}"
+
+
+# --- dispatch (issue 13): one row per recipient, moved forward by conditional UPDATEs ----------------
+
+# Zalo's `tracking_id` is at most 48 characters; the same id is Infobip's `messageId`.
+TRACKING_ID_MAX_LENGTH = 48
+MESSAGE_STATES = (
+    "queued",
+    "claimed",
+    "sending",
+    "accepted",
+    "delivered",
+    "failed",
+    "expired",
+    "failed_over",
+    "unconfirmed",
+)
+
+
+class CampaignMessage(models.Model):
+    """One recipient of a started campaign: what is sent to whom, and where it stands.
+
+    Rows are created set-based when the campaign starts (`campaigns.dispatch.start_campaign`), with
+    their tracking id, before any HTTP call. A row only moves forward along `TRANSITIONS`, each move
+    one conditional UPDATE (`campaigns.dispatch.transition`): `queued -> claimed -> sending ->
+    accepted -> delivered` and the side exits. `sending` is written before the request leaves, so a
+    worker killed mid-request leaves `sending` behind, which recovery turns into `unconfirmed`, never
+    back into `queued`: an unconfirmed message is never re-sent automatically.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        CLAIMED = "claimed", _("Claimed")
+        SENDING = "sending", _("Sending")
+        ACCEPTED = "accepted", _("Accepted")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+        FAILED_OVER = "failed_over", _("Failed over to SMS")
+        UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(
+        "audiences.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaign_messages",
+    )
+    phone = models.CharField(_("phone"), max_length=11)
+    tracking_id = models.CharField(_("tracking id"), max_length=TRACKING_ID_MAX_LENGTH, unique=True)
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.QUEUED)
+    # The rendered template data, fixed at start (what was approved is what is sent, on every retry).
+    template_data = models.JSONField(_("template data"), default=dict)
+    # No send after this moment (the campaign's validity period from its start): the row expires.
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # A transient failure puts the row back in the queue, not before this moment (backoff).
+    not_before = models.DateTimeField(null=True, blank=True)
+    # Who holds a claimed/sending row (worker name) and until when the claim is good (lease).
+    claimed_by = models.CharField(max_length=120, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=120, blank=True)
+    error_code = models.CharField(_("error"), max_length=64, blank=True)  # ours (providers.errors)
+    provider_error_code = models.CharField(_("provider code"), max_length=64, blank=True)
+    provider_error_message = models.CharField(_("provider message"), max_length=500, blank=True)
+    # The staged release's first slice (sent before the gate).
+    in_first_slice = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    failed_over_at = models.DateTimeField(null=True, blank=True)
+    unconfirmed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["campaign", "pk"]
+        verbose_name = _("campaign message")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "phone"], name="campaigns_message_one_per_recipient"),
+            models.CheckConstraint(
+                condition=Q(state__in=MESSAGE_STATES), name="campaigns_message_state_known"
+            ),
+        ]
+        indexes = [
+            # The dispatcher's poll: the unsent rows of a campaign, in order (a small index).
+            models.Index(
+                fields=["campaign", "id"], condition=Q(state="queued"), name="campaigns_msg_queued_idx"
+            ),
+            # Recovery: rows held by a worker (claimed / sending), by lease.
+            models.Index(
+                fields=["lease_until"],
+                condition=Q(state__in=["claimed", "sending"]),
+                name="campaigns_msg_held_idx",
+            ),
+            models.Index(fields=["campaign", "state"], name="campaigns_msg_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.tracking_id} ({self.state})"
+
+
+class CampaignMessageEvent(models.Model):
+    """Append-only timeline of a message: every transition with its time, and the request/response
+    codes or the report that caused it (the per-recipient timeline)."""
+
+    message = models.ForeignKey(CampaignMessage, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=12, blank=True)
+    to_state = models.CharField(max_length=12)
+    at = models.DateTimeField(db_index=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    provider_code = models.CharField(max_length=64, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    actor = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["message", "at", "pk"]
+        verbose_name = _("campaign message event")
+
+    def __str__(self):
+        return f"{self.message_id}: {self.from_state or '-'} -> {self.to_state}"
+
+
+class CampaignDispatch(models.Model):
+    """The dispatcher's running state of one campaign: started when, what it waits for and until when
+    (quota, window, speed limit, stage gate), consecutive provider errors, the staged-release gate."""
+
+    class Stage(models.TextChoices):
+        NONE = "none", _("No staged release")
+        FIRST_SLICE = "first_slice", _("Sending the first slice")
+        WAITING = "waiting", _("Waiting after the first slice")
+        RELEASED = "released", _("Released to everyone")
+        FAILED = "failed", _("Staged release failed")
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="dispatch")
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    wait_reason = models.CharField(_("waiting for"), max_length=32, blank=True)
+    wait_until = models.DateTimeField(_("waiting until"), null=True, blank=True)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.NONE)
+    stage_slice = models.PositiveIntegerField(default=0)
+    stage_slice_sent_at = models.DateTimeField(null=True, blank=True)
+    stage_decision = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"dispatch of campaign #{self.campaign_id}"
