@@ -32,3 +32,15 @@ def _dispatch(func: Callable | str, payload: dict, queue: str) -> None:
             logger.exception("in-process job %s failed", func if isinstance(func, str) else func.__qualname__)
         return
     django_rq.get_queue(queue).enqueue(func, *payload["args"], **payload["kwargs"])
+
+
+def enqueue_at(when, func: Callable | str, *args, queue: str = "default", **kwargs) -> None:
+    """Run `func` at `when` (an aware datetime) once the current transaction commits (RQ's scheduler:
+    workers run with --with-scheduler). In-process mode has no scheduler: the periodic jobs that
+    re-kick waiting work pick it up instead."""
+    payload = json.loads(json.dumps({"args": args, "kwargs": kwargs}))
+    if settings.JOBS_IN_PROCESS:
+        return
+    transaction.on_commit(
+        lambda: django_rq.get_queue(queue).enqueue_at(when, func, *payload["args"], **payload["kwargs"])
+    )

@@ -15,6 +15,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("quotas.jobs.review_levels_daily", "0 17 * * *", "high"),  # 00:00 in Vietnam (UTC+7)
     PeriodicJob("oas.jobs.refresh_expiring_tokens", "*/30 * * * *", "high"),
     PeriodicJob("providers.jobs.requeue_unprocessed_webhook_events", "*/5 * * * *", "high"),
+    PeriodicJob("campaigns.jobs.recover_dispatch", "* * * * *"),  # leases, due starts, stalled workers
     PeriodicJob("oas.jobs.sync_all_templates", "15 * * * *"),  # message templates of every active OA
     PeriodicJob("oas.jobs.refresh_all_provider_readings", "*/15 * * * *"),  # quota/quality for the OA page
     PeriodicJob("compliance.jobs.checkpoint_audit_log", "*/15 * * * *", "high"),

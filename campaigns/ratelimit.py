@@ -1,0 +1,110 @@
+"""A rate limiter shared by every worker on every host: GCRA (generic cell rate algorithm) in one
+Redis Lua script, so the decision and the update are one atomic step however many workers ask.
+
+A limit is `rate` sends per `period` seconds with a burst of `burst` sends. The key holds the
+theoretical arrival time (TAT) of the next send, in milliseconds. Asking for `n` sends reserves
+them and answers how long the caller must wait before sending them (0: now); a wait longer than
+`max_wait` reserves nothing and answers the wait, so the caller can reschedule instead of sleeping.
+`penalise` pushes the TAT forward (the provider said "slow down": Zalo -32, HTTP 429), so every
+worker backs off at once.
+
+Time comes from Redis (`TIME`), not from the workers' clocks, so hosts with skewed clocks agree.
+"""
+
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+
+_GCRA = """
+local key = KEYS[1]
+local interval = tonumber(ARGV[1])   -- ms per send
+local burst = tonumber(ARGV[2])      -- sends allowed at once
+local n = tonumber(ARGV[3])
+local max_wait = tonumber(ARGV[4])   -- ms
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', key) or now)
+if tat < now then tat = now end
+local new_tat = tat + n * interval
+local allow_at = new_tat - burst * interval
+local wait = allow_at - now
+if wait < 0 then wait = 0 end
+if wait > max_wait then return {0, wait} end
+redis.call('SET', key, new_tat, 'PX', math.max(1000, new_tat - now + 1000))
+return {1, wait}
+"""
+
+_PENALISE = """
+local key = KEYS[1]
+local ms = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', key) or now)
+local target = now + ms
+if tat < target then
+  redis.call('SET', key, target, 'PX', ms + 1000)
+end
+return target - now
+"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`rate` sends per `period` seconds, at most `burst` at once (at least 1)."""
+
+    key: str
+    rate: float
+    period: float = 1.0
+    burst: int | None = None
+
+    @property
+    def interval_ms(self) -> float:
+        return self.period * 1000.0 / self.rate
+
+    @property
+    def burst_size(self) -> int:
+        if self.burst is not None:
+            return max(1, self.burst)
+        # One second's worth (at least one send): smooth, yet no idle gaps between batches.
+        return max(1, int(self.rate / self.period))
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool  # the sends are reserved; send them after `wait` seconds
+    wait: float  # seconds
+
+
+_client: redis.Redis | None = None
+
+
+def client() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+    return _client
+
+
+def reset_client() -> None:
+    """Drop the connection (tests that switch REDIS_URL, a forked process)."""
+    global _client
+    _client = None
+
+
+def acquire(limit: Limit, n: int = 1, *, max_wait: float = 5.0, conn: redis.Redis | None = None) -> Decision:
+    """Reserve `n` sends under `limit`; how long to wait before sending them. Not allowed (nothing
+    reserved) when the wait would exceed `max_wait` seconds."""
+    if n <= 0:
+        return Decision(True, 0.0)
+    conn = conn or client()
+    allowed, wait_ms = conn.eval(
+        _GCRA, 1, limit.key, limit.interval_ms, limit.burst_size, n, int(max_wait * 1000)
+    )
+    return Decision(bool(allowed), int(wait_ms) / 1000.0)
+
+
+def penalise(key: str, seconds: float, *, conn: redis.Redis | None = None) -> float:
+    """Nobody sends under `key` for `seconds` from now (a provider's "slow down")."""
+    conn = conn or client()
+    return int(conn.eval(_PENALISE, 1, key, int(seconds * 1000))) / 1000.0
