@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import views
+from campaigns import preflight_views, views
 
 app_name = "campaigns"
 urlpatterns = [
@@ -14,4 +14,7 @@ urlpatterns = [
     path("<int:campaign_id>/reject/", views.reject, name="reject"),
     path("<int:campaign_id>/clone/", views.clone, name="clone"),
     path("<int:campaign_id>/test-send/", views.test_send, name="test_send"),
+    path("<int:campaign_id>/preflight/", preflight_views.preflight_page, name="preflight"),
+    path("<int:campaign_id>/preflight/run/", preflight_views.run_preflight, name="run_preflight"),
+    path("<int:campaign_id>/preflight/excluded.csv", preflight_views.exclusions_csv, name="preflight_csv"),
 ]

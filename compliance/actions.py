@@ -33,6 +33,8 @@ POLICY_CREATE = "policy.create"
 POLICY_NEW_VERSION = "policy.new_version"
 QUALITY_ALERT_RESOLVE = "quality_alert.resolve"
 CAMPAIGN_PAUSE = "campaign.pause"
+CAMPAIGN_PREFLIGHT = "campaign.preflight"
+CAMPAIGN_PREFLIGHT_EXPORT = "campaign.preflight_export"
 CAMPAIGN_CREATE = "campaign.create"
 CAMPAIGN_UPDATE = "campaign.update"
 CAMPAIGN_AUTOSAVE = "campaign.autosave"
@@ -95,6 +97,12 @@ MESSAGES = {
     POLICY_NEW_VERSION: _("New version %(code)s of quota policy %(previous)s (the old one stays unchanged)"),
     QUALITY_ALERT_RESOLVE: _("Quality alert #%(alert_id)s marked as handled"),
     CAMPAIGN_PAUSE: _("Campaign #%(campaign_id)s paused: %(reason)s"),
+    CAMPAIGN_PREFLIGHT: _(
+        "Pre-flight of campaign #%(campaign_id)s (run #%(run_id)s): %(eligible)s of %(total)s recipients eligible"
+    ),
+    CAMPAIGN_PREFLIGHT_EXPORT: _(
+        "Downloaded the %(count)s excluded recipients of campaign #%(campaign_id)s (phones %(phones)s)"
+    ),
     CAMPAIGN_CREATE: _("Created campaign #%(campaign_id)s “%(name)s”"),
     CAMPAIGN_UPDATE: _("Edited campaign #%(campaign_id)s: %(fields)s"),
     CAMPAIGN_AUTOSAVE: _("Autosaved campaign #%(campaign_id)s: %(fields)s"),

@@ -48,6 +48,23 @@ DATA_REQUEST_DEADLINE_HOURS = {
     "erasure": envint("DATA_REQUEST_ERASURE_HOURS", 72, minimum=1),
 }
 
+# The workspace's Vietnamese marketing rules (Decree 91/2020/ND-CP), applied by the campaign
+# pre-flight to marketing (tag 3): each preset is on by default and can be turned off (=0).
+MARKETING_RULES = {
+    "delivery_hours": envbool("MARKETING_RULE_DELIVERY_HOURS", True),  # 07:00-22:00 Vietnam time
+    "from_hour": envint("MARKETING_DELIVERY_FROM_HOUR", 7, minimum=0),
+    "to_hour": envint("MARKETING_DELIVERY_TO_HOUR", 22, minimum=1),
+    "daily_cap": envbool("MARKETING_RULE_DAILY_CAP", True),  # per phone in 24 hours, all OAs
+    "max_per_24h": envint("MARKETING_MAX_PER_24H", 3, minimum=1),
+    "ad_label": envbool("MARKETING_RULE_AD_LABEL", True),  # [QC] in the template text
+    "opt_out": envbool("MARKETING_RULE_OPT_OUT", True),  # how to refuse, in the template text
+}
+# Pre-flight estimates: the price of a template message when the template has none (VND), of one
+# failover SMS (VND), and the dispatch rate assumed when a campaign sets no speed limit.
+CAMPAIGN_TEMPLATE_PRICE_VND = envint("CAMPAIGN_TEMPLATE_PRICE_VND", 300, minimum=0)
+SMS_FAILOVER_PRICE_VND = envint("SMS_FAILOVER_PRICE_VND", 800, minimum=0)
+CAMPAIGN_DISPATCH_RATE_PER_MINUTE = envint("CAMPAIGN_DISPATCH_RATE_PER_MINUTE", 1000, minimum=1)
+
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 
