@@ -44,6 +44,12 @@ CAMPAIGN_APPROVE = "campaign.approve"
 CAMPAIGN_REJECT = "campaign.reject"
 CAMPAIGN_APPROVAL_VOID = "campaign.approval_void"
 CAMPAIGN_TEST_SEND = "campaign.test_send"
+CAMPAIGN_START = "campaign.start"
+CAMPAIGN_START_REFUSED = "campaign.start_refused"
+CAMPAIGN_RESUME = "campaign.resume"
+CAMPAIGN_CANCEL = "campaign.cancel"
+CAMPAIGN_COMPLETE = "campaign.complete"
+CAMPAIGN_STAGE_RELEASE = "campaign.stage_release"
 AUTH_LOGIN_FAILED = "auth.login_failed"
 AUTH_LOCKED_OUT = "auth.locked_out"
 CONTACT_CREATE = "contact.create"
@@ -116,6 +122,21 @@ MESSAGES = {
     CAMPAIGN_TEST_SEND: _(
         "Test send of campaign #%(campaign_id)s to %(phones)s (development mode): %(accepted)s accepted, "
         "%(failed)s failed"
+    ),
+    CAMPAIGN_START: _(
+        "Campaign #%(campaign_id)s started sending: %(recipients)s message(s) queued, "
+        "approval hash %(approval_hash)s"
+    ),
+    CAMPAIGN_START_REFUSED: _("Campaign #%(campaign_id)s did not start: %(reason)s"),
+    CAMPAIGN_RESUME: _("Campaign #%(campaign_id)s resumed"),
+    CAMPAIGN_CANCEL: _("Campaign #%(campaign_id)s cancelled: %(unsent)s message(s) will not be sent"),
+    CAMPAIGN_COMPLETE: _(
+        "Campaign #%(campaign_id)s finished: %(accepted)s accepted, %(failed)s failed, %(expired)s expired, "
+        "%(unconfirmed)s unconfirmed"
+    ),
+    CAMPAIGN_STAGE_RELEASE: _(
+        "Staged release of campaign #%(campaign_id)s: first slice of %(sent)s, %(bad)s bad report(s) "
+        "(rate %(rate)s, threshold %(threshold)s): %(decision)s"
     ),
     AUTH_LOGIN_FAILED: _("Failed login for “%(username)s” from %(ip_address)s"),
     AUTH_LOCKED_OUT: _("Locked out “%(username)s” from %(ip_address)s for %(cool_off_minutes)s minutes"),

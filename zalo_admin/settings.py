@@ -142,6 +142,26 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 1800},
 }
 RQ_SHOW_ADMIN_LINK = False
+# Dispatcher (campaigns.dispatch): rows claimed per batch, Infobip messages per request, Zalo
+# requests in flight per worker, the lease after which a claimed row returns to the queue (a sending
+# one becomes unconfirmed), attempts of a transient failure, the consecutive provider errors that
+# pause a campaign, and the provider's own request rate (sends/s) per Zalo app and Infobip account
+# (overrides per app id / API key hash: DISPATCH_PROVIDER_RATES="zalo:APP=50,infobip:HASH=500").
+DISPATCH_BATCH_SIZE = envint("DISPATCH_BATCH_SIZE", 200, minimum=1)
+DISPATCH_INFOBIP_BATCH_SIZE = envint("DISPATCH_INFOBIP_BATCH_SIZE", 100, minimum=1)
+DISPATCH_ZALO_CONCURRENCY = envint("DISPATCH_ZALO_CONCURRENCY", 8, minimum=1)
+DISPATCH_LEASE_SECONDS = envint("DISPATCH_LEASE_SECONDS", 300, minimum=1)
+DISPATCH_MAX_ATTEMPTS = envint("DISPATCH_MAX_ATTEMPTS", 5, minimum=1)
+DISPATCH_PAUSE_AFTER_ERRORS = envint("DISPATCH_PAUSE_AFTER_ERRORS", 50, minimum=1)
+DISPATCH_JOB_SECONDS = envint("DISPATCH_JOB_SECONDS", 30, minimum=1)
+DISPATCH_PARALLEL_JOBS = envint("DISPATCH_PARALLEL_JOBS", 2, minimum=1)
+DISPATCH_ZALO_APP_RATE = envint("DISPATCH_ZALO_APP_RATE", 500, minimum=1)
+DISPATCH_INFOBIP_ACCOUNT_RATE = envint("DISPATCH_INFOBIP_ACCOUNT_RATE", 5000, minimum=1)
+DISPATCH_PROVIDER_RATES = {
+    key.strip(): int(value)
+    for key, _sep, value in (item.partition("=") for item in envlist("DISPATCH_PROVIDER_RATES", []))
+    if key.strip() and value.strip().isdigit()
+}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
