@@ -37,6 +37,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -547,21 +548,26 @@ def build_context(campaign: Campaign, now: datetime | None = None) -> Context:
     )
 
 
-def _audience_sql(campaign: Campaign) -> tuple[str, list]:
+def _audience_sql(campaign: Campaign) -> tuple[str, list] | None:
     """The SQL of the campaign's audience (lists and segments, deduplicated, erased people left
-    out): contact id and phone."""
+    out): contact id and phone; None when it can have no one (nothing chosen)."""
     audience = audience_contacts(
         list_ids=campaign.audience_lists.values_list("pk", flat=True),
         segment_ids=campaign.audience_segments.values_list("pk", flat=True),
     )
-    sql, params = audience.order_by().values_list("pk", "phone").query.sql_with_params()
+    try:
+        sql, params = audience.order_by().values_list("pk", "phone").query.sql_with_params()
+    except EmptyResultSet:
+        return None
     return sql, list(params)
 
 
 def audience_recipients(campaign: Campaign) -> list[Recipient]:
     """The campaign's audience, by phone."""
-    sql, params = _audience_sql(campaign)
-    return [Recipient._make(row) for row in _rows(f"{sql} ORDER BY 2, 1", params)]
+    query = _audience_sql(campaign)
+    if query is None:
+        return []
+    return [Recipient._make(row) for row in _rows(f"{query[0]} ORDER BY 2, 1", query[1])]
 
 
 def _load_batch(campaign: Campaign, recipients: list[Recipient] | None) -> list[Recipient]:
@@ -574,8 +580,11 @@ def _load_batch(campaign: Campaign, recipients: list[Recipient] | None) -> list[
             f"CREATE TEMPORARY TABLE {BATCH} (contact_id bigint NOT NULL, phone varchar(11) NOT NULL) "
             "ON COMMIT DROP"
         )
-        if recipients is None:
-            sql, params = _audience_sql(campaign)
+        query = _audience_sql(campaign) if recipients is None else None
+        if recipients is None and query is None:
+            recipients = []
+        elif recipients is None:
+            sql, params = query
             cursor.execute(
                 f"INSERT INTO {BATCH} (contact_id, phone) {sql} RETURNING contact_id, phone",  # noqa: S608
                 params,

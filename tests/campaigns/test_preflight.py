@@ -553,3 +553,10 @@ def test_an_erased_person_added_again_stays_on_the_do_not_contact_list(
     again = make_contact(source, "84912000091", audience=audience)  # imported again later
     evaluation = eligibility.evaluate(make_campaign(zns_oa, marketing_template, audience), NOW)
     assert [(e.contact_id, e.rule) for e in evaluation.exclusions] == [(again.pk, "do_not_contact")]
+
+
+def test_a_campaign_without_an_audience_has_no_one_eligible(zns_oa, marketing_template):
+    campaign = Campaign.objects.create(oa=zns_oa, template=marketing_template, name="Empty", mapping=MAPPING)
+    result = preflight.run_preflight(campaign, NOW)
+    assert (result.total, result.eligible, result.previews) == (0, 0, [])
+    assert result.plan.finished and result.plan.days_needed == 0
