@@ -21,7 +21,9 @@ A definition is `{"match": "all" | "any", "rules": [rule, ...]}` (1 to MAX_RULES
 00:00; `not_within_days` includes "never". Consent and do-not-contact come from the trigger-kept
 current-state tables (`ContactConsentState`, `SuppressionState`), follower status from
 `FollowerStatus` ("unknown": no row saying follows or does not), last sent / last bad report from
-the contact's columns; each rule is one indexed predicate or `EXISTS`, so a count is one query.
+the contact's columns. Each rule is one predicate or one uncorrelated `IN (SELECT …)` (which
+PostgreSQL turns into a hash semi-join under AND and a hashed subplan under OR, where a correlated
+`EXISTS` would run once per contact), so a count is one query.
 Attribute `equals` / `in` compile to JSON containment (`@>`) on PostgreSQL, served by the GIN index
 of migration 0005; attribute values compare as texts, exactly (contains: case-insensitive).
 """
@@ -32,7 +34,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -327,32 +329,25 @@ def compile_rule(rule: dict, *, now: datetime) -> Q:
         has_key = Q(attributes__has_key=key)
         return has_key if op == "is_set" else ~has_key
     if field == "consent":
-        states = ContactConsentState.objects.filter(contact=OuterRef("pk"), purpose=rule["purpose"])
+        states = ContactConsentState.objects.filter(purpose=rule["purpose"])
         if op == "none":
-            return ~Q(Exists(states))
-        return Q(Exists(states.filter(granted=op == "granted")))
+            return ~Q(pk__in=states.values("contact_id"))
+        return Q(pk__in=states.filter(granted=op == "granted").values("contact_id"))
     if field == "follower":
-        rows = FollowerStatus.objects.filter(contact=OuterRef("pk"), oa_id=rule["oa"])
+        rows = FollowerStatus.objects.filter(oa_id=rule["oa"])
         if op == "unknown":
-            return ~Q(
-                Exists(
-                    rows.filter(
-                        status__in=[FollowerStatus.Status.FOLLOWS, FollowerStatus.Status.DOES_NOT_FOLLOW]
-                    )
-                )
-            )
-        return Q(Exists(rows.filter(status=op)))
+            known = [FollowerStatus.Status.FOLLOWS, FollowerStatus.Status.DOES_NOT_FOLLOW]
+            return ~Q(pk__in=rows.filter(status__in=known).values("contact_id"))
+        return Q(pk__in=rows.filter(status=op).values("contact_id"))
     if field == "last_sent":
         return _time_rule("last_sent_at", op, rule, now)
     if field == "last_bad_report":
         return _time_rule("last_bad_report_at", op, rule, now)
     if field == "list":
-        member = Q(
-            Exists(ContactListMember.objects.filter(contact=OuterRef("pk"), contact_list_id=rule["list"]))
-        )
+        member = Q(pk__in=ContactListMember.objects.filter(contact_list_id=rule["list"]).values("contact_id"))
         return member if op == "member" else ~member
     if field == "suppression":
-        suppressed = Q(Exists(SuppressionState.objects.filter(phone=OuterRef("phone"), suppressed=True)))
+        suppressed = Q(phone__in=SuppressionState.objects.filter(suppressed=True).values("phone"))
         return ~suppressed if op == "not_suppressed" else suppressed
     raise AssertionError(field)
 

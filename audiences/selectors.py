@@ -8,7 +8,8 @@ suppression of a phone its latest row, both found by a correlated subquery, neve
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db import connection, transaction
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from audiences.models import (
@@ -117,8 +118,8 @@ def audience_contacts(*, list_ids=(), segment_ids=()) -> QuerySet[Contact]:
     """The contacts of the union of the lists and segments, each once (a contact is one phone),
     never an erased contact. Unknown ids raise ValueError; nothing chosen gives no contact.
 
-    One query: each list is an `EXISTS` on its members, each segment its compiled filter
-    (`audiences.segments`), OR-ed; there is no join that could repeat a contact."""
+    One query: the lists are one `IN (SELECT contact_id …)` on their members, each segment its
+    compiled filter (`audiences.segments`), OR-ed; there is no join that could repeat a contact."""
     list_ids = sorted({int(pk) for pk in list_ids})
     segment_ids = sorted({int(pk) for pk in segment_ids})
     known_lists = set(ContactList.objects.filter(pk__in=list_ids).values_list("pk", flat=True))
@@ -131,7 +132,7 @@ def audience_contacts(*, list_ids=(), segment_ids=()) -> QuerySet[Contact]:
     parts = []
     if list_ids:
         parts.append(
-            Q(Exists(ContactListMember.objects.filter(contact=OuterRef("pk"), contact_list_id__in=list_ids)))
+            Q(pk__in=ContactListMember.objects.filter(contact_list_id__in=list_ids).values("contact_id"))
         )
     now = timezone.now()
     parts.extend(compile_definition(segment.definition, now=now) for segment in segments)
@@ -143,9 +144,24 @@ def audience_contacts(*, list_ids=(), segment_ids=()) -> QuerySet[Contact]:
     return Contact.objects.filter(erased_at__isnull=True).filter(combined)
 
 
+# The hash tables of a count over a million contacts (a consent or follower set of ~700,000 ids)
+# need more than PostgreSQL's default 4 MB, or a hashed subplan under OR falls back to one lookup
+# per contact (seconds instead of a fraction): raised for the counting transaction only.
+COUNT_WORK_MEM = "64MB"
+
+
+def count_contacts(queryset: QuerySet[Contact]) -> int:
+    """`queryset.count()` with the working memory a large count needs (PostgreSQL: SET LOCAL)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL work_mem = '{COUNT_WORK_MEM}'")
+        return queryset.count()
+
+
 def audience_count(*, list_ids=(), segment_ids=()) -> int:
     """How many contacts `audience_contacts` gives (one COUNT query)."""
-    return audience_contacts(list_ids=list_ids, segment_ids=segment_ids).count()
+    return count_contacts(audience_contacts(list_ids=list_ids, segment_ids=segment_ids))
 
 
 def segment_contacts(definition: dict) -> QuerySet[Contact]:

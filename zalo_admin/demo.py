@@ -10,8 +10,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from audiences import lists as audience_lists
 from audiences import services as audiences
-from audiences.models import Contact, ContactSource, FollowerStatus, Purpose
+from audiences.models import Contact, ContactList, ContactSource, FollowerStatus, Purpose, Segment
 from campaigns.models import Campaign
 from oas.models import MessageTemplate, OACredentials, OfficialAccount
 from oas.services.report_urls import issue_infobip_webhook_token
@@ -177,3 +178,35 @@ def ensure_demo_audience() -> None:
     audiences.suppress_phone(
         actor=DEMO_ACTOR, phone=DEMO_SUPPRESSED, reason="replied TU CHOI (demo)", source="opt_out_reply"
     )
+    ensure_demo_lists(first_oa)
+
+
+# Demo lists and a segment: names are the keys, so a second run adds nothing.
+DEMO_LISTS = (
+    ("Khách hàng thân thiết", "Loyal customers (demo)", ("84900000001", "84900000002")),
+    ("Hội chợ tháng 11", "Visitors of the November fair (demo)", ("84900000002", "84900000003")),
+)
+DEMO_SEGMENT = "Marketing-ready followers"
+
+
+def ensure_demo_lists(first_oa) -> None:
+    for name, description, phones in DEMO_LISTS:
+        contact_list = ContactList.objects.filter(name=name).first()
+        if contact_list is None:
+            contact_list = audience_lists.create_list(actor=DEMO_ACTOR, name=name, description=description)
+            ids = Contact.objects.filter(phone__in=phones).values_list("pk", flat=True)
+            audience_lists.add_members(actor=DEMO_ACTOR, contact_list=contact_list, contact_ids=ids)
+    if first_oa is not None and not Segment.objects.filter(name=DEMO_SEGMENT).exists():
+        audience_lists.create_segment(
+            actor=DEMO_ACTOR,
+            name=DEMO_SEGMENT,
+            description="Follow the demo OA, consented to marketing, not on the do-not-contact list.",
+            definition={
+                "match": "all",
+                "rules": [
+                    {"field": "consent", "op": "granted", "purpose": "marketing"},
+                    {"field": "follower", "op": "follows", "oa": first_oa.pk},
+                    {"field": "suppression", "op": "not_suppressed"},
+                ],
+            },
+        )

@@ -194,6 +194,24 @@ class MatrixObjects:
         return item
 
     @cached_property
+    def contact_list(self):
+        from audiences.lists import add_members, create_list
+
+        contact_list = create_list(actor="system:test", name="Matrix list")
+        add_members(actor="system:test", contact_list=contact_list, contact_ids=[self.contact.pk])
+        return contact_list
+
+    @cached_property
+    def segment(self):
+        from audiences.lists import create_segment
+
+        return create_segment(
+            actor="system:test",
+            name="Matrix segment",
+            definition={"rules": [{"field": "consent", "op": "granted", "purpose": "marketing"}]},
+        )
+
+    @cached_property
     def data_request(self):
         from audiences.data_requests import receive_request
 
@@ -256,6 +274,8 @@ PARAM_VALUES = {
     "campaign_id": lambda objs: objs.campaign.pk,
     "import_id": lambda objs: objs.contact_import.pk,
     "request_id": lambda objs: objs.data_request.pk,
+    "list_id": lambda objs: objs.contact_list.pk,
+    "segment_id": lambda objs: objs.segment.pk,
     "token": lambda objs: "matrix_url_token",  # Infobip webhook, django-rq's stats token (\w+)
     "queue_index": lambda objs: objs.queue_index,
     "job_id": lambda objs: objs.job.id,
@@ -275,6 +295,20 @@ POST_DATA = {
     "audiences:suppress": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: suppress"},
     "audiences:lift_suppression": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: lift"},
     "audiences:import_map": lambda objs: {"phone": "phone", "name": "name"},
+    "audiences:list_create": lambda objs: {"name": "Matrix new list"},
+    "audiences:list_edit": lambda objs: {"name": "Matrix list renamed"},
+    "audiences:list_add": lambda objs: {"phones": "0912 345 678"},
+    "audiences:list_remove": lambda objs: {"contact": [objs.contact.pk]},
+    "audiences:segment_create": lambda objs: {
+        "action": "count",
+        "rows": "1",
+        "rule-0-condition": "suppression.not_suppressed",
+    },
+    "audiences:segment_edit": lambda objs: {
+        "action": "count",
+        "rows": "1",
+        "rule-0-condition": "suppression.not_suppressed",
+    },
     "audiences:data_requests": lambda objs: {
         "phone": "0912 345 678",
         "kind": "erasure",
