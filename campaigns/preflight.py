@@ -87,6 +87,7 @@ class QuotaPlan:
     others: list[OtherCampaign] = field(default_factory=list)
     days: list[PlanDay] = field(default_factory=list)
     days_needed: int | None = None
+    first_delivery_at: datetime | None = None  # the first moment the window and the quota allow
     finish_at: datetime | None = None
     finished: bool = False
     baseline_daily: int = 0
@@ -262,6 +263,8 @@ def quota_plan(ctx: Context, eligible_count: int) -> QuotaPlan:
             month_room = {m: room for m, room in month_room.items() if m <= rules.month_of(day)}
         if sent or plan.days or minutes:
             plan.days.append(PlanDay(day, limit, capacity, throughput, sent, limited_by, taken))
+        if sent and plan.first_delivery_at is None:
+            plan.first_delivery_at = by_day[day][0][0]
         remaining -= sent
         if remaining == 0 and sent:
             plan.finish_at = _finish_time(by_day.get(day, []), sent, rate)

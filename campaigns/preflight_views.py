@@ -47,6 +47,7 @@ def _view_model(summary: dict) -> dict:
     """The stored summary with its times and days read back (Vietnam time) for the template."""
     plan = dict(summary.get("plan") or {})
     plan["finish_at"] = _moment(plan.get("finish_at"))
+    plan["first_delivery_at"] = _moment(plan.get("first_delivery_at"))
     plan["days"] = [
         {
             **day,

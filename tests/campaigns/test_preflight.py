@@ -385,6 +385,7 @@ def test_quota_plan_on_a_known_oa_state(known_state, zns_oa, marketing_template,
     assert plan.days[-1].day == date(2027, 1, 1) and plan.days[-1].sent == 3000
     assert plan.finished and plan.days_needed == 3
     assert plan.finish_at == vn(date(2027, 1, 1), 7, 30)  # 3,000 at 100 a minute from 07:00
+    assert plan.first_delivery_at == NOW
     assert any("MEDIUM" in warning for warning in plan.warnings)
     assert plan.bad_report_rate == Decimal("0.002") and plan.expected_bad_reports == 24
 
@@ -433,6 +434,7 @@ def test_a_delivery_window_and_a_day_speed_spread_the_send(known_state, zns_oa, 
         (date(2026, 12, 10), 100),
     ]
     assert plan.finish_at == vn(date(2026, 12, 10), 9, 10)
+    assert plan.first_delivery_at == vn(date(2026, 12, 3), 9, 0)
 
 
 def test_cost_is_price_times_eligible_plus_the_sms_ceiling(settings, zns_oa, marketing_template, audience):
