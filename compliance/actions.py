@@ -104,7 +104,8 @@ MESSAGES = {
     QUALITY_ALERT_RESOLVE: _("Quality alert #%(alert_id)s marked as handled"),
     CAMPAIGN_PAUSE: _("Campaign #%(campaign_id)s paused: %(reason)s"),
     CAMPAIGN_PREFLIGHT: _(
-        "Pre-flight of campaign #%(campaign_id)s (run #%(run_id)s): %(eligible)s of %(total)s recipients eligible"
+        "Pre-flight of campaign #%(campaign_id)s (run #%(run_id)s): "
+        "%(eligible)s of %(total)s recipients eligible"
     ),
     CAMPAIGN_PREFLIGHT_EXPORT: _(
         "Downloaded the %(count)s excluded recipients of campaign #%(campaign_id)s (phones %(phones)s)"
