@@ -8,10 +8,8 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import F
-
 from quotas import rules
-from sandbox import crypto, people, quota, runtime, webhooks
+from sandbox import batch, crypto, people, quota, runtime, webhooks
 from sandbox.errors import (
     DELIVERED,
     EXPIRED,
@@ -88,6 +86,7 @@ def check_send(
     if development:
         if recipient not in (oa.admin_phones or []):
             raise ZaloError(-127)
+        batch.flush()
         day_start = dates.vietnam_midnight(dates.vietnam_day(now))
         dev_sent = SandboxMessage.objects.filter(
             oa=oa, mode="development", sent_to_user=True, sent_at__gte=day_start
@@ -113,6 +112,7 @@ def check_send(
 
 
 def check_marketing(oa, state: quota.QuotaState, recipient: str, now: datetime) -> None:
+    batch.flush()  # the counts below read the ledger: write the batch's sends first (tag 3 only)
     policy = state.policy
     if not rules.can_send_tag(policy, state.limit, rules.MARKETING_TAG):
         raise ZaloError(-145)
@@ -165,11 +165,10 @@ def mark_sent(
     msg.box = (
         "business_box" if template.tag == rules.MARKETING_TAG and not profile.get("follower") else "inbox"
     )
-    msg.save()
+    batch.save(msg, ("sent_to_user", "error", "state", "sent_at", "tag", "box"))
     if msg.mode != "development":
         quota.record_send(oa, template.tag, now)
-    SandboxOA.objects.filter(pk=oa.pk).update(balance=F("balance") - template.price)
-    oa.balance -= template.price
+    batch.charge(oa, template.price)
     if profile.get("unreachable"):
         if msg.expires_at:
             schedule(msg, "expire", msg.expires_at)
@@ -178,8 +177,7 @@ def mark_sent(
 
 
 def schedule(msg: SandboxMessage, kind: str, due_at: datetime) -> None:
-    SandboxEvent.objects.create(kind=kind, message=msg, due_at=due_at)
-    runtime.WAKE.set()
+    batch.schedule(msg, kind, due_at)
 
 
 def quota_after_send(
@@ -211,7 +209,22 @@ def run_event(event: SandboxEvent, now: datetime) -> None:
     handler(msg, now)
 
 
+def dispatch(msg: SandboxMessage, now: datetime) -> None:
+    """A scheduled message whose send time has come (Infobip Zalo API or SMS API)."""
+    if msg.provider == "infobip_sms":
+        from sandbox import sms_views
+
+        sms_views.dispatch(msg, now)
+    else:
+        dispatch_infobip(msg, now)
+
+
 def deliver(msg: SandboxMessage, now: datetime) -> None:
+    if msg.provider == "infobip_sms":
+        from sandbox import sms_views
+
+        sms_views.deliver(msg, now)
+        return
     if msg.state != "sent":
         return
     if msg.expires_at and now > msg.expires_at:
@@ -219,7 +232,7 @@ def deliver(msg: SandboxMessage, now: datetime) -> None:
         return
     msg.state = "delivered"
     msg.delivered_at = now
-    msg.save(update_fields=["state", "delivered_at"])
+    batch.save(msg, ("state", "delivered_at"))
     cfg = runtime.config()
     profile = people.profile_for(msg.recipient, cfg)
     if profile.get("read"):
@@ -249,7 +262,7 @@ def read(msg: SandboxMessage, now: datetime) -> None:
         msg.read_at = now
         if msg.state == "delivered":
             msg.state = "read"
-        msg.save(update_fields=["read_at", "state"])
+        batch.save(msg, ("read_at", "state"))
 
 
 def bad_report(msg: SandboxMessage, now: datetime) -> None:
@@ -257,7 +270,7 @@ def bad_report(msg: SandboxMessage, now: datetime) -> None:
     if msg.bad_reported_at is not None or msg.oa is None:
         return
     msg.bad_reported_at = now
-    msg.save(update_fields=["bad_reported_at"])
+    batch.save(msg, ("bad_reported_at",))
     quota.record_bad_report(msg.oa, now)
     if msg.provider == "zalo":
         # Zalo publishes no bad-report event; the sandbox sends it as a user_feedback with rate 1 and
@@ -308,7 +321,8 @@ def bad_report(msg: SandboxMessage, now: datetime) -> None:
             messageCount=1,
             pendingMessageCount=0,
         )
-    evaluate_template_quality(msg.oa, msg.template_id, now)
+    if not batch.evaluate_template_later(msg.oa, msg.template_id, now):
+        evaluate_template_quality(msg.oa, msg.template_id, now)
 
 
 def evaluate_template_quality(oa: SandboxOA, template_id: str, now: datetime) -> None:
@@ -360,7 +374,7 @@ def expire(msg: SandboxMessage, now: datetime) -> None:
     if msg.state not in ("sent", "scheduled"):
         return
     msg.state = "expired"
-    msg.save(update_fields=["state"])
+    batch.save(msg, ("state",))
     if msg.provider == "infobip":
         infobip_report(msg, EXPIRED, EXPIRED_ERROR, now)
         sms_failover(msg, now)
@@ -409,13 +423,11 @@ def dispatch_infobip(msg: SandboxMessage, now: datetime) -> None:
         expire(msg, now)
         return
     opens = next_window_start(now, msg.options.get("deliveryTimeWindow"))
-    if opens > now:
-        if msg.expires_at and opens >= msg.expires_at:
-            schedule(msg, "expire", msg.expires_at)
-        else:
-            schedule(msg, "dispatch", opens)
+    if opens > now:  # the worker picks it up again at its new send_after (expires there if too late)
+        msg.send_after = min(opens, msg.expires_at) if msg.expires_at else opens
+        batch.save(msg, ("send_after",))
         return
-    oa = SandboxOA.objects.select_related("app").get(pk=msg.oa_id)  # fresh balance and settings
+    oa = batch.oa_instance(msg.oa_id)  # fresh balance and settings (one instance per batch)
     cfg = runtime.config()
     try:
         if not PHONE_84.match(msg.recipient) and not (msg.recipient.isdigit() and len(msg.recipient) >= 15):
@@ -432,7 +444,7 @@ def dispatch_infobip(msg: SandboxMessage, now: datetime) -> None:
     except ZaloError as exc:
         msg.state = "rejected"
         msg.error = exc.code
-        msg.save(update_fields=["state", "error"])
+        batch.save(msg, ("state", "error"))
         state, error = infobip_failure(exc.code)
         infobip_report(msg, state, error, now)
         sms_failover(msg, now)
@@ -463,7 +475,8 @@ def infobip_report(msg: SandboxMessage, state: dict, error: dict, now: datetime,
         result["callbackData"] = webhooks_opt["callbackData"]
     msg.report = result
     msg.report_pulled = False
-    msg.save(update_fields=["report", "report_pulled"])
+    msg.report_waiting = True
+    batch.save(msg, ("report", "report_pulled", "report_waiting"))
     delivery = webhooks_opt.get("delivery") or {}
     if delivery.get("url") and delivery.get("notify", True) is not False:
         webhooks.emit_infobip(delivery["url"], [result])
@@ -499,7 +512,7 @@ def sms_failover(msg: SandboxMessage, now: datetime) -> None:
         infobip_account=msg.infobip_account,
     )
     msg.state = "failover"
-    msg.save(update_fields=["state"])
+    batch.save(msg, ("state",))
     infobip_report(sms, DELIVERED, NO_ERROR, now, channel="SMS")
 
 

@@ -77,6 +77,14 @@ REJECTED_DUPLICATE = status(
     5, "REJECTED", 23, "REJECTED_DUPLICATE_MESSAGE_ID", "Message with this messageId was already sent"
 )
 REJECTED_DESTINATION = status(5, "REJECTED", 52, "REJECTED_DESTINATION", "Invalid destination address")
+REJECTED_PREFIX_MISSING = status(
+    5,
+    "REJECTED",
+    8,
+    "REJECTED_PREFIX_MISSING",
+    "Number prefix missing",
+    "Send the number in international format: country code first (84 for Viet Nam), no leading 0",
+)
 
 NO_ERROR = {
     "groupId": 0,

@@ -7,16 +7,22 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import crypto, engine, runtime
+from sandbox import batch, crypto, engine, runtime
 from sandbox.errors import (
     PENDING_ACCEPTED,
     PENDING_ENROUTE,
     REJECTED_DESTINATION,
     REJECTED_DUPLICATE,
+    REJECTED_PREFIX_MISSING,
     REJECTED_SENDER,
 )
 from sandbox.http import json_response, read_json
-from sandbox.models import SandboxInfobipAccount, SandboxMessage, SandboxOA, SandboxTemplate
+from sandbox.models import (
+    SandboxInfobipAccount,
+    SandboxMessage,
+    SandboxOA,
+    SandboxTemplate,
+)
 from sandbox.zalo_views import OLD_TAGS
 
 UNIT_SECONDS = {"SECONDS": 1, "MINUTES": 60, "HOURS": 3600}
@@ -126,31 +132,24 @@ def _window(value, path, violations):
     for name, point in zip(("from", "to"), points, strict=True):
         if point is None:
             continue
-        hour, minute = (
-            (point.get("hour"), point.get("minute", 0)) if isinstance(point, dict) else (None, None)
-        )
+        # DeliveryTime requires both `hour` and `minute` (Infobip's OpenAPI).
+        hour, minute = (point.get("hour"), point.get("minute")) if isinstance(point, dict) else (None, None)
         if (
             not isinstance(hour, int)
             or not 0 <= hour <= 23
             or not isinstance(minute, int)
             or not 0 <= minute <= 59
         ):
-            violations.append((f"{path}.{name}", "hour must be 0-23 and minute 0-59"))
+            violations.append((f"{path}.{name}", "hour (0-23) and minute (0-59) are both required"))
             return
         minutes.append(hour * 60 + minute)
     if minutes and (minutes[1] - minutes[0]) % 1440 < 60:
         violations.append((path, "from and to must be at least 1 hour apart"))
 
 
-def validate(body, account):
-    """Violations of a send request (property path, message)."""
+def validate_schedule(body: dict) -> list:
+    """Violations of the request-level `options.schedule` (both the Zalo and the SMS API)."""
     violations = []
-    if not isinstance(body, dict):
-        return [("", "request body must be a JSON object")]
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        violations.append(("messages", "must not be empty"))
-        return violations
     schedule = ((body.get("options") or {}).get("schedule")) or {}
     if schedule:
         if "sendAt" in schedule:
@@ -170,6 +169,19 @@ def validate(body, account):
                 )
         if len(str(schedule.get("bulkId", ""))) > 100:
             violations.append(("options.schedule.bulkId", "size must be between 0 and 100"))
+    return violations
+
+
+def validate(body, account):
+    """Violations of a send request (property path, message)."""
+    violations = []
+    if not isinstance(body, dict):
+        return [("", "request body must be a JSON object")]
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        violations.append(("messages", "must not be empty"))
+        return violations
+    violations += validate_schedule(body)
     for i, message in enumerate(messages):
         path = f"messages[{i}]"
         if not isinstance(message, dict):
@@ -217,6 +229,9 @@ def validate(body, account):
                 _period(failover["validityPeriod"], f"{path}.options.smsFailover.validityPeriod", violations)
         if options.get("sendingMode") not in (None, "REGULAR", "OVER_THE_LIMIT", "AUTO"):
             violations.append((f"{path}.options.sendingMode", "must be REGULAR, OVER_THE_LIMIT or AUTO"))
+        reference = options.get("campaignReferenceId")
+        if reference is not None and (not isinstance(reference, str) or len(reference) > 255):
+            violations.append((f"{path}.options.campaignReferenceId", "size must be between 0 and 255"))
         platform = options.get("platform") or {}
         for key in ("entityId", "applicationId"):
             if len(str(platform.get(key) or "")) > 255:
@@ -239,7 +254,6 @@ def send_messages(request, account):
     violations = validate(body, account)
     if violations:
         return api_error(400, "Request cannot be processed.", violations)
-    cfg = runtime.config()
     schedule = ((body.get("options") or {}).get("schedule")) or {}
     bulk_id = str(schedule.get("bulkId") or "") or engine.new_bulk_id()
     now = runtime.now()
@@ -267,29 +281,35 @@ def send_messages(request, account):
                 )
         prepared.append((message, oa, data, options))
     results = []
+    rows: list[list] = []
     position = 0
-    seen = set()
+    wanted = [
+        str(destination.get("messageId") or "")
+        for message, oa, _data, _options in prepared
+        if oa is not None
+        for destination in message["destinations"]
+    ]
     with runtime.WRITE_LOCK, transaction.atomic():
+        # One lookup on the (provider, account, messageId) unique index for the whole request.
+        seen = existing_message_ids(account, "infobip", [m for m in wanted if m])
         for message, oa, data, options in prepared:
             validity = (
                 _period(options["validityPeriod"], "", []) if "validityPeriod" in options else MAX_VALIDITY
             )
+            stored_options = {**options, "webhooks": message.get("webhooks") or {}}
+            template_id = str(message["content"]["templateName"])
+            encrypted = bool(options.get("encrypted"))
             for destination in message["destinations"]:
                 to = str(destination["to"]).strip()
                 message_id = str(destination.get("messageId") or "") or str(uuid.uuid4())
                 if oa is None:
                     results.append(_result(message_id, to, REJECTED_SENDER))
                     continue
-                if not to.isdigit():
-                    results.append(_result(message_id, to, REJECTED_DESTINATION))
+                refusal = destination_refusal(to)
+                if refusal is not None:
+                    results.append(_result(message_id, to, refusal))
                     continue
-                duplicate = (
-                    message_id in seen
-                    or SandboxMessage.objects.filter(
-                        provider="infobip", infobip_account=account, message_id=message_id
-                    ).exists()
-                )
-                if duplicate:
+                if message_id in seen:
                     results.append(_result(message_id, to, REJECTED_DUPLICATE))
                     continue
                 seen.add(message_id)
@@ -298,31 +318,126 @@ def send_messages(request, account):
                     unit = SPEED_UNIT_SECONDS[speed.get("timeUnit", "MINUTE")]
                     send_after = start + timedelta(seconds=(position // speed["amount"]) * unit)
                 position += 1
-                msg = SandboxMessage.objects.create(
-                    provider="infobip",
-                    channel="phone",
-                    oa=oa,
-                    template_id=str(message["content"]["templateName"]),
-                    recipient=engine.normalize_phone(to, cfg) or to,
-                    tracking_id=message_id,
-                    msg_id=engine.new_msg_id(),
-                    message_id=message_id,
-                    bulk_id=bulk_id,
-                    template_data=data,
-                    encrypted=bool(options.get("encrypted")),
-                    accepted=True,
-                    state="scheduled",
-                    accepted_at=now,
-                    send_after=send_after,
-                    expires_at=send_after + timedelta(seconds=validity),
-                    options={**options, "webhooks": message.get("webhooks") or {}},
-                    infobip_account=account,
+                rows.append(
+                    [
+                        "infobip",
+                        "phone",
+                        oa.pk,
+                        template_id,
+                        to,
+                        message_id,
+                        engine.new_msg_id(),
+                        message_id,
+                        bulk_id,
+                        data,
+                        encrypted,
+                        True,
+                        "scheduled",
+                        now,
+                        send_after,
+                        send_after + timedelta(seconds=validity),
+                        stored_options,
+                        account.pk,
+                    ]
                 )
-                engine.schedule(msg, "dispatch", send_after)
                 results.append(
                     _result(message_id, to, PENDING_ACCEPTED if send_after > now else PENDING_ENROUTE)
                 )
+        insert_scheduled(rows)
     return json_response({"bulkId": bulk_id, "messages": results})
+
+
+def existing_message_ids(account, provider: str, ids: list[str]) -> set[str]:
+    found = set()
+    for start in range(0, len(ids), 500):
+        found.update(
+            SandboxMessage.objects.filter(
+                provider=provider, infobip_account=account, message_id__in=ids[start : start + 500]
+            ).values_list("message_id", flat=True)
+        )
+    return found
+
+
+SCHEDULED_FIELDS = (
+    "provider",
+    "channel",
+    "oa",
+    "template_id",
+    "recipient",
+    "tracking_id",
+    "msg_id",
+    "message_id",
+    "bulk_id",
+    "template_data",
+    "encrypted",
+    "accepted",
+    "state",
+    "accepted_at",
+    "send_after",
+    "expires_at",
+    "options",
+    "infobip_account",
+)
+SCHEDULED_DEFAULTS = {
+    "mode": "",
+    "sent_to_user": False,
+    "error": 0,
+    "box": "",
+    "report_pulled": False,
+    "report_waiting": False,
+}
+
+
+def insert_scheduled(rows: list[list]) -> None:
+    """Write accepted messages in state `scheduled` (one INSERT for the whole request); the worker
+    picks them up by their `send_after` (no event rows)."""
+    if not rows:
+        return
+    extra = tuple(SCHEDULED_DEFAULTS)
+    tail = [SCHEDULED_DEFAULTS[name] for name in extra]
+    batch.insert_rows(SandboxMessage, SCHEDULED_FIELDS + extra, [row + tail for row in rows])
+    runtime.WAKE.set()
+
+
+def destination_refusal(to: str):
+    """The per-destination status of a `to` Infobip refuses: digits only, international form (a
+    Vietnamese number as 84…, never the local 0…; a Zalo user id is digits too)."""
+    if not to.isdigit() or len(to) > 64:
+        return REJECTED_DESTINATION
+    if to.startswith("0"):
+        return REJECTED_PREFIX_MISSING
+    return None
+
+
+# Infobip's ButtonType enum (zalo-openapi.json), in the order of Zalo's numeric button types 1-13
+# (the mapping by position is a sandbox choice, as for the parameter types, provider-apis.md §1.12.5).
+BUTTON_TYPES = (
+    "GO_TO_COMPANY_PAGE",
+    "MAKE_PHONE_CALL",
+    "GO_TO_OA_INFORMATION_PAGE",
+    "GO_TO_ZALO_MINI_APP",
+    "GO_TO_COMPANY_APPLICATION_PAGE",
+    "GO_TO_ANOTHER_WEBSITE_OR_MINI_APP",
+    "GO_TO_ANOTHER_APPLICATION",
+    "GO_TO_OA_POST",
+    "COPY",
+    "PAY_NOW",
+    "SEE_DETAILS",
+    "GO_TO_ELECTRONIC_INVOICE_LOOKUP_PAGE",
+    "GO_TO_LANDING_PAGE_APP_DOWNLOAD",
+)
+
+
+def infobip_button(button: dict) -> dict:
+    """A template button as Infobip lists it: `type` is one of Infobip's ButtonType names."""
+    kind = button.get("type")
+    if isinstance(kind, str) and kind.isdigit():
+        kind = int(kind)
+    if isinstance(kind, int) and not isinstance(kind, bool) and 1 <= kind <= len(BUTTON_TYPES):
+        kind = BUTTON_TYPES[kind - 1]
+    elif kind not in BUTTON_TYPES:
+        kind = "GO_TO_COMPANY_PAGE"
+    return {"type": kind, "title": button.get("title", ""), "content": button.get("content", "")}
 
 
 def _result(message_id, to, status):
@@ -399,15 +514,15 @@ def reports(request, account):
     except ValueError:
         limit = 50
     with runtime.WRITE_LOCK, transaction.atomic():
-        rows = SandboxMessage.objects.filter(
-            provider="infobip", infobip_account=account, report__isnull=False, report_pulled=False
-        )
+        rows = SandboxMessage.objects.filter(provider="infobip", infobip_account=account, report_waiting=True)
         if request.GET.get("bulkId"):
             rows = rows.filter(bulk_id=request.GET["bulkId"])
         if request.GET.get("messageId"):
             rows = rows.filter(message_id=request.GET["messageId"])
         picked = list(rows.order_by("id")[:limit])
-        SandboxMessage.objects.filter(pk__in=[m.pk for m in picked]).update(report_pulled=True)
+        SandboxMessage.objects.filter(pk__in=[m.pk for m in picked]).update(
+            report_pulled=True, report_waiting=False
+        )
     return json_response({"results": [m.report for m in picked]})
 
 
@@ -464,7 +579,7 @@ def template(request, account, sender, template_name):
                 }
                 for p in t.params
             ],
-            "templateButtons": t.buttons,
+            "templateButtons": [infobip_button(b) for b in t.buttons],
             "previewUrl": f"https://sandbox.invalid/znspreview/{t.template_id}",
             "templateTag": OLD_TAGS.get(t.tag, "TRANSACTION"),
         }
@@ -479,15 +594,24 @@ def quota_view(request, account, sender):
     if oa is None:
         return api_error(404, "Sender not found", code="E404")
     data = quota_data(oa)
+    # Infobip types every field int64 (QuotaInfo): never null. Where Zalo's own answer has null
+    # (no limit, no monthly promotion quota) the sandbox answers UNRESTRICTED (a sandbox choice).
     return json_response(
         {
-            "dailyQuota": data["dailyQuota"],
-            "remainingDailyQuota": data["remainingQuota"],
-            "monthlyPromotionQuota": data["monthlyPromotionQuota"],
-            "remainingMonthlyPromotionQuota": data["remainingMonthlyPromotionQuota"],
-            "estimatedNextMonthPromotionQuota": data["estimatedNextMonthPromotionQuota"],
+            "dailyQuota": _quota_int(data["dailyQuota"]),
+            "remainingDailyQuota": _quota_int(data["remainingQuota"]),
+            "monthlyPromotionQuota": _quota_int(data["monthlyPromotionQuota"]),
+            "remainingMonthlyPromotionQuota": _quota_int(data["remainingMonthlyPromotionQuota"]),
+            "estimatedNextMonthPromotionQuota": _quota_int(data["estimatedNextMonthPromotionQuota"]),
         }
     )
+
+
+UNRESTRICTED = 2**31 - 1
+
+
+def _quota_int(value) -> int:
+    return UNRESTRICTED if value is None else int(value)
 
 
 @infobip_api(methods=("GET", "POST"))

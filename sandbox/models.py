@@ -174,12 +174,34 @@ class SandboxMessage(models.Model):
     options = models.JSONField(default=dict)  # Infobip options, webhooks, callbackData, smsFailover…
     report = models.JSONField(null=True)  # the latest Infobip delivery report
     report_pulled = models.BooleanField(default=False)
+    report_waiting = models.BooleanField(default=False)  # a report not yet fetched from /reports
     infobip_account = models.ForeignKey(SandboxInfobipAccount, null=True, on_delete=models.SET_NULL)
 
     class Meta:
         indexes = [
             models.Index(fields=["oa", "recipient", "tag", "sent_at"], name="sandbox_msg_caps"),
             models.Index(fields=["tracking_id"], name="sandbox_msg_tracking"),
+            models.Index(fields=["template_id", "sent_at"], name="sandbox_msg_template_sent"),
+            # Infobip messages waiting for their send time are picked up by the worker from here.
+            models.Index(
+                fields=["send_after", "id"],
+                condition=models.Q(state="scheduled"),
+                name="sandbox_msg_scheduled",
+            ),
+            models.Index(
+                fields=["infobip_account", "id"],
+                condition=models.Q(report_waiting=True),
+                name="sandbox_msg_report_waiting",
+            ),
+        ]
+        constraints = [
+            # Infobip refuses a messageId it already has (REJECTED_DUPLICATE_MESSAGE_ID): one index
+            # lookup per request instead of a scan of the account's ledger.
+            models.UniqueConstraint(
+                fields=["provider", "infobip_account", "message_id"],
+                condition=~models.Q(message_id=""),
+                name="sandbox_one_message_id",
+            ),
         ]
 
     def __str__(self):

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db.models import F
 
 from quotas import policy_data, rules
+from sandbox import batch
 from sandbox.models import SandboxDailyStat, SandboxMessage, SandboxOA
 from zalo_admin.lib import dates
 
@@ -85,9 +86,20 @@ def state(oa: SandboxOA, now: datetime) -> QuotaState:
         json.dumps(oa.policy_overrides, sort_keys=True),
         str(oa.initial_limit),
     )
-    sent_today, marketing_today = SandboxDailyStat.objects.filter(oa=oa, day=today).values_list(
-        "sent", "sent_tag3"
-    ).first() or (0, 0)
+    pending = batch.current()
+    read = pending.sent_read.get((oa.pk, today)) if pending is not None else None
+    if read is None:
+        read = SandboxDailyStat.objects.filter(oa=oa, day=today).values_list("sent", "sent_tag3").first() or (
+            0,
+            0,
+        )
+        if pending is not None:
+            pending.sent_read[(oa.pk, today)] = read
+    sent_today, marketing_today = read
+    if pending is not None:  # sends of the worker's batch not written yet
+        extra_sent, extra_marketing = pending.pending_sends(oa.pk, today)
+        sent_today += extra_sent
+        marketing_today += extra_marketing
     with _cache_lock:
         cached = _cache.get(key)
     if cached is None:
@@ -162,9 +174,11 @@ def recipient_marketing_counts(oa: SandboxOA, recipient: str, today: date) -> tu
 
 
 def record_send(oa: SandboxOA, tag: int, now: datetime) -> None:
-    day = dates.vietnam_day(now)
-    field = {1: "sent_tag1", 2: "sent_tag2", 3: "sent_tag3"}.get(tag, "sent_tag1")
-    counters = {"sent": F("sent") + 1, field: F(field) + 1}
+    batch.count_send(oa, tag, dates.vietnam_day(now))
+
+
+def increment(oa: SandboxOA, day: date, counts: dict[str, int]) -> None:
+    counters = {name: F(name) + n for name, n in counts.items()}
     if not SandboxDailyStat.objects.filter(oa=oa, day=day).update(**counters):
         _stat(oa, day)
         SandboxDailyStat.objects.filter(oa=oa, day=day).update(**counters)

@@ -5,6 +5,7 @@ from django.urls import path, re_path
 from sandbox import admin_views as admin
 from sandbox import infobip_views as infobip
 from sandbox import oauth_views as oauth
+from sandbox import sms_views as sms
 from sandbox import zalo_views as zalo
 from sandbox.http import json_response
 
@@ -44,6 +45,10 @@ infobip_urls = [
     path("infobip/zalo/1/sender/<str:sender>/templates/<str:template_name>", infobip.template),
     path("infobip/zalo/1/sender/<str:sender>/quota", infobip.quota_view),
     path("infobip/zalo/1/sender/<str:sender>/public-key", infobip.public_key),
+    # Infobip SMS API v3 (SMS failover of Zalo-direct OAs)
+    path("infobip/sms/3/messages", sms.send_sms),
+    path("infobip/sms/3/reports", sms.reports),
+    path("infobip/sms/3/logs", sms.logs),
 ]
 
 admin_urls = [

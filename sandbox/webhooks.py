@@ -54,24 +54,39 @@ def emit_infobip(url: str, results: list[dict], kind: str = "delivery_report", *
 
 
 def _queue(provider, kind, url, body, headers) -> SandboxWebhook:
+    from sandbox import batch
+
     now = runtime.real_now()
-    hook = SandboxWebhook.objects.create(
+    hook = SandboxWebhook(
         provider=provider, kind=kind, url=url, body=body, headers=headers, next_attempt_at=now, created_at=now
     )
+    batch.queue_webhook(hook)  # written now, or with the worker's batch
+    return hook
+
+
+def insert(hooks: list[SandboxWebhook]) -> None:
+    """Write queued webhooks (one INSERT), then the configured share of duplicates."""
+    SandboxWebhook.objects.bulk_create(hooks, batch_size=500)
     rate = float(runtime.config().get("duplicate_webhook_rate") or 0)
-    if rate > 0 and _unit(f"dup:{hook.pk}:{runtime.config()['people_seed']}") < rate:
-        SandboxWebhook.objects.create(
-            provider=provider,
-            kind=kind,
-            url=url,
-            body=body,
-            headers=headers,
-            next_attempt_at=now,
-            created_at=now,
-            duplicate_of=hook,
+    if rate > 0:
+        seed = runtime.config()["people_seed"]
+        SandboxWebhook.objects.bulk_create(
+            [
+                SandboxWebhook(
+                    provider=hook.provider,
+                    kind=hook.kind,
+                    url=hook.url,
+                    body=hook.body,
+                    headers=hook.headers,
+                    next_attempt_at=hook.next_attempt_at,
+                    created_at=hook.created_at,
+                    duplicate_of=hook,
+                )
+                for hook in hooks
+                if _unit(f"dup:{hook.pk}:{seed}") < rate
+            ]
         )
     runtime.WAKE.set()
-    return hook
 
 
 def _unit(text: str) -> float:
@@ -108,7 +123,15 @@ def post(hook_id: int, url: str, body: str, headers: dict, attempts: int, provid
     return {"at": started.isoformat(), "status": code, "error": error, "num_retry": attempts}
 
 
-def record(hook: SandboxWebhook, outcome: dict) -> None:
+def combine(bodies: list[str]) -> str:
+    """One Infobip report body whose `results` are those of every body (in order)."""
+    results = []
+    for body in bodies:
+        results.extend(json.loads(body)["results"])
+    return json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":"))
+
+
+def record(hook: SandboxWebhook, outcome: dict, save: bool = True) -> None:
     hook.attempts += 1
     hook.history = [*hook.history, outcome]
     if outcome["status"] == 200:
@@ -121,4 +144,5 @@ def record(hook: SandboxWebhook, outcome: dict) -> None:
             hook.next_attempt_at = None
         else:
             hook.next_attempt_at = runtime.real_now() + timedelta(seconds=delay)
-    hook.save(update_fields=["attempts", "history", "state", "next_attempt_at"])
+    if save:
+        hook.save(update_fields=["attempts", "history", "state", "next_attempt_at"])

@@ -8,12 +8,15 @@ from datetime import timedelta
 
 from django.db import close_old_connections, transaction
 
-from sandbox import engine, quota, runtime, webhooks
-from sandbox.models import SandboxEvent, SandboxOA, SandboxWebhook
+from sandbox import batch, engine, quota, runtime, webhooks
+from sandbox.models import SandboxEvent, SandboxMessage, SandboxOA, SandboxWebhook
 
 log = logging.getLogger(__name__)
 
 TICK_LOCK = threading.Lock()
+EVENT_BATCH = 500  # due events handled in one transaction, their writes flushed set-based
+WEBHOOK_BATCH = 1000
+REPORTS_PER_POST = 100
 DRAIN_HORIZON = 0.5  # seconds
 TICK_PAUSE = 0.02
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sandbox-webhook")
@@ -23,55 +26,90 @@ _last_quota_check = 0.0
 _started = False
 
 
-def run_events(limit=50) -> int:
+def run_events(limit=EVENT_BATCH) -> int:
+    """Due simulation events, then Infobip messages due for dispatch, in one transaction and batch."""
     now = runtime.now()
-    with runtime.WRITE_LOCK, transaction.atomic():
+    with runtime.WRITE_LOCK, transaction.atomic(), batch.batch():
         events = list(
-            SandboxEvent.objects.select_related(
-                "message", "message__oa", "message__oa__app", "message__infobip_account"
-            )
+            SandboxEvent.objects.select_related("message")
             .filter(done=False, due_at__lte=now)
             .order_by("due_at", "id")[:limit]
         )
         shared = {}  # events of one message in one batch must see each other's changes
         for event in events:
-            event.message = shared.setdefault(event.message_id, event.message)
+            event.message = shared.setdefault(event.message_id, _attach(event.message))
             try:
-                with transaction.atomic():
-                    engine.run_event(event, now)
+                engine.run_event(event, now)
             except Exception:
                 log.exception("sandbox event %s failed", event.pk)
-        SandboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(done=True)
-    return len(events)
+        if events:
+            SandboxEvent.objects.filter(pk__in=[event.pk for event in events]).delete()
+        due = list(
+            SandboxMessage.objects.filter(state="scheduled", send_after__lte=now)
+            .exclude(pk__in=list(shared))
+            .order_by("send_after", "id")[: max(0, limit - len(events))]
+        )
+        for msg in due:
+            try:
+                engine.dispatch(_attach(msg), now)
+            except Exception:
+                log.exception("sandbox dispatch of message %s failed", msg.pk)
+    return len(events) + len(due)
 
 
-def send_webhooks(limit=100) -> int:
+def _attach(msg: SandboxMessage) -> SandboxMessage:
+    """The batch's shared OA (with its app) and Infobip account instances on a message."""
+    if msg.oa_id is not None:
+        msg.oa = batch.oa_instance(msg.oa_id)
+    if msg.infobip_account_id is not None:
+        msg.infobip_account = batch.account_instance(msg.infobip_account_id)
+    return msg
+
+
+def send_webhooks(limit=WEBHOOK_BATCH) -> int:
+    """Start the due webhooks: one POST per Zalo event; Infobip delivery reports due for one URL go
+    together, up to REPORTS_PER_POST results in one body (Infobip's `results` array)."""
     now = runtime.real_now()
     with runtime.WRITE_LOCK, transaction.atomic():
         due = list(
             SandboxWebhook.objects.filter(state="pending", next_attempt_at__lte=now).order_by("id")[:limit]
         )
         SandboxWebhook.objects.filter(pk__in=[h.pk for h in due]).update(state="sending")
+    groups: list[list[SandboxWebhook]] = []
+    open_groups: dict[str, list[SandboxWebhook]] = {}
     for hook in due:
+        if hook.provider == "infobip" and hook.kind == "delivery_report" and hook.duplicate_of_id is None:
+            group = open_groups.get(hook.url)
+            if group is None or len(group) >= REPORTS_PER_POST:
+                group = open_groups[hook.url] = []
+                groups.append(group)
+            group.append(hook)
+        else:
+            groups.append([hook])
+    for group in groups:
+        ids = [hook.pk for hook in group]
         with _in_flight_lock:
-            _in_flight.add(hook.pk)
-        _pool.submit(_deliver, hook.pk, hook.url, hook.body, hook.headers, hook.attempts, hook.provider)
+            _in_flight.update(ids)
+        first = group[0]
+        body = first.body if len(group) == 1 else webhooks.combine([hook.body for hook in group])
+        _pool.submit(_deliver, ids, first.url, body, first.headers, first.attempts, first.provider)
     return len(due)
 
 
-def _deliver(hook_id, url, body, headers, attempts, provider):
+def _deliver(hook_ids, url, body, headers, attempts, provider):
     try:
-        outcome = webhooks.post(hook_id, url, body, headers, attempts, provider)
+        outcome = webhooks.post(hook_ids[0], url, body, headers, attempts, provider)
         with runtime.WRITE_LOCK, transaction.atomic():
-            hook = SandboxWebhook.objects.filter(pk=hook_id).first()
-            if hook is not None:  # None: a reset wiped it while it was in flight
+            hooks = list(SandboxWebhook.objects.filter(pk__in=hook_ids))  # a reset may have wiped them
+            for hook in hooks:
                 hook.state = "pending"
-                webhooks.record(hook, outcome)
+                webhooks.record(hook, outcome, save=False)
+            batch.update_rows(SandboxWebhook, hooks, ("attempts", "history", "state", "next_attempt_at"))
     except Exception:
-        log.exception("webhook %s failed", hook_id)
+        log.exception("webhook %s failed", hook_ids)
     finally:
         with _in_flight_lock:
-            _in_flight.discard(hook_id)
+            _in_flight.difference_update(hook_ids)
         runtime.WAKE.set()
         close_old_connections()
 
@@ -84,7 +122,10 @@ def check_quota_changes() -> None:
         if oa.notified_limit.get("value", "unset") == limit:
             continue
         with runtime.WRITE_LOCK, transaction.atomic():
-            previous = oa.notified_limit
+            # Read again under the lock: an earlier tick (or an admin save) may have changed it.
+            previous = SandboxOA.objects.filter(pk=oa.pk).values_list("notified_limit", flat=True).first()
+            if previous is None or previous.get("value", "unset") == limit:
+                continue
             oa.notified_limit = {"value": limit}
             oa.save(update_fields=["notified_limit"])
             if "value" in previous:
@@ -105,8 +146,13 @@ def _str(value):
 
 def tick(force_quota_check: bool = False) -> int:
     global _last_quota_check
+    started = time.monotonic()
     with TICK_LOCK:
-        work = run_events() + send_webhooks()
+        work = last = run_events()
+        while last >= EVENT_BATCH and time.monotonic() - started < 0.2:
+            last = run_events()  # a backlog: several batches before the webhooks of this tick
+            work += last
+        work += send_webhooks()
         if force_quota_check or time.monotonic() - _last_quota_check > 0.5:
             _last_quota_check = time.monotonic()
             check_quota_changes()
@@ -121,6 +167,8 @@ def busy() -> bool:
     # With a flowing clock, work due within the horizon counts too (simulated delays of a few ms).
     horizon = timedelta(0) if runtime.config().get("clock_fixed") else timedelta(seconds=DRAIN_HORIZON)
     if SandboxEvent.objects.filter(done=False, due_at__lte=runtime.now() + horizon).exists():
+        return True
+    if SandboxMessage.objects.filter(state="scheduled", send_after__lte=runtime.now() + horizon).exists():
         return True
     return SandboxWebhook.objects.filter(
         state__in=("pending", "sending"),

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.views.decorators.csrf import csrf_exempt
 
 from quotas import rules
-from sandbox import crypto, engine, quota, runtime
+from sandbox import batch, crypto, engine, quota, runtime
 from sandbox.errors import ZaloError
 from sandbox.http import json_response, read_json
 from sandbox.models import SandboxMessage, SandboxOA, SandboxTemplate, SandboxToken
@@ -73,10 +73,11 @@ def _body(request) -> dict:
 
 
 def _tracking_id(body) -> str:
+    """Zalo requires `tracking_id` on template sends (provider-apis.md §1.3), at most 48 characters."""
     value = body.get("tracking_id")
-    if value is None:
-        return ""
-    if not isinstance(value, str | int) or len(str(value)) > 48:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ZaloError(-132, "tracking_id is required (max 48 characters)")
+    if not isinstance(value, str | int) or isinstance(value, bool) or len(str(value)) > 48:
         raise ZaloError(-132, "tracking_id is invalid (max 48 characters)")
     return str(value)
 
@@ -86,9 +87,10 @@ def _send(oa: SandboxOA, *, channel, recipient, body, template_data, encrypted=F
     cfg = runtime.config()
     tracking_id = _tracking_id(body) if channel != "uid" else ""
     failure = None
-    with runtime.WRITE_LOCK, transaction.atomic():
+    with runtime.WRITE_LOCK, transaction.atomic(), batch.batch():
         now = runtime.now()
-        oa = SandboxOA.objects.select_related("app").get(pk=oa.pk)
+        # The OA's settings come with the (cached) token; its balance is read fresh under the lock.
+        oa.balance = SandboxOA.objects.filter(pk=oa.pk).values_list("balance", flat=True).get()
         msg = SandboxMessage(
             provider="zalo",
             channel=channel,

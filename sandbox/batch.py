@@ -1,0 +1,257 @@
+"""Set-based writes for the simulation: one batch of events, flushed in a few statements.
+
+The background worker runs a few hundred due events at a time. Each handler in `sandbox.engine`
+describes its writes through this module (`save`, `schedule`, `count_send`, `charge`, `queue_webhook`);
+inside `batch()` they are collected and written at the end (or at an explicit `flush()`) with one
+statement per kind: executemany UPDATEs, bulk INSERTs, one counter UPDATE per OA and day. Outside a
+batch every call writes at once, as before. The caller holds runtime.WRITE_LOCK inside a transaction,
+so nothing else writes in between and the in-memory counters below are the truth until the flush.
+"""
+
+import contextlib
+import threading
+from collections import defaultdict
+
+from django.db import connection
+
+_local = threading.local()
+
+
+class Batch:
+    def __init__(self):
+        self.dirty: dict[int, tuple[object, set[str]]] = {}  # message pk -> (message, fields)
+        self.events: list = []
+        self.webhooks: list = []
+        self.sends: dict[tuple[int, object], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.charges: dict[int, int] = defaultdict(int)
+        self.oas: dict[int, object] = {}  # one instance per OA: its balance is tracked in memory
+        self.templates: dict[tuple[int, str], object] = {}  # templates to re-evaluate at the end
+        self.sent_read: dict[tuple[int, object], tuple[int, int]] = {}  # daily counts read this batch
+        self.accounts: dict[int, object] = {}
+
+    def pending_sends(self, oa_pk: int, day) -> tuple[int, int]:
+        counts = self.sends.get((oa_pk, day))
+        return (counts["sent"], counts["sent_tag3"]) if counts else (0, 0)
+
+    def flush(self) -> None:
+        from sandbox import webhooks
+        from sandbox.models import SandboxDailyStat, SandboxEvent, SandboxMessage, SandboxOA
+
+        if self.dirty:
+            by_fields: dict[tuple[str, ...], list] = defaultdict(list)
+            for msg, fields in self.dirty.values():
+                by_fields[tuple(sorted(fields))].append(msg)
+            for fields, rows in by_fields.items():
+                update_rows(SandboxMessage, rows, fields)
+            self.dirty = {}
+        if self.sends:
+            stats = connection.ops.quote_name(SandboxDailyStat._meta.db_table)
+            columns = ("sent", "sent_tag1", "sent_tag2", "sent_tag3")
+            sets = ", ".join(f"{name} = {name} + %s" for name in columns)
+            day_field = SandboxDailyStat._meta.get_field("day")
+            for (oa_pk, day), counts in self.sends.items():
+                values = [counts.get(name, 0) for name in columns]
+                day_value = day_field.get_db_prep_save(day, connection)
+                sql = f"UPDATE {stats} SET {sets} WHERE oa_id = %s AND day = %s"  # noqa: S608
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, [*values, oa_pk, day_value])
+                    updated = cursor.rowcount
+                if not updated:
+                    SandboxDailyStat.objects.get_or_create(
+                        oa_id=oa_pk, day=day, defaults={"bad_by_hour": [0] * 24}
+                    )
+                    with connection.cursor() as cursor:
+                        cursor.execute(sql, [*values, oa_pk, day_value])
+            self.sends = defaultdict(lambda: defaultdict(int))
+            self.sent_read = {}
+        if self.charges:
+            table = connection.ops.quote_name(SandboxOA._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {table} SET balance = balance - %s WHERE id = %s",  # noqa: S608
+                    [[amount, oa_pk] for oa_pk, amount in self.charges.items()],
+                )
+            self.charges = defaultdict(int)
+        if self.events:
+            insert_rows(
+                SandboxEvent,
+                ("kind", "message", "due_at", "done"),
+                [[e.kind, e.message_id, e.due_at, False] for e in self.events],
+            )
+            self.events = []
+        if self.webhooks:
+            hooks, self.webhooks = self.webhooks, []
+            webhooks.insert(hooks)
+
+
+def current() -> Batch | None:
+    return getattr(_local, "batch", None)
+
+
+@contextlib.contextmanager
+def batch():
+    """Collect the writes of the block and flush them at its end (nested blocks join the outer one)."""
+    outer = current()
+    if outer is not None:
+        yield outer
+        return
+    _local.batch = Batch()
+    try:
+        yield _local.batch
+        pending = _local.batch
+        pending.flush()
+        if pending.templates:
+            from sandbox import engine
+
+            templates, pending.templates = pending.templates, {}
+            _local.batch = None  # quality reads the flushed ledger and writes at once (rare)
+            for oa, template_id, now in templates.values():
+                engine.evaluate_template_quality(oa, template_id, now)
+    finally:
+        _local.batch = None
+
+
+def flush() -> None:
+    pending = current()
+    if pending is not None:
+        pending.flush()
+
+
+def insert_rows(model, fields: tuple[str, ...], rows: list[list]) -> None:
+    """INSERT rows (lists of Python values in `fields` order) as one executemany, without model
+    instances; a value repeated across rows (the same dict, datetime…) is converted once."""
+    if not rows:
+        return
+    meta = model._meta
+    concrete = [meta.get_field(name) for name in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in concrete)
+    marks = ", ".join(["%s"] * len(concrete))
+    sql = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    memo: dict = {}
+    params = []
+    for row in rows:
+        out = []
+        for index, (f, value) in enumerate(zip(concrete, row, strict=True)):
+            key = (index, id(value)) if isinstance(value, dict | list) else (index, value)
+            prepared = memo.get(key, memo)
+            if prepared is memo:
+                prepared = memo[key] = f.get_db_prep_save(value, connection)
+            out.append(prepared)
+        params.append(out)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def update_rows(model, rows: list, fields) -> None:
+    """UPDATE model SET f… = values of each row WHERE id = row.pk, as one executemany."""
+    if not rows:
+        return
+    meta = model._meta
+    concrete = [meta.get_field(name) for name in fields]
+    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in concrete)
+    sql = f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {sets} WHERE id = %s"  # noqa: S608
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in concrete] + [row.pk] for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+# --- the calls the engine makes ----------------------------------------------------------------------
+
+
+def save(msg, fields) -> None:
+    pending = current()
+    if pending is None or msg.pk is None:
+        msg.save(update_fields=list(fields) if msg.pk is not None else None)
+        return
+    entry = pending.dirty.get(msg.pk)
+    if entry is None:
+        pending.dirty[msg.pk] = (msg, set(fields))
+    else:
+        entry[1].update(fields)
+
+
+def schedule(msg, kind: str, due_at) -> None:
+    from sandbox import runtime
+    from sandbox.models import SandboxEvent
+
+    event = SandboxEvent(kind=kind, message=msg, due_at=due_at)
+    pending = current()
+    if pending is None:
+        event.save()
+    else:
+        pending.events.append(event)
+    runtime.WAKE.set()
+
+
+def count_send(oa, tag: int, day) -> None:
+    from sandbox import quota
+
+    field = {1: "sent_tag1", 2: "sent_tag2", 3: "sent_tag3"}.get(tag, "sent_tag1")
+    pending = current()
+    if pending is None:
+        quota.increment(oa, day, {"sent": 1, field: 1})
+        return
+    counts = pending.sends[(oa.pk, day)]
+    counts["sent"] += 1
+    counts[field] += 1
+
+
+def charge(oa, amount: int) -> None:
+    from django.db.models import F
+
+    from sandbox.models import SandboxOA
+
+    oa.balance -= amount
+    pending = current()
+    if pending is None:
+        SandboxOA.objects.filter(pk=oa.pk).update(balance=F("balance") - amount)
+    else:
+        pending.charges[oa.pk] += amount
+
+
+def queue_webhook(hook) -> None:
+    from sandbox import webhooks
+
+    pending = current()
+    if pending is None:
+        webhooks.insert([hook])
+    else:
+        pending.webhooks.append(hook)
+
+
+def account_instance(account_pk: int | None):
+    from sandbox.models import SandboxInfobipAccount
+
+    if account_pk is None:
+        return None
+    pending = current()
+    if pending is None:
+        return SandboxInfobipAccount.objects.get(pk=account_pk)
+    account = pending.accounts.get(account_pk)
+    if account is None:
+        account = pending.accounts[account_pk] = SandboxInfobipAccount.objects.get(pk=account_pk)
+    return account
+
+
+def oa_instance(oa_pk: int):
+    """The batch's one instance of an OA (fresh from the database at first use)."""
+    from sandbox.models import SandboxOA
+
+    pending = current()
+    if pending is None:
+        return SandboxOA.objects.select_related("app").get(pk=oa_pk)
+    oa = pending.oas.get(oa_pk)
+    if oa is None:
+        oa = pending.oas[oa_pk] = SandboxOA.objects.select_related("app").get(pk=oa_pk)
+    return oa
+
+
+def evaluate_template_later(oa, template_id: str, now) -> bool:
+    """In a batch, a template's quality is evaluated once at its end (True); else False."""
+    pending = current()
+    if pending is None:
+        return False
+    pending.templates[(oa.pk, template_id)] = (oa, template_id, now)
+    return True
