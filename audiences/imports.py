@@ -29,10 +29,13 @@ API (views call the first four; `audiences.jobs.run_contact_import` calls `run_i
 How the job works: the file is streamed (memory stays flat), each row's phone parsed with
 `parse_vietnamese_mobile`; a refused row becomes an `ImportRejection` (line number in the file, the
 row's first 200 characters, the parser's reason code and message). Good rows go into a per-import
-staging table `audiences_import_stage_<id>` (UNLOGGED, filled with COPY on PostgreSQL; executemany on
-SQLite) in chunks of `CHUNK_ROWS`; each chunk, its rejections and the progress counters commit
-together, so an interrupted job resumes after the last committed chunk. Contacts are untouched until
-the merge, ONE transaction that:
+staging table `audiences_import_stage_<id>` (UNLOGGED and without index, filled with COPY on
+PostgreSQL; executemany on SQLite) as text: line, phone, name and one column per mapped attribute,
+the attributes JSON being built by the merge. Chunks of `CHUNK_ROWS` records: each chunk, its
+rejections and the progress counters commit together (asynchronously: a server crash that loses
+the last ones also empties the UNLOGGED stage, and the job then starts the file again), so an
+interrupted job resumes after the last committed chunk. Contacts are untouched until the merge,
+ONE transaction that:
 
 1. upserts the contacts, one per phone, the file's LAST row of a phone winning within the file:
    a new phone is created (source: this import); an existing contact keeps its name unless the
@@ -43,6 +46,8 @@ the merge, ONE transaction that:
    current consent for that purpose is a withdrawal: a file never overrides a recorded withdrawal;
 3. marks the import done and writes the audit entry.
 
+On PostgreSQL 1 and 2 are one statement (the upsert's RETURNING ids feed the grants).
+
 So a crash, SIGKILL or cancel before the merge leaves every contact and the ledger as they were.
 PostgreSQL: a session advisory lock (held by the running job's connection, released by the server
 when that connection dies) tells a live worker from a dead one. SQLite (`make run`, one process) has
@@ -52,10 +57,10 @@ no such lock: a "running" import found by a new run is taken as interrupted.
 import codecs
 import csv
 import hashlib
-import json
 import os
 import uuid
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
@@ -440,15 +445,19 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-_STAGE_COLUMNS = "line integer NOT NULL, phone varchar(11) NOT NULL, name text NOT NULL, attributes"
+def _stage_columns(attribute_count: int) -> str:
+    """The stage holds the parsed row as text: line, phone, name and one column per mapped attribute
+    (a0, a1, …; stripped, "" when empty). The merge builds the attributes JSON."""
+    return ", ".join(
+        ["line integer NOT NULL", "phone varchar(11) NOT NULL", "name text NOT NULL"]
+        + [f"a{index} text NOT NULL" for index in range(attribute_count)]
+    )
 
 
-def _create_stage(table: str) -> None:
+def _create_stage(table: str, attribute_count: int) -> None:
+    unlogged = "UNLOGGED " if _postgres() else ""  # no WAL, no index: the merge reads it once
     with connection.cursor() as cursor:
-        if _postgres():
-            cursor.execute(f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ({_STAGE_COLUMNS} jsonb NOT NULL)")
-        else:
-            cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_STAGE_COLUMNS} text NOT NULL)")
+        cursor.execute(f"CREATE {unlogged}TABLE IF NOT EXISTS {table} ({_stage_columns(attribute_count)})")
 
 
 def _drop_stage(table: str) -> None:
@@ -465,15 +474,17 @@ def _stage_count(table: str) -> int:
 def _write_stage(table: str, rows: list[tuple]) -> None:
     if not rows:
         return
+    columns = ", ".join(["line", "phone", "name"] + [f"a{index}" for index in range(len(rows[0]) - 3)])
     with connection.cursor() as cursor:
         if _postgres():
             # Nothing else may run on this connection while the COPY block is open.
-            with cursor.copy(f"COPY {table} (line, phone, name, attributes) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                write_row = copy.write_row
                 for row in rows:
-                    copy.write_row(row)
+                    write_row(row)
         else:
-            insert = f"INSERT INTO {table} (line, phone, name, attributes) VALUES (%s, %s, %s, %s)"  # noqa: S608
-            cursor.executemany(insert, rows)
+            marks = ", ".join(["%s"] * len(rows[0]))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
 
 
 def _try_lock(import_id: int) -> bool:
@@ -552,12 +563,13 @@ def _run_locked(import_id: int) -> str:
     row = claimed
     table = _stage_name(row.pk)
     try:
-        _create_stage(table)
+        attribute_count = len(row.mapping.get("attributes", []))
+        _create_stage(table, attribute_count)
         if _stage_count(table) != row.rows_done - row.rows_rejected - row.rows_blank:
             # The stage does not match the committed progress (e.g. a server crash emptied the
             # UNLOGGED table): start the file again.
             _drop_stage(table)
-            _create_stage(table)
+            _create_stage(table, attribute_count)
             with transaction.atomic():
                 ImportRejection.objects.filter(contact_import=row).delete()
                 row.rows_done = row.rows_rejected = row.rows_blank = 0
@@ -605,52 +617,81 @@ def _read_file(row: ContactImport, table: str) -> bool:
     header = list(row.header)
     phone_at = header.index(mapping["phone"])
     name_at = header.index(mapping["name"]) if mapping.get("name") else None
-    attribute_at = [(column, header.index(column)) for column in mapping.get("attributes", [])]
+    attribute_at = [header.index(column) for column in mapping.get("attributes", [])]
     width = len(header)
-    resume_after = row.rows_done  # data records already committed
+    seen = row.rows_done  # data records already committed
     blank = row.rows_blank
-    staged, rejected, seen = [], [], 0
+    parse = parse_vietnamese_mobile
     with open(row.file_path, encoding=row.encoding, newline="") as text:
         reader = csv.reader(text, delimiter=row.delimiter)
         next((record for record in reader if record), None)  # the header
-        for record in reader:
-            seen += 1
-            if seen <= resume_after:
-                continue
-            line = reader.line_num
-            if not record or not any(cell.strip() for cell in record):
-                blank += 1
-            else:
-                if len(record) < width:
-                    record = record + [""] * (width - len(record))
+        for _skipped in islice(reader, seen):
+            pass
+        while True:
+            staged, rejected, count = [], [], 0
+            stage = staged.append
+            # The usual row (its phone parses, every mapped cell present) costs one parse, the
+            # strips and one tuple; anything else takes `_slow_row`, which decides exactly as the
+            # rules say (blank, padded, rejected with its line and reason).
+            for count, record in enumerate(islice(reader, CHUNK_ROWS), 1):  # noqa: B007
                 try:
-                    phone = parse_vietnamese_mobile(record[phone_at])
+                    phone = parse(record[phone_at])
                     name = record[name_at].strip() if name_at is not None else ""
                     if len(name) > _NAME_MAX:
                         raise PhoneRejected("name_too_long", _("The name is longer than 200 characters."))
-                except PhoneRejected as refusal:
-                    raw = row.delimiter.join(record)[:_RAW_EXCERPT]
-                    rejected.append(
-                        ImportRejection(
-                            contact_import=row,
-                            line=line,
-                            raw=raw,
-                            code=refusal.code,
-                            message=str(refusal.message)[:300],
-                        )
+                    stage((reader.line_num, phone, name, *[record[at].strip() for at in attribute_at]))
+                except (PhoneRejected, IndexError) as problem:
+                    refusal = problem if isinstance(problem, PhoneRejected) else None
+                    outcome = _slow_row(
+                        row, record, reader.line_num, width, (phone_at, name_at, attribute_at), refusal
                     )
-                else:
-                    attributes = {key: record[at].strip() for key, at in attribute_at if record[at].strip()}
-                    staged.append((line, phone, name, json.dumps(attributes, ensure_ascii=False)))
-            if seen - resume_after >= CHUNK_ROWS:
-                if not _commit_chunk(row, table, staged, rejected, seen, blank):
-                    return False
-                resume_after, staged, rejected = seen, [], []
-    return _commit_chunk(row, table, staged, rejected, seen, blank, final=True)
+                    if outcome is None:
+                        blank += 1
+                    elif isinstance(outcome, ImportRejection):
+                        rejected.append(outcome)
+                    else:
+                        stage(outcome)
+            seen += count
+            final = count < CHUNK_ROWS
+            if not _commit_chunk(row, table, staged, rejected, seen, blank, final=final):
+                return False
+            if final:
+                return True
+
+
+def _slow_row(row, record, line, width, columns, refusal=None):
+    """None for a blank row, an unsaved ImportRejection, or the stage tuple. `refusal`: what the
+    fast loop found for this complete record (no need to parse it again)."""
+    phone_at, name_at, attribute_at = columns
+    if not record or not any(cell.strip() for cell in record):
+        return None
+    if len(record) < width:
+        record = record + [""] * (width - len(record))
+    try:
+        if refusal is not None:
+            raise refusal
+        phone = parse_vietnamese_mobile(record[phone_at])
+        name = record[name_at].strip() if name_at is not None else ""
+        if len(name) > _NAME_MAX:
+            raise PhoneRejected("name_too_long", _("The name is longer than 200 characters."))
+    except PhoneRejected as refusal:
+        return ImportRejection(
+            contact_import=row,
+            line=line,
+            raw=row.delimiter.join(record)[:_RAW_EXCERPT],
+            code=refusal.code,
+            message=str(refusal.message)[:300],
+        )
+    return (line, phone, name, *[record[at].strip() for at in attribute_at])
 
 
 def _commit_chunk(row, table, staged, rejected, seen, blank, final=False) -> bool:
     with transaction.atomic():
+        if _postgres():
+            # A chunk is progress, not the import's result: losing the last ones in a server crash
+            # is harmless (that crash also empties the UNLOGGED stage, and the job starts again).
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
         _write_stage(table, staged)  # the COPY block closes before anything else runs
         ImportRejection.objects.bulk_create(rejected)
         row.rows_done = seen
@@ -670,40 +711,76 @@ def _commit_chunk(row, table, staged, rejected, seen, blank, final=False) -> boo
     return True
 
 
+# The merge: one statement per target. The stage has no index: PostgreSQL sorts it once for
+# DISTINCT ON (the file's last row of a phone wins) and feeds the upsert in phone order, so the
+# unique index on phone is probed in order; the ids it returns feed the grants directly (no second
+# join of the stage with the contacts). `_MERGE_WORK_MEM` keeps that sort in memory.
+_MERGE_WORK_MEM = "256MB"
+
+_PICK = {
+    "postgresql": "SELECT DISTINCT ON (phone) phone, name, {attributes} AS attributes FROM {table} "
+    "ORDER BY phone, line DESC",
+    "sqlite": "SELECT phone, name, attributes FROM (SELECT phone, name, {attributes} AS attributes, "
+    "ROW_NUMBER() OVER (PARTITION BY phone ORDER BY line DESC) AS rn FROM {table}) WHERE rn = 1",
+}
+
 _UPSERT = {
     "postgresql": """
         INSERT INTO audiences_contact (phone, name, attributes, source_id, created_at)
-        SELECT DISTINCT ON (phone) phone, name, attributes, %s, %s FROM {table} ORDER BY phone, line DESC
+        SELECT phone, name, attributes, %s, %s FROM ({pick}) picked
         ON CONFLICT (phone) DO UPDATE SET
             name = COALESCE(NULLIF(EXCLUDED.name, ''), audiences_contact.name),
             attributes = audiences_contact.attributes || EXCLUDED.attributes
     """,
     "sqlite": """
         INSERT INTO audiences_contact (phone, name, attributes, source_id, created_at)
-        SELECT phone, name, attributes, %s, %s FROM (
-            SELECT phone, name, attributes, ROW_NUMBER() OVER (PARTITION BY phone ORDER BY line DESC) AS rn
-            FROM {table}
-        ) WHERE rn = 1
+        SELECT phone, name, attributes, %s, %s FROM ({pick}) WHERE true
         ON CONFLICT (phone) DO UPDATE SET
             name = COALESCE(NULLIF(excluded.name, ''), audiences_contact.name),
             attributes = json_patch(audiences_contact.attributes, excluded.attributes)
     """,
 }
 
-_GRANTS = """
-    INSERT INTO audiences_consentevent (contact_id, purpose, kind, occurred_at, recorded_at, recorded_by,
-        source, collector, wording, evidence_text, evidence_file_name, evidence_sha256, channel)
-    SELECT c.id, %s, 'granted', %s, %s, %s, %s, %s, %s, %s, %s, %s, ''
-    FROM audiences_contact c JOIN (SELECT DISTINCT phone FROM {table}) s ON s.phone = c.phone
-    WHERE NOT EXISTS (
-        SELECT 1 FROM audiences_consentevent w
-        WHERE w.contact_id = c.id AND w.purpose = %s AND w.kind = 'withdrawn' AND NOT EXISTS (
-            SELECT 1 FROM audiences_consentevent g
-            WHERE g.contact_id = c.id AND g.purpose = %s AND g.kind = 'granted'
-                AND g.occurred_at > w.occurred_at
-        )
+_GRANT_COLUMNS = """audiences_consentevent (contact_id, purpose, kind, occurred_at, recorded_at,
+    recorded_by, source, collector, wording, evidence_text, evidence_file_name, evidence_sha256, channel)"""
+_GRANT_VALUES = "%s, 'granted', %s, %s, %s, %s, %s, %s, %s, %s, %s, ''"
+# The contact's current consent for the purpose is a withdrawal (no grant after it).
+_WITHDRAWN = """EXISTS (
+    SELECT 1 FROM audiences_consentevent w
+    WHERE w.contact_id = {contact} AND w.purpose = %s AND w.kind = 'withdrawn' AND NOT EXISTS (
+        SELECT 1 FROM audiences_consentevent g
+        WHERE g.contact_id = w.contact_id AND g.purpose = w.purpose AND g.kind = 'granted'
+            AND g.occurred_at > w.occurred_at
     )
+)"""
+
+# PostgreSQL: the upsert and the grants in one statement.
+_UPSERT_AND_GRANT = """
+    WITH upserted AS ({upsert} RETURNING id),
+    granted AS (
+        INSERT INTO {grant_columns}
+        SELECT u.id, {grant_values} FROM upserted u WHERE NOT {withdrawn}
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM granted)
 """
+
+# SQLite: the grants after the upsert, for the contacts whose phone is in the stage.
+_GRANTS = """
+    INSERT INTO {grant_columns}
+    SELECT c.id, {grant_values}
+    FROM audiences_contact c JOIN (SELECT DISTINCT phone FROM {table}) s ON s.phone = c.phone
+    WHERE NOT {withdrawn}
+"""
+
+
+def _attributes_sql(keys: list[str]) -> tuple[str, list]:
+    """SQL building the row's attributes object from the stage columns: empty cells are no value."""
+    cast = "::text" if _postgres() else ""  # psycopg sends the keys as parameters of unknown type
+    pairs = ", ".join(f"%s{cast}, NULLIF(a{index}, '')" for index in range(len(keys)))
+    if _postgres():
+        return f"jsonb_strip_nulls(jsonb_build_object({pairs}))", list(keys)
+    return f"json_patch('{{}}', json_object({pairs}))", list(keys)  # a null member is dropped
 
 
 def _merge(row: ContactImport, table: str) -> str:
@@ -716,30 +793,52 @@ def _merge(row: ContactImport, table: str) -> str:
             return "cancelled"
         now = timezone.now()
         stamp = connection.ops.adapt_datetimefield_value(now)
+        attributes, attribute_params = _attributes_sql(list(locked.mapping.get("attributes", [])))
+        pick = _PICK[connection.vendor].format(attributes=attributes, table=table)
+        upsert = _UPSERT[connection.vendor].format(pick=pick)
+        upsert_params = [locked.source_id, stamp, *attribute_params]
+        purpose = locked.consent_purpose
+        grant_params = [
+            purpose,
+            stamp,
+            stamp,
+            locked.created_by,
+            f"import #{locked.pk}: {locked.original_name}"[:200],
+            locked.consent_collector,
+            locked.consent_wording,
+            locked.consent_evidence_text,
+            locked.original_name,
+            locked.file_sha256,
+            purpose,
+        ]
         granted = 0
         with connection.cursor() as cursor:
-            cursor.execute(_UPSERT[connection.vendor].format(table=table), [locked.source_id, stamp])
-            merged = cursor.rowcount
-            if locked.consent_purpose:
-                purpose = locked.consent_purpose
-                cursor.execute(
-                    _GRANTS.format(table=table),
-                    [
-                        purpose,
-                        stamp,
-                        stamp,
-                        locked.created_by,
-                        f"import #{locked.pk}: {locked.original_name}"[:200],
-                        locked.consent_collector,
-                        locked.consent_wording,
-                        locked.consent_evidence_text,
-                        locked.original_name,
-                        locked.file_sha256,
-                        purpose,
-                        purpose,
-                    ],
+            if _postgres():
+                cursor.execute("SET LOCAL work_mem = %s", [_MERGE_WORK_MEM])
+                # Autovacuum has not seen the new stage yet: without its statistics the planner takes
+                # it for a few hundred rows and probes the ledger once per contact (nested loop).
+                cursor.execute(f"ANALYZE {table}")
+            if _postgres() and purpose:
+                statement = _UPSERT_AND_GRANT.format(
+                    upsert=upsert,
+                    grant_columns=_GRANT_COLUMNS,
+                    grant_values=_GRANT_VALUES,
+                    withdrawn=_WITHDRAWN.format(contact="u.id"),
                 )
-                granted = cursor.rowcount
+                cursor.execute(statement, upsert_params + grant_params)
+                merged, granted = cursor.fetchone()
+            else:
+                cursor.execute(upsert, upsert_params)
+                merged = cursor.rowcount
+                if purpose:
+                    statement = _GRANTS.format(
+                        grant_columns=_GRANT_COLUMNS,
+                        grant_values=_GRANT_VALUES,
+                        table=table,
+                        withdrawn=_WITHDRAWN.format(contact="c.id"),
+                    )
+                    cursor.execute(statement, grant_params)
+                    granted = cursor.rowcount
         locked.rows_merged = merged
         locked.consents_granted = granted
         locked.status = ContactImport.Status.DONE
