@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import preflight_views, views
+from campaigns import preflight_views, progress_views, views
 
 app_name = "campaigns"
 urlpatterns = [
@@ -17,4 +17,11 @@ urlpatterns = [
     path("<int:campaign_id>/preflight/", preflight_views.preflight_page, name="preflight"),
     path("<int:campaign_id>/preflight/run/", preflight_views.run_preflight, name="run_preflight"),
     path("<int:campaign_id>/preflight/excluded.csv", preflight_views.exclusions_csv, name="preflight_csv"),
+    path("<int:campaign_id>/progress/", progress_views.progress, name="progress"),
+    path("<int:campaign_id>/pause/", progress_views.pause, name="pause"),
+    path("<int:campaign_id>/resume/", progress_views.resume, name="resume"),
+    path("<int:campaign_id>/cancel/", progress_views.cancel, name="cancel"),
+    path("<int:campaign_id>/start/", progress_views.start_now, name="start_now"),
+    path("<int:campaign_id>/recipients/", progress_views.recipients, name="recipients"),
+    path("<int:campaign_id>/recipients/<int:message_id>/", progress_views.timeline, name="timeline"),
 ]

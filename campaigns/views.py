@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audiences.models import ContactList, Segment
-from campaigns import approval, composer, mapping
+from campaigns import approval, composer, dispatch, mapping, progress_views
 from campaigns.models import Campaign, DeliveryDay, SpeedLimitTimeUnit, ValidityTimeUnit
 from oas.models import OfficialAccount
+from zalo_admin import jobs
 from zalo_admin.roles import has_capability, require_capability
 
 
@@ -233,6 +234,7 @@ def detail(request, campaign_id: int):
             "is_author": campaign.author_id == user.pk,
             "can_approve": can_approve,
             "submit_errors": request.session.pop(f"campaign-{campaign.pk}-submit-errors", None),
+            **progress_views.detail_context(request, campaign),
         },
     )
 
@@ -264,6 +266,8 @@ def approve(request, campaign_id: int):
             _("Approved for %(count)s recipient(s); the campaign is scheduled.")
             % {"count": record.recipients},
         )
+        # The start job re-checks the approval and starts at `send at` (now when it has none).
+        jobs.enqueue(dispatch.START_JOB, campaign.pk)
     return redirect("campaigns:detail", campaign.pk)
 
 
