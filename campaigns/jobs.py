@@ -1,6 +1,6 @@
 """RQ entry points of the dispatcher: thin, take ids, safe to run twice (campaigns.dispatch)."""
 
-from campaigns import dispatch
+from campaigns import dispatch, failover, reports
 
 
 def start_campaign(campaign_id: int) -> str:
@@ -22,3 +22,19 @@ def evaluate_stage_gate(campaign_id: int) -> str:
 def recover_dispatch() -> dict:
     """Periodic: expired leases, due scheduled campaigns, finished campaigns, stalled workers."""
     return dispatch.recover_and_kick()
+
+
+def poll_missing_reports() -> dict:
+    """Periodic: ask the providers about messages whose report is missing (Zalo message status,
+    Infobip logs within their rate), then mark unconfirmed rows past their validity as final."""
+    return {
+        "zalo": reports.poll_zalo_status(),
+        "infobip": reports.poll_infobip_logs(),
+        "unconfirmed_final": reports.finalise_unconfirmed(),
+    }
+
+
+def run_sms_failover() -> dict:
+    """Periodic: Zalo-direct messages without a delivery report after their validity go out as SMS
+    (once each, within the campaign's ceiling)."""
+    return failover.run_failover()

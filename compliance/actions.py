@@ -50,6 +50,7 @@ CAMPAIGN_RESUME = "campaign.resume"
 CAMPAIGN_CANCEL = "campaign.cancel"
 CAMPAIGN_COMPLETE = "campaign.complete"
 CAMPAIGN_STAGE_RELEASE = "campaign.stage_release"
+CAMPAIGN_FAILOVER_CEILING = "campaign.failover_ceiling"
 AUTH_LOGIN_FAILED = "auth.login_failed"
 AUTH_LOCKED_OUT = "auth.locked_out"
 CONTACT_CREATE = "contact.create"
@@ -138,6 +139,9 @@ MESSAGES = {
     CAMPAIGN_STAGE_RELEASE: _(
         "Staged release of campaign #%(campaign_id)s: first slice of %(sent)s, %(bad)s bad report(s) "
         "(rate %(rate)s, threshold %(threshold)s): %(decision)s"
+    ),
+    CAMPAIGN_FAILOVER_CEILING: _(
+        "Campaign #%(campaign_id)s reached its SMS failover ceiling (%(ceiling)s SMS): failover stops"
     ),
     AUTH_LOGIN_FAILED: _("Failed login for “%(username)s” from %(ip_address)s"),
     AUTH_LOCKED_OUT: _("Locked out “%(username)s” from %(ip_address)s for %(cool_off_minutes)s minutes"),

@@ -219,6 +219,12 @@ class InfobipClient(Provider):
             raw=data,
         )
 
+    def get_logs(self, message_ids: Sequence[str], limit: int = 1000) -> list[dict]:
+        """`GET /zalo/1/logs` for these message ids (provider-apis.md §2.5: 10 requests a minute, 48 h
+        of history; the caller keeps to the rate)."""
+        body = self._json("GET", "/zalo/1/logs", params={"messageId": ",".join(message_ids), "limit": limit})
+        return [r for r in body.get("results") or [] if isinstance(r, dict)]
+
     def get_quota(self) -> Quota:
         data = self._json("GET", f"/zalo/1/sender/{self.sender}/quota")
         return Quota.from_fields(data, "remainingDailyQuota")

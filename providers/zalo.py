@@ -259,6 +259,16 @@ class ZaloClient(Provider):
         data = self._data("GET", "/template/sample-data", params={"template_id": template_id}) or {}
         return {str(name): str(value) for name, value in data.items()} if isinstance(data, dict) else {}
 
+    def get_message_status(self, message_id: str) -> dict:
+        """`GET /message/status` (provider-apis.md §1.9): {"status": -1 unknown / 0 not yet delivered /
+        1 delivered, "delivery_time": datetime or None, "message": Zalo's text}."""
+        data = self._data("GET", "/message/status", params={"message_id": message_id}) or {}
+        return {
+            "status": to_int(data.get("status")),
+            "delivery_time": _ms_to_datetime(data.get("delivery_time")),
+            "message": str(data.get("message") or ""),
+        }
+
     def get_quota(self) -> Quota:
         data = self._data("GET", "/message/quota") or {}
         return Quota.from_fields(data, "remainingQuota")

@@ -16,6 +16,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("oas.jobs.refresh_expiring_tokens", "*/30 * * * *", "high"),
     PeriodicJob("providers.jobs.requeue_unprocessed_webhook_events", "*/5 * * * *", "high"),
     PeriodicJob("campaigns.jobs.recover_dispatch", "* * * * *"),  # leases, due starts, stalled workers
+    PeriodicJob("campaigns.jobs.poll_missing_reports", "*/5 * * * *"),  # Zalo status, Infobip logs
+    PeriodicJob("campaigns.jobs.run_sms_failover", "* * * * *"),  # Zalo-direct: no report by validity
     PeriodicJob("oas.jobs.sync_all_templates", "15 * * * *"),  # message templates of every active OA
     PeriodicJob("oas.jobs.refresh_all_provider_readings", "*/15 * * * *"),  # quota/quality for the OA page
     PeriodicJob("compliance.jobs.checkpoint_audit_log", "*/15 * * * *", "high"),

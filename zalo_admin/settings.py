@@ -249,6 +249,19 @@ WEBHOOK_MAX_AGE_SECONDS = envint("WEBHOOK_MAX_AGE_SECONDS", 7200, minimum=60)
 INFOBIP_BASE_URL = envurl(
     "INFOBIP_BASE_URL", f"{_SANDBOX}/infobip" if DEBUG else "https://api.infobip.com", local_mode=DEBUG
 )
+# SMS failover for Zalo-direct OAs (campaigns.failover): an Infobip SMS account (SMS API v3). Locally
+# the sandbox's demo account; empty API key or sender: no failover SMS is sent (the row says why).
+SMS_FAILOVER_BASE_URL = envurl(
+    "SMS_FAILOVER_BASE_URL", f"{_SANDBOX}/infobip" if DEBUG else "https://api.infobip.com", local_mode=DEBUG
+)
+SMS_FAILOVER_API_KEY = envstr("SMS_FAILOVER_API_KEY", "demo-infobip-api-key" if DEBUG else "")
+SMS_FAILOVER_SENDER = envstr("SMS_FAILOVER_SENDER", "ZaloAdmin" if DEBUG else "")
+# Reports (campaigns.jobs.poll_missing_reports): ask the provider about an accepted message without a
+# report this long after it was accepted; fail over this long after its validity without a report.
+REPORT_POLL_AFTER_SECONDS = envint("REPORT_POLL_AFTER_SECONDS", 600, minimum=1)
+REPORT_POLL_BATCH = envint("REPORT_POLL_BATCH", 200, minimum=1)
+INFOBIP_LOGS_PER_MINUTE = envint("INFOBIP_LOGS_PER_MINUTE", 10, minimum=1)
+SMS_FAILOVER_GRACE_SECONDS = envint("SMS_FAILOVER_GRACE_SECONDS", 60, minimum=0)
 
 # Security: secure defaults, HTTPS-only settings on in production mode.
 SECURE_HTTPS = envbool("SECURE_HTTPS", not DEBUG)
