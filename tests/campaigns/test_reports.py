@@ -364,7 +364,8 @@ def test_an_infobip_user_feedback_on_our_message_is_recorded_once_with_its_campa
     token = issue_infobip_webhook_token(infobip_oa.pk)
     tid = message.tracking_id
     feedback = {"type": "USER_FEEDBACK", "eventName": "user_feedback", "note": "xấu", "rate": 1,
-                "submitTime": now_ms(-20), "msgId": "m", "feedbacks": ["spam"], "trackingId": tid}  # fmt: skip
+                "submitTime": now_ms(-20), "msgId": "m", "feedbacks": ["spam"],
+                "trackingId": tid}  # fmt: skip
     inbound = {
         "sender": message.phone, "to": "ib-oa-1", "integrationType": "ZALO_NOTIFICATION_SERVICE",
         "receivedAt": "2026-12-01T10:00:00.000+0000", "messageId": "in-1", "pairedMessageId": tid,
