@@ -19,11 +19,13 @@ A definition is `{"match": "all" | "any", "rules": [rule, ...]}` (1 to MAX_RULES
 
 `before` a day means earlier than its 00:00 in Asia/Ho_Chi_Minh, `after` a day from the next day's
 00:00; `not_within_days` includes "never". Consent and do-not-contact come from the trigger-kept
-current-state tables (`ContactConsentState`, `SuppressionState`), follower status from
-`FollowerStatus` ("unknown": no row saying follows or does not), last sent / last bad report from
-the contact's columns. Each rule is one predicate or one uncorrelated `IN (SELECT …)` (which
-PostgreSQL turns into a hash semi-join under AND and a hashed subplan under OR, where a correlated
-`EXISTS` would run once per contact), so a count is one query.
+current-state tables (`ContactConsentState`, `SuppressionState`; do-not-contact matched by phone
+digest, so an erased then re-imported person is caught), follower status from `FollowerStatus`
+("unknown": no row saying follows or does not), last sent / last bad report from the contact's
+columns. Each rule is one predicate, one uncorrelated `IN (SELECT …)` (a hash semi-join under AND, a
+hashed subplan under OR) or, for the negative ones (no consent record, follower status unknown, not
+in the list), a `NOT EXISTS` (an anti-join under AND, a hashed subplan under OR), so a count is one
+query.
 Attribute `equals` / `in` compile to JSON containment (`@>`) on PostgreSQL, served by the GIN index
 of migration 0005; attribute values compare as texts, exactly (contains: case-insensitive).
 """
@@ -34,17 +36,21 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, Min, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audiences.models import (
+    Contact,
     ContactConsentState,
     ContactList,
     ContactListMember,
+    DataRequest,
     FollowerStatus,
     Purpose,
     SuppressionState,
+    phone_digest,
 )
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -313,6 +319,43 @@ def _time_rule(column: str, op: str, rule: dict, now: datetime) -> Q:
     return Q(**{f"{column}__isnull": True}) | Q(**{f"{column}__lt": since})  # not_within_days
 
 
+def _absent(rows) -> Q:
+    """Contacts with no row in `rows` (a queryset with `contact_id`): `NOT EXISTS`, which PostgreSQL
+    runs as an anti-join under AND (a `NOT IN` over ~700,000 ids is a hashed subplan probed once per
+    contact, and cannot be an anti-join because of NULL semantics)."""
+    return ~Q(Exists(rows.filter(contact_id=OuterRef("pk"))))
+
+
+# An erased person's re-imported contact can be created at most this much before the erasure's
+# recorded time and still be looked at (clocks of the app and the database, a late commit).
+ERASURE_MARGIN = timedelta(days=1)
+
+
+def suppressed_contacts() -> Q:
+    """Contacts whose phone is on the do-not-contact list now, matched by digest like
+    `services.may_send` / `selectors.suppressed_among`.
+
+    A state still holding the plain phone matches by phone (one hashed subplan over the list). A
+    state whose phone was blanked by an erasure (`data_requests.erase_person`) can only be matched
+    by the digest of a contact's phone: a contact with that phone can only have been created after
+    the erasure (the erased contact itself got a pseudonym), so only the contacts created since the
+    earliest such erasure are digested (none when nobody on the list was erased)."""
+    suppressed = SuppressionState.objects.filter(suppressed=True)
+    by_phone = Q(phone__in=suppressed.exclude(phone="").values("phone"))
+    erased = set(suppressed.filter(phone="").values_list("phone_hash", flat=True))
+    if not erased:
+        return by_phone
+    requests = DataRequest.objects.filter(kind=DataRequest.Kind.ERASURE, phone_hash__in=erased)
+    since = requests.aggregate(at=Min(Coalesce("completed_at", "received_at")))["at"]
+    candidates = Contact.objects.filter(erased_at__isnull=True)
+    if since is not None and set(requests.values_list("phone_hash", flat=True)) == erased:
+        candidates = candidates.filter(created_at__gte=since - ERASURE_MARGIN)
+    matched = [
+        pk for pk, phone in candidates.values_list("pk", "phone").iterator() if phone_digest(phone) in erased
+    ]
+    return (by_phone | Q(pk__in=matched)) if matched else by_phone
+
+
 def compile_rule(rule: dict, *, now: datetime) -> Q:
     field, op = rule["field"], rule["op"]
     if field == "attribute":
@@ -331,23 +374,25 @@ def compile_rule(rule: dict, *, now: datetime) -> Q:
     if field == "consent":
         states = ContactConsentState.objects.filter(purpose=rule["purpose"])
         if op == "none":
-            return ~Q(pk__in=states.values("contact_id"))
+            return _absent(states)
         return Q(pk__in=states.filter(granted=op == "granted").values("contact_id"))
     if field == "follower":
         rows = FollowerStatus.objects.filter(oa_id=rule["oa"])
         if op == "unknown":
             known = [FollowerStatus.Status.FOLLOWS, FollowerStatus.Status.DOES_NOT_FOLLOW]
-            return ~Q(pk__in=rows.filter(status__in=known).values("contact_id"))
+            return _absent(rows.filter(status__in=known))
         return Q(pk__in=rows.filter(status=op).values("contact_id"))
     if field == "last_sent":
         return _time_rule("last_sent_at", op, rule, now)
     if field == "last_bad_report":
         return _time_rule("last_bad_report_at", op, rule, now)
     if field == "list":
-        member = Q(pk__in=ContactListMember.objects.filter(contact_list_id=rule["list"]).values("contact_id"))
-        return member if op == "member" else ~member
+        members = ContactListMember.objects.filter(contact_list_id=rule["list"])
+        if op == "member":
+            return Q(pk__in=members.values("contact_id"))
+        return _absent(members)
     if field == "suppression":
-        suppressed = Q(phone__in=SuppressionState.objects.filter(suppressed=True).values("phone"))
+        suppressed = suppressed_contacts()
         return ~suppressed if op == "not_suppressed" else suppressed
     raise AssertionError(field)
 

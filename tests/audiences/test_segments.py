@@ -24,7 +24,13 @@ from audiences.models import (
     phone_digest,
 )
 from audiences.segments import SegmentError, validate
-from audiences.selectors import audience_contacts, audience_count, segment_contacts, suppressed_among
+from audiences.selectors import (
+    audience_contacts,
+    audience_count,
+    consent_counts,
+    segment_contacts,
+    suppressed_among,
+)
 from oas.models import OfficialAccount
 from providers.jobs import process_webhook_event
 from providers.models import WebhookEvent
@@ -262,6 +268,12 @@ def population(source, oa):
                 services.lift_suppression(actor=ACTOR, phone=contact.phone, reason="asked again")
     erased = Contact.objects.order_by("pk").first()
     erase_person(erased.phone, ACTOR)
+    # The erased person comes back (a later import): their do-not-contact entry, whose plain phone
+    # the erasure blanked, must still catch them (matched by digest).
+    services.suppress_phone(actor=ACTOR, phone="84919999999", reason="asked", source="manual")
+    _contact(source, 9999999, city=CITIES[0])
+    erase_person("84919999999", ACTOR)
+    _contact(source, 9999999, city=CITIES[1])
     return {
         "rng": rng,
         "oas": (oa, other_oa),
@@ -402,6 +414,34 @@ def test_the_consent_state_follows_raw_sql_inserts_too(source):
     state = ContactConsentState.objects.get(contact=contact, purpose=Purpose.MARKETING)
     assert state.granted is False and state.event_id != event.pk
     assert _states() == _ledger_states()
+
+
+def test_an_erased_then_reimported_person_is_still_on_the_do_not_contact_list(source):
+    kept = _contact(source, 1)
+    _contact(source, 2)
+    erase_person(kept.phone, ACTOR)
+    back = _contact(source, 1, city="Huế")  # the same number, imported again after the erasure
+    assert SuppressionState.objects.get(phone_hash=phone_digest(back.phone)).phone == ""
+    suppressed = validate({"rules": [_rule("suppression", "suppressed")]})
+    assert list(segment_contacts(suppressed).values_list("pk", flat=True)) == [back.pk]
+    not_suppressed = validate({"rules": [_rule("suppression", "not_suppressed")]})
+    assert segment_contacts(not_suppressed).count() == 1
+    mixed = validate(
+        {"match": "any", "rules": [_rule("suppression", "suppressed"), _rule("attribute", "is_set", key="x")]}
+    )
+    assert segment_contacts(mixed).count() == 1
+
+
+def test_consent_counts_equal_the_ledger(population):
+    derived = {purpose: {"granted": 0, "withdrawn": 0} for purpose in Purpose.values}
+    for contact in Contact.objects.all():  # erased contacts too: their ledger stays
+        for purpose in Purpose.values:
+            status = services.current_consent(contact, purpose).status
+            if status in ("granted", "withdrawn"):
+                derived[purpose][status] += 1
+    got = {row.purpose: {"granted": row.granted, "withdrawn": row.withdrawn} for row in consent_counts()}
+    assert got == derived
+    assert sum(counts["granted"] for counts in got.values()) > 10
 
 
 def _suppression_states():
