@@ -265,6 +265,15 @@ class MatrixObjects:
         return scheduler
 
 
+def _campaign_message(objs):
+    """One recipient row of the matrix campaign (its timeline page)."""
+    from campaigns.models import CampaignMessage
+
+    return CampaignMessage.objects.get_or_create(
+        campaign=objs.campaign, phone=MATRIX_PHONE, defaults={"tracking_id": "c0-matrix"}
+    )[0]
+
+
 # Parameter name -> its value. A new parameter without an entry fails the test, naming it.
 PARAM_VALUES = {
     "oa_id": lambda objs: objs.oa.pk,
@@ -272,6 +281,7 @@ PARAM_VALUES = {
     "alert_id": lambda objs: objs.alert.pk,
     "contact_id": lambda objs: objs.contact.pk,
     "campaign_id": lambda objs: objs.campaign.pk,
+    "message_id": lambda objs: _campaign_message(objs).pk,  # campaigns:timeline
     "import_id": lambda objs: objs.contact_import.pk,
     "request_id": lambda objs: objs.data_request.pk,
     "list_id": lambda objs: objs.contact_list.pk,
@@ -317,6 +327,8 @@ POST_DATA = {
     "audiences:data_request": lambda objs: {"phone": "0912 345 678"},  # an export: its JSON file
     "campaigns:reject": lambda objs: {"reason": "Access matrix: reject"},
     "campaigns:test_send": lambda objs: {"phones": "0912 345 678"},
+    "campaigns:pause": lambda objs: {"reason": "Access matrix: pause"},
+    "campaigns:cancel": lambda objs: {"confirm": "yes"},
     "campaigns:autosave": lambda objs: {"name": "Matrix campaign (autosaved)"},
     "django_rq:actions": lambda objs: {"action": "requeue", "job_ids": [objs.job.id]},
     "django_rq:confirm_action": lambda objs: {"action": "requeue", "_selected_action": [objs.job.id]},
