@@ -418,18 +418,28 @@ def poll_infobip_logs(now: datetime | None = None, *, limit: int | None = None) 
     figures = {"requests": 0, "applied": 0, "rate_limited": 0, "errors": 0}
     oas = OfficialAccount.objects.filter(provider=OfficialAccount.Provider.INFOBIP)
     for oa in oas:
-        rows = (
-            CampaignMessage.objects.filter(campaign__oa_id=oa.pk, state__in=(S.ACCEPTED, S.UNCONFIRMED))
+        rows = list(
+            CampaignMessage.objects.filter(campaign__oa_id=oa.pk)
             .filter(
                 Q(state=S.ACCEPTED, accepted_at__lt=cutoff, accepted_at__gt=since)
                 | Q(state=S.UNCONFIRMED, unconfirmed_at__lt=cutoff, unconfirmed_at__gt=since)
+                # The Zalo leg failed and Infobip fails over: its SMS leg's report may be missing.
+                | Q(
+                    state=S.FAILED,
+                    failed_at__lt=cutoff,
+                    failed_at__gt=since,
+                    campaign__sms_failover_enabled=True,
+                )
             )
             .order_by("pk")
-            .values_list("pk", "tracking_id")[: limit * 4]
+            .values_list("pk", "tracking_id", "campaign__sms_failover_enabled")[: limit * 4]
         )
-        ids = [tid for pk, tid in rows if _poll_once(f"infobip:{pk}", settings.REPORT_POLL_AFTER_SECONDS)][
-            :limit
-        ]
+        ids = []
+        for pk, tid, fails_over in rows:
+            if len(ids) >= limit:
+                break
+            if _poll_once(f"infobip:{pk}", settings.REPORT_POLL_AFTER_SECONDS):
+                ids += [tid, f"{tid}{SMS_LEG_SUFFIX}"] if fails_over else [tid]
         if not ids:
             continue
         client = client_for(oa)
@@ -442,7 +452,7 @@ def poll_infobip_logs(now: datetime | None = None, *, limit: int | None = None) 
                 allowed = False
             if not allowed:
                 figures["rate_limited"] += 1
-                _forget(chunk, rows)
+                _forget(ids[start:], rows)
                 break
             figures["requests"] += 1
             try:
@@ -462,7 +472,9 @@ def poll_infobip_logs(now: datetime | None = None, *, limit: int | None = None) 
 
 def _forget(tracking_ids, rows) -> None:
     """Rows not asked about after all (rate limit): asked about next time."""
-    by_tracking = {tid: pk for pk, tid in rows}
+    by_tracking = {}
+    for pk, tid, _fails_over in rows:
+        by_tracking[tid] = by_tracking[f"{tid}{SMS_LEG_SUFFIX}"] = pk
     with contextlib.suppress(redis.RedisError):
         keys = [f"campaigns:poll:infobip:{by_tracking[t]}" for t in tracking_ids if t in by_tracking]
         if keys:

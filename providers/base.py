@@ -58,6 +58,9 @@ class MessageRequest:
     sending_mode: str = ""  # Zalo "1"/"3"; Infobip REGULAR/OVER_THE_LIMIT/AUTO
     encrypted: bool = False  # RSA-encrypt every template value with the OA's public key
     callback_data: str = ""  # Infobip only: echoed in delivery reports
+    # Infobip only: `options.smsFailover` ({"sender", "text", "validityPeriod"}): Infobip sends this SMS
+    # itself when the Zalo message fails or expires, and reports the SMS leg (campaigns.reports).
+    sms_failover: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,8 @@ class InfobipClient(Provider):
             options["encrypted"] = True
         if message.sending_mode:
             options["sendingMode"] = message.sending_mode
+        if message.sms_failover:
+            options["smsFailover"] = dict(message.sms_failover)
         body = {
             "sender": self.sender,
             "destinations": [{"to": message.user_id or message.phone, "messageId": message.tracking_id}],

@@ -131,3 +131,48 @@ def test_infobip_logs_fill_in_the_missing_reports_within_the_endpoints_rate(
     states = dict(CampaignMessage.objects.filter(campaign=campaign).values_list("tracking_id", "state"))
     assert set(states.values()) <= {S.DELIVERED, S.FAILED}, states
     assert states[lost.tracking_id] in (S.DELIVERED, S.FAILED)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_infobip_fails_over_by_itself_and_both_legs_are_recorded_from_its_logs(quality_admin, sb, soon):
+    from campaigns import failover
+    from oas.services.clients import client_for
+    from providers.base import MessageRequest
+
+    sb.oa("demo-oa-2", policy_overrides=UNLIMITED, initial_limit=10**9)
+    campaign = infobip_campaign(quality_admin, sb, 1)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=Campaign.Status.RUNNING, sms_failover_enabled=True, sms_failover_sender="ZaloAdmin",
+        sms_failover_text="Chào {{name}}", sms_failover_mapping={"name": {"source": "field", "key": "name"}},
+    )  # fmt: skip
+    campaign.refresh_from_db()
+    contact = Contact.objects.get()
+    sb.pin_recipient(contact.phone, not_on_zalo=True)
+    option = failover.infobip_sms_failover(campaign, contact)
+    assert option == {"sender": "ZaloAdmin", "text": "Chào Khách 0"}
+    tid = dispatch.tracking_id(campaign.pk, contact.phone)
+    now = timezone.now()
+    message = CampaignMessage.objects.create(
+        campaign=campaign, contact=contact, phone=contact.phone, tracking_id=tid, state=S.ACCEPTED,
+        accepted_at=now, sending_at=now, valid_until=now + timedelta(hours=1),
+    )  # fmt: skip
+    data = {"customer_name": "Khách 0", "amount": "1000"}
+    request = MessageRequest(tid, "200002", data, phone=contact.phone, sms_failover=option)
+    [result] = client_for(campaign.oa).send_batch([request])
+    assert result.status == "accepted", result
+    sb.set_clock(advance_seconds=600)
+    sb.drain()
+    figures = reports.poll_infobip_logs(soon)
+    assert figures["applied"] >= 1
+    message.refresh_from_db()
+    if message.state == S.FAILED:  # the Zalo leg came first in the logs: the SMS leg on the next poll
+        from campaigns import ratelimit
+
+        ratelimit.client().flushdb()
+        reports.poll_infobip_logs(soon + timedelta(minutes=10))
+        message.refresh_from_db()
+    assert message.state == S.FAILED_OVER
+    codes = [e.error_code for e in message.events.order_by("pk")]
+    assert reports.SMS_DELIVERED in codes
+    campaign.refresh_from_db()
+    assert campaign.sms_failover_sent == 1
