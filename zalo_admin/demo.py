@@ -120,13 +120,6 @@ def ensure_demo_data() -> None:
         ]
         if not created:
             continue
-        Campaign.objects.create(
-            oa=oa, template=templates[0], name=f"{templates[0].name} (auto)", status=Campaign.Status.RUNNING
-        )
-        if len(templates) > 2:
-            Campaign.objects.create(
-                oa=oa, template=templates[2], name=templates[2].name, status=Campaign.Status.AWAITING_APPROVAL
-            )
         # Traffic goes through the quota engine's events, so rollups can be rebuilt from it.
         for offset in range(30, 0, -1):
             moment = now - timedelta(days=offset)
@@ -137,6 +130,7 @@ def ensure_demo_data() -> None:
                     oa.pk, moment, count=offset % 3, template_id=templates[0].pk, tag=templates[0].tag
                 )
     ensure_demo_audience()
+    ensure_demo_campaigns(now)
 
 
 # Demo contacts: phones of the 84 90x/91x ranges no real subscriber is expected to answer at.
@@ -210,3 +204,163 @@ def ensure_demo_lists(first_oa) -> None:
                 ],
             },
         )
+
+
+# --- demo campaigns (issue 13): real message rows, moved by the dispatcher's services ---------------
+
+# The sandbox's parameters of the demo OA's templates (sandbox/seed.py), so mapping and sends match.
+DEMO_TEMPLATE_PARAMS = {
+    "100001": [
+        {"name": "customer_name", "type": "STRING", "require": True, "maxLength": 30},
+        {"name": "order_code", "type": "STRING", "require": True, "maxLength": 30},
+        {"name": "amount", "type": "NUMBER", "require": True, "maxLength": 12},
+    ],
+    "100002": [
+        {"name": "customer_name", "type": "STRING", "require": True, "maxLength": 30},
+        {"name": "order_code", "type": "STRING", "require": True, "maxLength": 30},
+    ],
+}
+DEMO_MAPPING = {
+    "customer_name": {"source": "field", "key": "name"},
+    "order_code": {"source": "attribute", "key": "order"},
+    "amount": {"source": "attribute", "key": "total"},
+}
+DEMO_FINISHED = "Xác nhận đơn hàng tháng 11 (demo)"
+DEMO_LIVE = "Nhắc lịch giao hàng (demo)"
+DEMO_AWAITING = "Khuyến mãi cuối năm (demo)"
+# (list name, first phone, count)
+DEMO_ORDER_LISTS = {
+    DEMO_FINISHED: ("Đơn hàng tháng 11 (demo)", 84900010000, 40),
+    DEMO_LIVE: ("Đơn hàng tháng 12 (demo)", 84900020000, 120),
+}
+DEMO_LIVE_START_MINUTES = 2  # after `make run` seeds, so the page shows "Starts at …" first
+DEMO_LIVE_SPEED_PER_MINUTE = 30  # four minutes of sending to watch
+
+
+def _demo_order_list(name: str, first_phone: int, count: int, source) -> ContactList:
+    contact_list = ContactList.objects.filter(name=name).first()
+    if contact_list is not None:
+        return contact_list
+    contact_list = audience_lists.create_list(actor=DEMO_ACTOR, name=name, description="Demo orders")
+    ids = []
+    for n in range(count):
+        phone = str(first_phone + n)
+        contact = Contact.objects.filter(phone=phone).first() or audiences.create_contact(
+            actor=DEMO_ACTOR,
+            phone=phone,
+            source=source,
+            name=f"Khách hàng {n + 1}",
+            attributes={"order": f"DH{first_phone % 100000 + n}", "total": 150000 + 1000 * n},
+        )
+        ids.append(contact.pk)
+    audience_lists.add_members(actor=DEMO_ACTOR, contact_list=contact_list, contact_ids=ids)
+    return contact_list
+
+
+def _demo_campaign(name: str, oa, template, author, audience=None, segment=None, **options) -> Campaign:
+    from campaigns import mapping
+
+    if template.template_id in DEMO_TEMPLATE_PARAMS and not template.params:
+        template.params = DEMO_TEMPLATE_PARAMS[template.template_id]
+        template.save(update_fields=["params"])
+    params = {p["name"] for p in template.params or []}
+    campaign = Campaign.objects.create(
+        oa=oa,
+        template=template,
+        name=name,
+        author=author,
+        status=Campaign.Status.AWAITING_APPROVAL,
+        submitted_at=timezone.now(),
+        mapping={k: v for k, v in DEMO_MAPPING.items() if k in params},
+        template_version=mapping.template_version(template),
+        **options,
+    )
+    if audience is not None:
+        campaign.audience_lists.add(audience)
+    if segment is not None:
+        campaign.audience_segments.add(segment)
+    return campaign
+
+
+def _finish_demo_campaign(campaign: Campaign, start) -> None:
+    """The finished campaign: started through the dispatcher at `start`, then every message moved
+    along the dispatcher's transitions (no request leaves: the sandbox is not running at seed time),
+    with the sandbox's kind of answers, delivery reports and one bad report."""
+    from campaigns import dispatch
+    from campaigns.models import CampaignDispatch, CampaignMessage
+
+    state = CampaignMessage.State
+    dispatch.start_campaign(campaign.pk, now=start, actor=DEMO_ACTOR)
+    ids = list(CampaignMessage.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True))
+    failed = set(ids[5::13])  # a few recipients not on Zalo
+    accepted = [i for i in ids if i not in failed]
+    at = start
+    for first in range(0, len(ids), 10):
+        batch = ids[first : first + 10]
+        at = start + timedelta(seconds=2 * first // 10 + 1)
+        dispatch.transition(batch, state.QUEUED, state.CLAIMED, now=at, actor=DEMO_ACTOR)
+        dispatch.transition(batch, state.CLAIMED, state.SENDING, now=at, attempts_delta=1, actor=DEMO_ACTOR)
+        sent_at = at + timedelta(milliseconds=400)
+        ok = {i: {"provider_message_id": f"demo-{campaign.pk}-{i}"} for i in batch if i not in failed}
+        bad = {
+            i: {"error_code": "RECIPIENT_NOT_ON_ZALO", "provider_error_code": "-118",
+                "provider_error_message": "The Zalo account does not exist or is deactivated"}
+            for i in batch if i in failed
+        }  # fmt: skip
+        dispatch.transition([], state.SENDING, state.ACCEPTED, now=sent_at, per_row=ok, actor=DEMO_ACTOR)
+        dispatch.transition([], state.SENDING, state.FAILED, now=sent_at, per_row=bad, actor=DEMO_ACTOR)
+        record_sent(
+            campaign.oa_id, sent_at, len(ok), campaign.pk, campaign.template_id, campaign.template.tag
+        )
+    delivered = accepted[: len(accepted) - 3]  # three never reported back
+    dispatch.transition(
+        delivered, state.ACCEPTED, state.DELIVERED, now=at + timedelta(seconds=20),
+        detail="delivery report (demo)", actor="system:reports",
+    )  # fmt: skip
+    record_bad_report(
+        campaign.oa_id, at + timedelta(minutes=5), 1, campaign.pk, campaign.template_id, campaign.template.tag
+    )
+    dispatch.maybe_complete(campaign.pk, actor=DEMO_ACTOR)
+    CampaignDispatch.objects.filter(campaign=campaign).update(finished_at=at + timedelta(seconds=1))
+
+
+def ensure_demo_campaigns(now) -> None:
+    """One finished campaign with its reports, one approved to start sending through the sandbox a
+    couple of minutes after `make run` seeds (the worker and its scheduler start it), one awaiting
+    approval. Keyed by name: a second run adds nothing. Needs the demo users (seed_demo makes them
+    first)."""
+    from campaigns import approval, dispatch
+    from zalo_admin import jobs
+
+    user_model = get_user_model()
+    author = user_model.objects.filter(username="marketer").first()
+    approver = user_model.objects.filter(username="quality").first()
+    oa = OfficialAccount.objects.filter(zalo_oa_id=DEMO_ACCOUNTS[0]["zalo_oa_id"]).first()
+    if oa is None or author is None or approver is None:
+        return
+    # Earlier demo data had a campaign that said Running and sent nothing: gone.
+    Campaign.objects.filter(oa__zalo_oa_id__startswith="demo-oa-", name__endswith="(auto)").filter(
+        status=Campaign.Status.RUNNING, dispatch__isnull=True
+    ).delete()
+    templates = {t.template_id: t for t in MessageTemplate.objects.filter(oa=oa)}
+    source, _created = ContactSource.objects.get_or_create(
+        kind=ContactSource.Kind.MANUAL, label="Demo contacts", defaults={"created_by": DEMO_ACTOR}
+    )
+    if not Campaign.objects.filter(name=DEMO_FINISHED).exists():
+        audience = _demo_order_list(*DEMO_ORDER_LISTS[DEMO_FINISHED], source)
+        campaign = _demo_campaign(DEMO_FINISHED, oa, templates["100001"], author, audience)
+        start = now - timedelta(days=1, hours=2)
+        approval.approve_campaign(campaign.pk, user=approver, now=start - timedelta(minutes=30))
+        _finish_demo_campaign(campaign, start)
+    if not Campaign.objects.filter(name=DEMO_LIVE).exists():
+        audience = _demo_order_list(*DEMO_ORDER_LISTS[DEMO_LIVE], source)
+        campaign = _demo_campaign(
+            DEMO_LIVE, oa, templates["100002"], author, audience,
+            send_at=now + timedelta(minutes=DEMO_LIVE_START_MINUTES),
+            sending_speed_limit_amount=DEMO_LIVE_SPEED_PER_MINUTE, sending_speed_limit_time_unit="MINUTE",
+        )  # fmt: skip
+        approval.approve_campaign(campaign.pk, user=approver)
+        jobs.enqueue(dispatch.START_JOB, campaign.pk)  # it schedules itself for `send at`
+    if not Campaign.objects.filter(name=DEMO_AWAITING).exists():
+        segment = Segment.objects.filter(name=DEMO_SEGMENT).first()
+        _demo_campaign(DEMO_AWAITING, oa, templates["100003"], author, segment=segment)

@@ -247,3 +247,42 @@ def make_campaign_message_elsewhere(quality_admin):
         status=Campaign.Status.RUNNING,
     )
     return CampaignMessage.objects.create(campaign=campaign, phone="84919999999", tracking_id="c0-other")
+
+
+def test_the_demo_campaigns_are_real_and_seeding_twice_adds_nothing(client):
+    import io
+
+    from django.core.management import call_command
+
+    from zalo_admin import demo
+
+    call_command("seed_demo", stdout=io.StringIO())
+    finished = Campaign.objects.get(name=demo.DEMO_FINISHED)
+    assert finished.status == Campaign.Status.COMPLETED and finished.author.username == "marketer"
+    counts = states(finished)
+    assert set(counts) == {S.DELIVERED, S.ACCEPTED, S.FAILED} and sum(counts.values()) == 40
+    message = CampaignMessage.objects.filter(campaign=finished, state=S.DELIVERED).first()
+    assert list(message.events.values_list("to_state", flat=True)) == [
+        "claimed",
+        "sending",
+        "accepted",
+        "delivered",
+    ]
+    assert AuditEvent.objects.filter(action=actions.CAMPAIGN_COMPLETE, target_id=str(finished.pk)).exists()
+    live = Campaign.objects.get(name=demo.DEMO_LIVE)
+    assert live.status == Campaign.Status.SCHEDULED and live.approvals.filter(voided_at__isnull=True).exists()
+    assert (
+        live.send_at > timezone.now() and live.sending_speed_limit_amount == demo.DEMO_LIVE_SPEED_PER_MINUTE
+    )
+    queue = django_rq.get_queue("default")
+    assert (dispatch.START_JOB, [live.pk]) in [(job.func_name, list(job.args)) for job in queue.jobs]
+    assert Campaign.objects.get(name=demo.DEMO_AWAITING).status == Campaign.Status.AWAITING_APPROVAL
+    assert not Campaign.objects.filter(status=Campaign.Status.RUNNING, dispatch__isnull=True).exists()
+    # The start job, run now (before `send at`), schedules it; nothing is created early.
+    assert dispatch.start_campaign(live.pk).reason == "scheduled for later"
+    total = (Campaign.objects.count(), CampaignMessage.objects.count())
+    call_command("seed_demo", stdout=io.StringIO())
+    assert (Campaign.objects.count(), CampaignMessage.objects.count()) == total
+    client.force_login(finished.author)
+    figures = progress(client, finished)
+    assert figures["percent"] == 100 and figures["bad_reports"] == 1 and figures["rate"] > 0

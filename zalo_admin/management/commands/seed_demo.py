@@ -12,8 +12,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reset_passwords, **options):
-        ensure_demo_data()
+        # Users first: the demo campaigns have an author and an approver.
         users = ensure_demo_users(reset_passwords=reset_passwords)
+        ensure_demo_data()
         self.stdout.write(self.style.SUCCESS("Demo users (log in at http://127.0.0.1:8000/login/):"))
         for user in users:
             secret = user.password or "(unchanged; run `manage.py seed_demo --reset-passwords` for a new one)"
