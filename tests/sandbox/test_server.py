@@ -124,7 +124,12 @@ def test_tests_can_build_their_own_oas_templates_and_senders(sb):
     tokens = sb.mint_tokens("oa-x")
     headers = {"access_token": tokens["access_token"]}
     phone = reachable_phone(sb)
-    body = {"phone": phone, "template_id": "900001", "template_data": {"code": "123456"}}
+    body = {
+        "phone": phone,
+        "template_id": "900001",
+        "template_data": {"code": "123456"},
+        "tracking_id": "x-1",
+    }
     answer = requests.post(f"{sb.zalo_base}/message/template", json=body, headers=headers, timeout=5).json()
     assert answer["error"] == -1121
     body["template_data"]["code"] = "12345"
