@@ -24,6 +24,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audiences.models import (
@@ -37,6 +38,7 @@ from audiences.models import (
     phone_digest,
 )
 from audiences.services import current_consent, mask_phone, suppress_phone, withdraw_consent
+from campaigns.models import CampaignMessage, CampaignMessageEvent
 from compliance import actions
 from compliance.services import actor_name, record_audit_event
 
@@ -216,6 +218,33 @@ def _pseudonym() -> str:
             return candidate
 
 
+ERASED = "RECIPIENT_ERASED"
+
+
+def _redact_campaign_messages(phone: str, contact, pseudonym: str, actor: str) -> int:
+    """The person's campaign message rows keep their state, times and codes (the campaign's figures
+    and the tracking id, which does not contain the phone, stay verifiable) but lose the phone (the
+    contact's pseudonym instead) and the rendered template data (names, orders...). A row not yet
+    sent (queued) fails as erased, in the same statement, with its timeline entry: it is never sent."""
+    rows = CampaignMessage.objects.filter(phone=phone)
+    if contact is not None:
+        rows = CampaignMessage.objects.filter(Q(phone=phone) | Q(contact_id=contact.pk))
+    now = timezone.now()
+    queued = list(rows.filter(state=CampaignMessage.State.QUEUED).values_list("pk", flat=True))
+    stopped = CampaignMessage.objects.filter(pk__in=queued, state=CampaignMessage.State.QUEUED).update(
+        state=CampaignMessage.State.FAILED, failed_at=now, error_code=ERASED, updated_at=now
+    )
+    if stopped:
+        CampaignMessageEvent.objects.bulk_create(
+            CampaignMessageEvent(
+                message_id=pk, from_state=CampaignMessage.State.QUEUED, to_state=CampaignMessage.State.FAILED,
+                at=now, error_code=ERASED, detail="recipient erased (data request)", actor=actor[:150],
+            )
+            for pk in rows.filter(pk__in=queued, error_code=ERASED).values_list("pk", flat=True)
+        )  # fmt: skip
+    return rows.update(phone=pseudonym, template_data={}, updated_at=now)
+
+
 def erase_person(phone: str, actor, *, request: DataRequest | None = None) -> DataRequest:
     """Answer an erasure request (a new one is recorded when none is given); see the module text."""
     actor = actor_name(actor)
@@ -247,6 +276,9 @@ def erase_person(phone: str, actor, *, request: DataRequest | None = None) -> Da
             contact.erased_at = timezone.now()
             contact.save(update_fields=["phone", "name", "attributes", "erased_at"])
         redacted = Suppression.objects.filter(phone_hash=digest).exclude(phone="").update(phone="")
+        messages = _redact_campaign_messages(
+            phone, contact, contact.phone if contact else _pseudonym(), actor
+        )
         _complete(request, actor, contact)
         record_audit_event(
             actor=actor,
@@ -257,6 +289,7 @@ def erase_person(phone: str, actor, *, request: DataRequest | None = None) -> Da
                 "contact_id": contact.pk if contact else None,
                 "phone": request.phone_masked,
                 "suppressions": redacted,
+                "campaign_messages": messages,
             },
         )
     return request

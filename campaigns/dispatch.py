@@ -976,6 +976,21 @@ def recover_expired_leases(now: datetime | None = None) -> dict[str, int]:
     return {"requeued": len(requeued), "unconfirmed": len(unconfirmed)}
 
 
+START_GUARD_SECONDS = 600
+
+
+def _claim_start(campaign_id: int) -> bool:
+    """True for the first caller in START_GUARD_SECONDS (Redis SET NX); True without Redis."""
+    try:
+        return bool(
+            ratelimit.client().set(
+                f"campaigns:dispatch:start:{campaign_id}", "1", nx=True, ex=START_GUARD_SECONDS
+            )
+        )
+    except redis.RedisError:
+        return True
+
+
 def recover_and_kick(now: datetime | None = None) -> dict[str, int]:
     """The periodic backstop: recover expired leases, start due scheduled campaigns, finish the done
     ones, re-kick running campaigns with due work and no live worker chain."""
@@ -986,8 +1001,12 @@ def recover_and_kick(now: datetime | None = None) -> dict[str, int]:
         status=Campaign.Status.SCHEDULED, approvals__isnull=False, approvals__voided_at__isnull=True
     ).filter(Q(send_at__isnull=True) | Q(send_at__lte=now))
     for campaign_id in due.values_list("pk", flat=True).distinct():
-        jobs.enqueue(START_JOB, campaign_id)
-        started += 1
+        # One start job per campaign per START_GUARD_SECONDS, not one a minute: a start that takes
+        # long (a large audience) or fails is not piled up. A refused start pauses the campaign
+        # (or voids its approval), so it is no longer due and is refused, and audited, once.
+        if _claim_start(campaign_id):
+            jobs.enqueue(START_JOB, campaign_id)
+            started += 1
     kicked = completed = 0
     for dispatch in CampaignDispatch.objects.filter(campaign__status=Campaign.Status.RUNNING):
         if dispatch.stage == CampaignDispatch.Stage.WAITING:

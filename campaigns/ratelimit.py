@@ -9,6 +9,8 @@ them and answers how long the caller must wait before sending them (0: now); a w
 worker backs off at once.
 
 Time comes from Redis (`TIME`), not from the workers' clocks, so hosts with skewed clocks agree.
+The interval may be a fraction of a millisecond (5,000 sends a second: 0.2 ms), so the TAT is kept
+fractional and only the key's expiry (PX, an integer) is rounded up.
 """
 
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ local allow_at = new_tat - burst * interval
 local wait = allow_at - now
 if wait < 0 then wait = 0 end
 if wait > max_wait then return {0, wait} end
-redis.call('SET', key, new_tat, 'PX', math.max(1000, new_tat - now + 1000))
+redis.call('SET', key, new_tat, 'PX', math.ceil(math.max(1000, new_tat - now + 1000)))
 return {1, wait}
 """
 

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 
 from oas.models import OfficialAccount
@@ -77,6 +77,33 @@ def _grant_recipients(
             received_today[recipient] += 1
             received_month[recipient] += 1
     return granted
+
+
+def _add_recipient_usage(oa_id: int, day: date, counts: Counter, *, sign: int = 1) -> None:
+    """Add (sign 1) or take back (sign -1) every recipient's count of one batch in ONE statement:
+    an INSERT ... SELECT over unnest(...) ON CONFLICT DO UPDATE (set-based, however large the
+    batch). Taking back only touches existing rows (the reservation created them) and never goes
+    below zero."""
+    if not counts:
+        return
+    table = connection.ops.quote_name(RecipientMarketingUsage._meta.db_table)
+    recipients = list(counts)
+    amounts = [int(counts[r]) for r in recipients]
+    with connection.cursor() as cursor:
+        if sign > 0:
+            cursor.execute(
+                f"INSERT INTO {table} (oa_id, recipient, day, count) "  # noqa: S608
+                "SELECT %s, r, %s, n FROM unnest(%s::text[], %s::int[]) AS u(r, n) "
+                f"ON CONFLICT (oa_id, recipient, day) DO UPDATE SET count = {table}.count + EXCLUDED.count",
+                [oa_id, day, recipients, amounts],
+            )
+        else:
+            cursor.execute(
+                f"UPDATE {table} AS u SET count = GREATEST(0, u.count - v.n) "  # noqa: S608
+                "FROM unnest(%s::text[], %s::int[]) AS v(r, n) "
+                "WHERE u.oa_id = %s AND u.day = %s AND u.recipient = v.r",
+                [recipients, amounts, oa_id, day],
+            )
 
 
 @transaction.atomic
@@ -154,12 +181,7 @@ def reserve(
         {"reserved": most, "marketing_reserved": most if is_marketing else 0},
     )
     if reservation.tracks_recipient_caps:
-        for recipient, count in Counter(granted_recipients).items():
-            upsert_increment(
-                RecipientMarketingUsage,
-                {"oa_id": oa_id, "recipient": recipient, "day": day},
-                {"count": count},
-            )
+        _add_recipient_usage(oa_id, day, Counter(granted_recipients))
     reservation.save()
     return reservation
 
@@ -194,10 +216,7 @@ def release(reservation: QuotaReservation, unused: int | Iterable[str]) -> int:
         marketing_reserved=F("marketing_reserved") - (count if is_marketing else 0),
     )
     if held.tracks_recipient_caps:
-        for recipient, times in Counter(recipients).items():
-            RecipientMarketingUsage.objects.filter(
-                oa_id=held.oa_id, recipient=recipient, day=held.day
-            ).update(count=F("count") - times)
+        _add_recipient_usage(held.oa_id, held.day, Counter(recipients), sign=-1)
     released_recipients = held.released_recipients + (recipients if held.recipients else [])
     QuotaReservation.objects.filter(pk=held.pk).update(
         released=F("released") + count, released_recipients=released_recipients
