@@ -576,9 +576,12 @@ def _load_batch(campaign: Campaign, recipients: list[Recipient] | None) -> list[
     campaign's audience, filled by the database itself, or the given recipients (copied in)."""
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {BATCH}")
+        # PostgreSQL drops it at commit even if the evaluation fails; SQLite (`make run` without
+        # DATABASE_URL) has no ON COMMIT clause: the DROP at the end of `evaluate` removes it.
+        on_commit = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {BATCH} (contact_id bigint NOT NULL, phone varchar(11) NOT NULL) "
-            "ON COMMIT DROP"
+            f"CREATE TEMPORARY TABLE {BATCH} (contact_id bigint NOT NULL, phone varchar(11) NOT NULL)"
+            + on_commit
         )
         query = _audience_sql(campaign) if recipients is None else None
         if recipients is None and query is None:
@@ -590,10 +593,12 @@ def _load_batch(campaign: Campaign, recipients: list[Recipient] | None) -> list[
                 params,
             )
             recipients = sorted(map(Recipient._make, cursor.fetchall()), key=_by_phone_then_id)
-        else:
+        elif connection.vendor == "postgresql":
             with cursor.connection.cursor().copy(f"COPY {BATCH} (contact_id, phone) FROM STDIN") as copy:
                 for recipient in recipients:
                     copy.write_row(recipient)
+        else:
+            cursor.executemany(f"INSERT INTO {BATCH} (contact_id, phone) VALUES (%s, %s)", recipients)  # noqa: S608
     return recipients
 
 
