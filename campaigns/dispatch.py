@@ -43,7 +43,7 @@ from django.utils.translation import gettext as _
 
 from audiences.models import Contact
 from audiences.services import record_contact_sent
-from campaigns import approval, eligibility, ratelimit
+from campaigns import approval, eligibility, mapping, ratelimit
 from campaigns.models import (
     MAX_VALIDITY_SECONDS,
     Campaign,
@@ -336,7 +336,6 @@ def _create_messages(campaign: Campaign, phones: list[str], now: datetime, chunk
     validity = campaign.validity_seconds or MAX_VALIDITY_SECONDS
     valid_until = now + timedelta(seconds=validity)
     created = 0
-    from campaigns import mapping
 
     for start in range(0, len(phones), chunk):
         part = phones[start : start + chunk]
@@ -709,6 +708,17 @@ def _send_and_record(campaign: Campaign, rows: list[dict], reservation) -> tuple
     """Send the rows (state sending) and record every outcome; returns the counts and the phones
     whose quota was not used (failed or back in the queue)."""
     template_id = str(campaign.template.template_id)
+    options, failover_for = None, {}
+    if campaign.oa.provider == OfficialAccount.Provider.INFOBIP:
+        # Infobip applies the campaign's options itself and fails over by itself (Zalo-direct OAs:
+        # the dispatcher enforces them and campaigns.failover sends the SMS).
+        options = mapping.infobip_message_options(campaign, timezone.now())
+        if campaign.sms_failover_enabled and not campaign.sms_failover_ceiling_reached:
+            contacts = Contact.objects.filter(phone__in=[row["phone"] for row in rows])
+            failover_for = {
+                contact.phone: mapping.infobip_sms_failover(campaign, contact, settings.SMS_FAILOVER_SENDER)
+                for contact in contacts
+            }
     requests_ = [
         MessageRequest(
             tracking_id=row["tracking_id"],
@@ -717,6 +727,8 @@ def _send_and_record(campaign: Campaign, rows: list[dict], reservation) -> tuple
             phone=row["phone"],
             encrypted=campaign.encrypted,
             callback_data=campaign.callback_data,
+            options=options,
+            sms_failover=failover_for.get(row["phone"]),
         )
         for row in rows
     ]

@@ -243,21 +243,3 @@ def run_failover(now: datetime | None = None, *, per_campaign: int = 500) -> dic
         for key, value in figures.items():
             totals[key] += value
     return totals
-
-
-def infobip_sms_failover(campaign: Campaign, contact) -> dict | None:
-    """The `smsFailover` option of one Infobip message (Infobip fails over by itself), or None when
-    the campaign has no failover or its ceiling is reached (then Infobip is not asked to)."""
-    if not campaign.sms_failover_enabled or campaign.sms_failover_ceiling_reached:
-        return None
-    values, _problems = mapping.render_values(campaign.sms_failover_mapping or {}, contact, {})
-    option: dict = {
-        "sender": campaign.sms_failover_sender or settings.SMS_FAILOVER_SENDER,
-        "text": mapping.render_text(campaign.sms_failover_text, values),
-    }
-    if campaign.sms_failover_validity_amount:
-        option["validityPeriod"] = {
-            "amount": campaign.sms_failover_validity_amount,
-            "timeUnit": campaign.sms_failover_validity_time_unit,
-        }
-    return option if option["text"] else None

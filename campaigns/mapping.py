@@ -261,3 +261,76 @@ def template_snapshot(template) -> dict:
         "buttons": template.buttons or [],
         "preview_url": template.preview_url or "",
     }
+
+
+WEEK = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+
+
+def _utc_window(campaign, at: datetime) -> dict | None:
+    """The campaign's delivery window as Infobip's `deliveryTimeWindow`, whose hours are UTC: days and
+    hours shifted together by the time zone's offset at `at`. None when there is no window, or when
+    the shifted window would straddle midnight UTC (Infobip cannot say that in one window; the
+    dispatcher enforces the window itself either way)."""
+    if not campaign.delivery_days or campaign.delivery_from_hour is None or campaign.delivery_to_hour is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    offset = int(at.astimezone(ZoneInfo(campaign.time_zone)).utcoffset().total_seconds() // 60)
+    start = campaign.delivery_from_hour * 60 + (campaign.delivery_from_minute or 0) - offset
+    end = campaign.delivery_to_hour * 60 + (campaign.delivery_to_minute or 0) - offset
+    day_shift, start_in_day = divmod(start, 24 * 60)
+    end_shift, end_in_day = divmod(end, 24 * 60)
+    if end_shift != day_shift and not (end_in_day == 0 and end_shift == day_shift + 1):
+        return None
+    if end_shift != day_shift:  # ends at 24:00 UTC: Infobip's last minute of the day
+        end_in_day = 24 * 60 - 1
+    days = [WEEK[(WEEK.index(day) + day_shift) % 7] for day in campaign.delivery_days if day in WEEK]
+    return {
+        "days": days,
+        "from": {"hour": start_in_day // 60, "minute": start_in_day % 60},
+        "to": {"hour": end_in_day // 60, "minute": end_in_day % 60},
+    }
+
+
+def infobip_message_options(campaign, at: datetime) -> dict:
+    """The `options` Infobip defines for each message of the campaign (ZaloMessageOptions), besides
+    `encrypted`, `sendingMode` and `smsFailover`: `platform`, `validityPeriod`,
+    `deliveryTimeWindow` and `campaignReferenceId`."""
+    options: dict = {"campaignReferenceId": f"campaign-{campaign.pk}"}
+    platform = {
+        key: value
+        for key, value in (
+            ("entityId", campaign.platform_entity_id),
+            ("applicationId", campaign.platform_application_id),
+        )
+        if value
+    }
+    if platform:
+        options["platform"] = platform
+    if campaign.validity_period_amount:
+        options["validityPeriod"] = {
+            "amount": campaign.validity_period_amount,
+            "timeUnit": campaign.validity_period_time_unit,
+        }
+    window = _utc_window(campaign, at)
+    if window:
+        options["deliveryTimeWindow"] = window
+    return options
+
+
+def infobip_sms_failover(campaign, contact, default_sender: str) -> dict | None:
+    """The `smsFailover` option of one Infobip message (Infobip fails over by itself), or None when
+    the campaign has no failover or its ceiling is reached (then Infobip is not asked to)."""
+    if not campaign.sms_failover_enabled or campaign.sms_failover_ceiling_reached:
+        return None
+    values, _problems = render_values(campaign.sms_failover_mapping or {}, contact, {})
+    option: dict = {
+        "sender": campaign.sms_failover_sender or default_sender,
+        "text": render_text(campaign.sms_failover_text, values),
+    }
+    if campaign.sms_failover_validity_amount:
+        option["validityPeriod"] = {
+            "amount": campaign.sms_failover_validity_amount,
+            "timeUnit": campaign.sms_failover_validity_time_unit,
+        }
+    return option if option["text"] else None

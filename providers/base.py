@@ -61,6 +61,9 @@ class MessageRequest:
     # Infobip only: `options.smsFailover` ({"sender", "text", "validityPeriod"}): Infobip sends this SMS
     # itself when the Zalo message fails or expires, and reports the SMS leg (campaigns.reports).
     sms_failover: dict | None = None
+    # Infobip only: the other per-message `options` Infobip defines (`platform`, `validityPeriod`,
+    # `deliveryTimeWindow`, `campaignReferenceId`), as `campaigns.mapping.infobip_message_options`.
+    options: dict | None = None
 
 
 @dataclass(frozen=True)

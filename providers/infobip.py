@@ -146,7 +146,7 @@ class InfobipClient(Provider):
 
     def _message_body(self, message: MessageRequest) -> dict:
         template_data = template_values(message.template_data)
-        options: dict = {}
+        options: dict = dict(message.options or {})
         if message.encrypted:
             template_data = rsa.encrypt_template_data(self.encryption_key(), template_data)
             options["encrypted"] = True

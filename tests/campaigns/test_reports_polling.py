@@ -135,7 +135,6 @@ def test_infobip_logs_fill_in_the_missing_reports_within_the_endpoints_rate(
 
 @pytest.mark.django_db(transaction=True)
 def test_infobip_fails_over_by_itself_and_both_legs_are_recorded_from_its_logs(quality_admin, sb, soon):
-    from campaigns import failover
     from oas.services.clients import client_for
     from providers.base import MessageRequest
 
@@ -148,7 +147,7 @@ def test_infobip_fails_over_by_itself_and_both_legs_are_recorded_from_its_logs(q
     campaign.refresh_from_db()
     contact = Contact.objects.get()
     sb.pin_recipient(contact.phone, not_on_zalo=True)
-    option = failover.infobip_sms_failover(campaign, contact)
+    option = mapping.infobip_sms_failover(campaign, contact, default_sender="unused")
     assert option == {"sender": "ZaloAdmin", "text": "Chào Khách 0"}
     tid = dispatch.tracking_id(campaign.pk, contact.phone)
     now = timezone.now()
