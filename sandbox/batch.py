@@ -20,6 +20,7 @@ _local = threading.local()
 class Batch:
     def __init__(self):
         self.dirty: dict[int, tuple[object, set[str]]] = {}  # message pk -> (message, fields)
+        self.new: list = []  # messages without a pk, inserted first at the flush (raw INSERT)
         self.events: list = []
         self.webhooks: list = []
         self.sends: dict[tuple[int, object], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -37,6 +38,10 @@ class Batch:
         from sandbox import webhooks
         from sandbox.models import SandboxDailyStat, SandboxEvent, SandboxMessage, SandboxOA
 
+        if self.new:
+            new, self.new = self.new, []
+            for msg in new:
+                insert_instance(msg)
         if self.dirty:
             by_fields: dict[tuple[str, ...], list] = defaultdict(list)
             for msg, fields in self.dirty.values():
@@ -76,7 +81,7 @@ class Batch:
             insert_rows(
                 SandboxEvent,
                 ("kind", "message", "due_at", "done"),
-                [[e.kind, e.message_id, e.due_at, False] for e in self.events],
+                [[kind, msg.pk, due_at, False] for kind, msg, due_at in self.events],
             )
             self.events = []
         if self.webhooks:
@@ -142,6 +147,31 @@ def insert_rows(model, fields: tuple[str, ...], rows: list[list]) -> None:
         cursor.executemany(sql, params)
 
 
+_insert_sql: dict = {}
+
+
+def insert_instance(obj) -> None:
+    """INSERT one model instance with a raw statement (no ORM compilation) and set its pk."""
+    meta = obj._meta
+    key = (meta.label, connection.vendor)
+    cached = _insert_sql.get(key)
+    if cached is None:
+        concrete = [f for f in meta.concrete_fields if not f.primary_key]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in concrete)
+        marks = ", ".join(["%s"] * len(concrete))
+        sql = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+        if connection.vendor == "postgresql":
+            sql += " RETURNING id"
+        cached = _insert_sql[key] = (sql, concrete)
+    sql, concrete = cached
+    params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in concrete]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        obj.pk = cursor.fetchone()[0] if connection.vendor == "postgresql" else cursor.lastrowid
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
 def update_rows(model, rows: list, fields) -> None:
     """UPDATE model SET f… = values of each row WHERE id = row.pk, as one executemany."""
     if not rows:
@@ -162,8 +192,12 @@ def update_rows(model, rows: list, fields) -> None:
 
 def save(msg, fields) -> None:
     pending = current()
-    if pending is None or msg.pk is None:
+    if pending is None:
         msg.save(update_fields=list(fields) if msg.pk is not None else None)
+        return
+    if msg.pk is None:  # a new message: one raw INSERT of all its fields at the flush
+        if not any(m is msg for m in pending.new):
+            pending.new.append(msg)
         return
     entry = pending.dirty.get(msg.pk)
     if entry is None:
@@ -176,12 +210,11 @@ def schedule(msg, kind: str, due_at) -> None:
     from sandbox import runtime
     from sandbox.models import SandboxEvent
 
-    event = SandboxEvent(kind=kind, message=msg, due_at=due_at)
     pending = current()
     if pending is None:
-        event.save()
+        SandboxEvent(kind=kind, message=msg, due_at=due_at).save()
     else:
-        pending.events.append(event)
+        pending.events.append((kind, msg, due_at))  # the message's pk is read at the flush
     runtime.WAKE.set()
 
 
@@ -255,3 +288,24 @@ def evaluate_template_later(oa, template_id: str, now) -> bool:
         return False
     pending.templates[(oa.pk, template_id)] = (oa, template_id, now)
     return True
+
+
+def oa_balance(oa_pk: int) -> int:
+    from sandbox.models import SandboxOA
+
+    table = connection.ops.quote_name(SandboxOA._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT balance FROM {table} WHERE id = %s", [oa_pk])  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+def daily_counts(oa_pk: int, day) -> tuple[int, int]:
+    """(sent, sent_tag3) of an OA's Vietnam day, (0, 0) without a row."""
+    from sandbox.models import SandboxDailyStat
+
+    table = connection.ops.quote_name(SandboxDailyStat._meta.db_table)
+    value = SandboxDailyStat._meta.get_field("day").get_db_prep_save(day, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT sent, sent_tag3 FROM {table} WHERE oa_id = %s AND day = %s", [oa_pk, value])  # noqa: S608
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else (0, 0)

@@ -16,6 +16,7 @@ class FaultInjectionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        runtime.sync()  # another process may have changed the configuration or cached rows
         scope = request.path.strip("/").split("/", 1)[0]
         faults = runtime.config()["faults"]
         if scope not in faults.get("scope", ()):

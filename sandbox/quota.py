@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.db.models import F
 
 from quotas import policy_data, rules
-from sandbox import batch
+from sandbox import batch, runtime
 from sandbox.models import SandboxDailyStat, SandboxMessage, SandboxOA
 from zalo_admin.lib import dates
 
@@ -28,16 +28,27 @@ POLICIES = {
 }
 DECIMAL_FIELDS = ("high_max_rate", "medium_max_rate", "violation_rate", "marketing_daily_share")
 
-_version = 0  # bumped whenever history changes in a way that can change a past day
+# The version is a counter shared by the sandbox's processes (runtime.shared_state), bumped whenever
+# history changes in a way that can change a past day; each process keeps the states of one version.
 _cache: dict = {}
+_cache_version = None
 _cache_lock = threading.Lock()
 
 
 def bump_version() -> None:
-    global _version
     with _cache_lock:
-        _version += 1
         _cache.clear()
+    runtime.invalidate(runtime.QUOTA)
+
+
+def _version() -> int:
+    global _cache_version
+    version = runtime.shared_state.get(runtime.QUOTA)
+    if version != _cache_version:
+        with _cache_lock:
+            _cache.clear()
+            _cache_version = version
+    return version
 
 
 def policy_for(oa: SandboxOA) -> rules.Policy:
@@ -82,17 +93,14 @@ def state(oa: SandboxOA, now: datetime) -> QuotaState:
         oa.pk,
         today,
         hour,
-        _version,
+        _version(),
         json.dumps(oa.policy_overrides, sort_keys=True),
         str(oa.initial_limit),
     )
     pending = batch.current()
     read = pending.sent_read.get((oa.pk, today)) if pending is not None else None
     if read is None:
-        read = SandboxDailyStat.objects.filter(oa=oa, day=today).values_list("sent", "sent_tag3").first() or (
-            0,
-            0,
-        )
+        read = batch.daily_counts(oa.pk, today)
         if pending is not None:
             pending.sent_read[(oa.pk, today)] = read
     sent_today, marketing_today = read

@@ -1,12 +1,22 @@
-"""Run-time state of the sandbox process: configuration, the sandbox clock and the write lock.
+"""Run-time state of the sandbox processes: configuration, the sandbox clock and the write lock.
 
-The sandbox runs as one process (gunicorn, one gthread worker) so an in-process cache of the
-configuration stays coherent; the configuration itself lives in the sandbox database.
+The sandbox may run as several gunicorn processes on one database. What they share:
+- the write lock (`WRITE_LOCK`): a thread lock inside a process plus an flock() on a file next to the
+  database across processes, so one writer at a time without SQLite's sleeping busy handler;
+- a generation counter in a small shared-memory file (`shared_state`): every change of the
+  configuration or of cached rows bumps it (at once and again after the commit), and each process
+  drops its caches when it sees a new value (`sync()`, at the start of every request and tick);
+- the configuration itself lives in the sandbox database.
 """
 
 import copy
+import fcntl
+import hashlib
 import json
+import mmap
 import os
+import struct
+import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -55,8 +65,96 @@ DEFAULT_CONFIG = {
     "clock_fixed": None,
 }
 
-WRITE_LOCK = threading.RLock()  # SQLite has one writer; serialising writes in-process avoids lock errors
-WAKE = threading.Event()  # set when there is new work for the background worker
+
+def state_path(suffix: str) -> str:
+    """A file shared by the processes of one sandbox (next to its SQLite file, else in the temp dir)."""
+    url = os.environ.get("SANDBOX_DATABASE_URL", "")
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        return url[len("sqlite://") :] + suffix
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"zalo-sandbox-{digest}{suffix}")
+
+
+class ProcessWriteLock:
+    """A re-entrant lock held by one thread of one process at a time (thread RLock + flock)."""
+
+    def __init__(self):
+        self._local = threading.RLock()
+        self._depth = 0
+        self._fd = None
+        self._pid = None
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own description
+            self._fd = os.open(state_path(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self) -> None:
+        self._local.acquire()
+        if self._depth == 0:
+            try:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+            except BaseException:
+                self._local.release()
+                raise
+        self._depth += 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            fcntl.flock(self._file(), fcntl.LOCK_UN)
+        self._local.release()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class SharedCounters:
+    """Two 64-bit counters in a shared file: [0] caches and configuration, [1] quota history."""
+
+    def __init__(self):
+        self._map = None
+        self._pid = None
+
+    def _mapped(self):
+        if self._map is None or self._pid != os.getpid():
+            fd = os.open(state_path(".gen"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                if os.fstat(fd).st_size < 16:
+                    os.ftruncate(fd, 16)
+                self._map = mmap.mmap(fd, 16)
+            finally:
+                os.close(fd)
+            self._pid = os.getpid()
+        return self._map
+
+    def get(self, slot: int) -> int:
+        return struct.unpack_from("<Q", self._mapped(), slot * 8)[0]
+
+    def bump(self, slot: int) -> int:
+        shared = self._mapped()
+        with WRITE_GEN_LOCK:
+            fd = os.open(state_path(".gen"), os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                value = struct.unpack_from("<Q", shared, slot * 8)[0] + 1
+                struct.pack_into("<Q", shared, slot * 8, value)
+            finally:
+                os.close(fd)  # closing releases the flock
+        return value
+
+
+WRITE_LOCK = ProcessWriteLock()  # one writer at a time across every process of the sandbox
+WRITE_GEN_LOCK = threading.Lock()
+WAKE = threading.Event()  # set when there is new work for this process's background worker
+shared_state = SharedCounters()
+CACHES, QUOTA = 0, 1
+_seen_generation = None
 
 _cache: dict | None = None
 _cache_lock = threading.Lock()
@@ -99,6 +197,7 @@ def set_config(data: dict) -> dict:
 
     with WRITE_LOCK:
         SandboxSetting.objects.update_or_create(key="config", defaults={"data": data})
+        invalidate()
         with _cache_lock:
             _cache = merge(DEFAULT_CONFIG, data)
     return _cache
@@ -129,8 +228,39 @@ def cached(namespace: str, key, loader):
 
 
 def clear_caches() -> None:
+    """Drop the cached rows here and tell the other processes to drop theirs."""
+    invalidate()
+
+
+def _drop_local() -> None:
+    global _cache
     with _memo_lock:
         _memo.clear()
+    with _cache_lock:
+        _cache = None
+
+
+def invalidate(slot: int = CACHES) -> None:
+    """Bump a shared counter now and again once the current transaction commits (a process that
+    reloaded in between would otherwise keep what it read before the commit)."""
+    from django.db import transaction
+
+    global _seen_generation
+    if slot == CACHES:
+        _drop_local()
+    shared_state.bump(slot)
+    transaction.on_commit(lambda: shared_state.bump(slot))
+    if slot == CACHES:
+        _seen_generation = None
+
+
+def sync() -> None:
+    """Drop this process's caches when another process changed what they hold."""
+    global _seen_generation
+    generation = shared_state.get(CACHES)
+    if generation != _seen_generation:
+        _drop_local()
+        _seen_generation = generation
 
 
 def real_now() -> datetime:

@@ -1,4 +1,9 @@
-"""How the sandbox process is started: gunicorn (one gthread worker, many threads) on sandbox.wsgi."""
+"""How the sandbox is started: gunicorn (gthread workers) on sandbox.wsgi, preloaded by the master.
+
+`workers` processes share the sandbox database, the write lock and a cache generation counter
+(sandbox.runtime); one of them runs the simulation (sandbox.worker). SANDBOX_WORKERS sets the
+default number of processes.
+"""
 
 import json
 import os
@@ -9,7 +14,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = f"sqlite:///{BASE_DIR / 'var' / 'sandbox.sqlite3'}"
 
 
-def gunicorn_argv(host: str, port: int, threads: int = 16, access_log: bool = False) -> list[str]:
+def default_workers() -> int:
+    return max(1, int(os.environ.get("SANDBOX_WORKERS") or 1))
+
+
+def gunicorn_argv(
+    host: str, port: int, threads: int = 16, access_log: bool = False, workers: int | None = None
+) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -20,7 +31,10 @@ def gunicorn_argv(host: str, port: int, threads: int = 16, access_log: bool = Fa
         "--worker-class",
         "gthread",
         "--workers",
-        "1",  # one process: the run-time configuration, clock and write lock live in it
+        str(workers or default_workers()),
+        "--preload",  # the master migrates and applies the start-up flags once, then forks
+        "--config",
+        "python:sandbox.gunicorn_conf",
         "--threads",
         str(threads),
         "--timeout",

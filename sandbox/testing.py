@@ -171,6 +171,7 @@ def running_sandbox(
     config: dict | None = None,
     seed: bool = True,
     threads: int = 16,
+    workers: int | None = None,
     database_url: str | None = None,
     startup_timeout: float = 30.0,
     log_path: str | os.PathLike | None = None,
@@ -178,7 +179,8 @@ def running_sandbox(
     """Start the sandbox on a free port, wait until it answers, yield it, stop it and delete its files.
 
     `config` patches the start-up configuration (kept across `reset()`), e.g. {"delay_factor": 0,
-    "webhook_retry_factor": 0.001}. `database_url` defaults to a fresh SQLite file in a temp directory.
+    "webhook_retry_factor": 0.001}. `workers`: gunicorn processes (default SANDBOX_WORKERS or 1).
+    `database_url` defaults to a fresh SQLite file in a temp directory.
     """
     workdir = Path(tempfile.mkdtemp(prefix="zalo-sandbox-"))
     db = database_url or f"sqlite:///{workdir / 'sandbox.sqlite3'}"
@@ -190,7 +192,10 @@ def running_sandbox(
             env = sandbox_env(db, reset=True, seed=seed, config=config)
             env.pop("SANDBOX_ZALO_WEBHOOK_URL", None)  # tests set webhook URLs themselves
             process = subprocess.Popen(
-                gunicorn_argv("127.0.0.1", port, threads), env=env, stdout=log_file, stderr=subprocess.STDOUT
+                gunicorn_argv("127.0.0.1", port, threads, workers=workers),
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
             sandbox = Sandbox(f"http://127.0.0.1:{port}", process)
             if wait_ready(sandbox, startup_timeout):

@@ -1,6 +1,8 @@
 """The background thread of the sandbox process: due simulation events, webhook deliveries, quota changes."""
 
+import fcntl
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -66,45 +68,66 @@ def _attach(msg: SandboxMessage) -> SandboxMessage:
     return msg
 
 
+HOOK_COLUMNS = ("id", "url", "body", "headers", "attempts", "provider", "kind", "duplicate_of_id")
+
+
 def send_webhooks(limit=WEBHOOK_BATCH) -> int:
     """Start the due webhooks: one POST per Zalo event; Infobip delivery reports due for one URL go
     together, up to REPORTS_PER_POST results in one body (Infobip's `results` array)."""
     now = runtime.real_now()
     with runtime.WRITE_LOCK, transaction.atomic():
         due = list(
-            SandboxWebhook.objects.filter(state="pending", next_attempt_at__lte=now).order_by("id")[:limit]
+            SandboxWebhook.objects.filter(state="pending", next_attempt_at__lte=now)
+            .order_by("id")
+            .values_list(*HOOK_COLUMNS)[:limit]
         )
-        SandboxWebhook.objects.filter(pk__in=[h.pk for h in due]).update(state="sending")
-    groups: list[list[SandboxWebhook]] = []
-    open_groups: dict[str, list[SandboxWebhook]] = {}
+        if due:
+            SandboxWebhook.objects.filter(pk__in=[h[0] for h in due]).update(state="sending")
+    groups: list[list[tuple]] = []
+    open_groups: dict[tuple, list[tuple]] = {}
     for hook in due:
-        if hook.provider == "infobip" and hook.kind == "delivery_report" and hook.duplicate_of_id is None:
-            group = open_groups.get(hook.url)
+        pk, url, body, headers, attempts, provider, kind, duplicate_of = hook
+        if provider == "infobip" and kind == "delivery_report" and duplicate_of is None:
+            key = (url, attempts == 0)  # first attempts together: their rows are written in one go
+            group = open_groups.get(key)
             if group is None or len(group) >= REPORTS_PER_POST:
-                group = open_groups[hook.url] = []
+                group = open_groups[key] = []
                 groups.append(group)
             group.append(hook)
         else:
             groups.append([hook])
     for group in groups:
-        ids = [hook.pk for hook in group]
+        ids = [hook[0] for hook in group]
         with _in_flight_lock:
             _in_flight.update(ids)
-        first = group[0]
-        body = first.body if len(group) == 1 else webhooks.combine([hook.body for hook in group])
-        _pool.submit(_deliver, ids, first.url, body, first.headers, first.attempts, first.provider)
+        _pk, url, body, headers, attempts, provider, _kind, _dup = group[0]
+        if len(group) > 1:
+            body = webhooks.combine([hook[2] for hook in group])
+        first_try = all(hook[4] == 0 for hook in group)
+        _pool.submit(_deliver, ids, url, body, headers, attempts, provider, first_try)
     return len(due)
 
 
-def _deliver(hook_ids, url, body, headers, attempts, provider):
+def _deliver(hook_ids, url, body, headers, attempts, provider, first_try=False):
     try:
         outcome = webhooks.post(hook_ids[0], url, body, headers, attempts, provider)
         with runtime.WRITE_LOCK, transaction.atomic():
-            hooks = list(SandboxWebhook.objects.filter(pk__in=hook_ids))  # a reset may have wiped them
-            for hook in hooks:
-                hook.state = "pending"
-                webhooks.record(hook, outcome, save=False)
-            batch.update_rows(SandboxWebhook, hooks, ("attempts", "history", "state", "next_attempt_at"))
+            if first_try:
+                # Never tried before (empty history): every row gets the same outcome, one UPDATE.
+                proto = SandboxWebhook(provider=provider, attempts=0, history=[])
+                webhooks.record(proto, outcome, save=False)
+                SandboxWebhook.objects.filter(pk__in=hook_ids).update(
+                    attempts=proto.attempts,
+                    history=proto.history,
+                    state=proto.state,
+                    next_attempt_at=proto.next_attempt_at,
+                )
+            else:
+                hooks = list(SandboxWebhook.objects.filter(pk__in=hook_ids))  # a reset may have wiped them
+                for hook in hooks:
+                    hook.state = "pending"
+                    webhooks.record(hook, outcome, save=False)
+                batch.update_rows(SandboxWebhook, hooks, ("attempts", "history", "state", "next_attempt_at"))
     except Exception:
         log.exception("webhook %s failed", hook_ids)
     finally:
@@ -147,6 +170,7 @@ def _str(value):
 def tick(force_quota_check: bool = False) -> int:
     global _last_quota_check
     started = time.monotonic()
+    runtime.sync()
     with TICK_LOCK:
         work = last = run_events()
         while last >= EVENT_BATCH and time.monotonic() - started < 0.2:
@@ -200,9 +224,22 @@ def _loop():
         time.sleep(TICK_PAUSE)  # under load, batch the work instead of competing for the write lock
 
 
+def _lead():
+    """Run the loop in one process of the sandbox only: the one holding the worker lock (another
+    process takes over when it dies). Every process still runs due work on `drain`."""
+    fd = os.open(runtime.state_path(".worker"), os.O_RDWR | os.O_CREAT, 0o600)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            time.sleep(0.5)
+            continue
+        _loop()
+
+
 def start() -> None:
     global _started
     if _started:
         return
     _started = True
-    threading.Thread(target=_loop, name="sandbox-worker", daemon=True).start()
+    threading.Thread(target=_lead, name="sandbox-worker", daemon=True).start()

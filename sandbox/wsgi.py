@@ -1,4 +1,4 @@
-"""WSGI entry of the sandbox process: migrate its own database, apply start-up flags, start the worker.
+"""WSGI entry of the sandbox: migrate its own database and apply the start-up flags (in the gunicorn master).
 
 Environment: SANDBOX_DATABASE_URL, SANDBOX_CONFIG (JSON patch of the configuration),
 SANDBOX_RESET=1 (wipe state), SANDBOX_SEED=1 (create the demo data).
@@ -14,10 +14,13 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
+from django.db import connections  # noqa: E402
 
 from sandbox import startup  # noqa: E402
 
+# Loaded once by the gunicorn master (--preload): migrate and prepare here, then fork the workers,
+# which start their background threads in gunicorn_conf.post_fork (no thread survives a fork).
 call_command("migrate", "sandbox", verbosity=0, interactive=False)
 startup.prepare()
 application = get_wsgi_application()
-startup.start_worker()
+connections.close_all()  # each forked worker opens its own connections

@@ -90,7 +90,7 @@ def _send(oa: SandboxOA, *, channel, recipient, body, template_data, encrypted=F
     with runtime.WRITE_LOCK, transaction.atomic(), batch.batch():
         now = runtime.now()
         # The OA's settings come with the (cached) token; its balance is read fresh under the lock.
-        oa.balance = SandboxOA.objects.filter(pk=oa.pk).values_list("balance", flat=True).get()
+        oa.balance = batch.oa_balance(oa.pk)
         msg = SandboxMessage(
             provider="zalo",
             channel=channel,
@@ -121,7 +121,7 @@ def _send(oa: SandboxOA, *, channel, recipient, body, template_data, encrypted=F
             )
         except ZaloError as exc:
             msg.error, msg.state = exc.code, "rejected"
-            msg.save()
+            batch.save(msg, ())
             failure = exc
         else:
             msg.accepted = True

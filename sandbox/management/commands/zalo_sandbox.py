@@ -17,7 +17,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8600)
-        parser.add_argument("--threads", type=int, default=16)
+        parser.add_argument("--threads", type=int, default=8, help="threads per process")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("SANDBOX_WORKERS") or 2),
+            help="gunicorn processes sharing the database (one runs the simulation)",
+        )
         parser.add_argument("--database-url", default=os.environ.get("SANDBOX_DATABASE_URL") or DEFAULT_DB)
         parser.add_argument("--reset", action="store_true", help="wipe the sandbox state before serving")
         parser.add_argument(
@@ -78,7 +84,7 @@ class Command(BaseCommand):
             print_seed=not o["no_seed"],
         )
         env["SANDBOX_ZALO_WEBHOOK_URL"] = o["zalo_webhook_url"]
-        argv = gunicorn_argv(o["host"], o["port"], o["threads"], o["access_log"])
+        argv = gunicorn_argv(o["host"], o["port"], o["threads"], o["access_log"], workers=o["workers"])
         self.stdout.write(
             f"Zalo/Infobip sandbox on http://{o['host']}:{o['port']}/ (database {o['database_url']})"
         )
