@@ -56,6 +56,7 @@ from compliance import actions
 from compliance.services import actor_name, record_audit_event
 from oas.models import OACredentials, OfficialAccount
 from oas.services.clients import client_for
+from oas.services.template_events import SYNC_JOB, announce_unsendable
 from providers import errors
 from providers.base import ACCEPTED, REJECTED, MessageRequest, SendResult
 from providers.http import HttpClient
@@ -750,6 +751,7 @@ def _send_and_record(campaign: Campaign, rows: list[dict], reservation) -> tuple
     unused: list[str] = []
     errors_in_a_row, saw_accepted = 0, False
     oa_trouble: SendResult | None = None
+    template_trouble: SendResult | None = None
     max_attempts = settings.DISPATCH_MAX_ATTEMPTS
     for result in results:
         row = by_tracking[result.tracking_id]
@@ -766,6 +768,8 @@ def _send_and_record(campaign: Campaign, rows: list[dict], reservation) -> tuple
             errors_in_a_row += 1
         if result.error is not None and result.error.halts_batch and oa_trouble is None and result.attempted:
             oa_trouble = result
+        if result.error is not None and result.error.scope == errors.TEMPLATE and result.error.permanent:
+            template_trouble = template_trouble or result
         if result.status == REJECTED:
             failed[row["id"]] = codes
             unused.append(row["phone"])
@@ -806,6 +810,8 @@ def _send_and_record(campaign: Campaign, rows: list[dict], reservation) -> tuple
         _count_errors(campaign, saw_accepted, errors_in_a_row, results)
         if oa_trouble is not None:
             _react_to_oa_trouble(campaign, oa_trouble, now)
+        if template_trouble is not None:
+            _react_to_template_trouble(campaign, template_trouble)
     counts = {
         "accepted": len(moved),
         "failed": len(failed),
@@ -836,6 +842,16 @@ def _count_errors(campaign: Campaign, saw_accepted: bool, trailing: int, results
             },
             actor=ACTOR,
         )
+
+
+def _react_to_template_trouble(campaign: Campaign, result: SendResult) -> None:
+    """The provider refused the template itself (disabled for low quality, not approved, not
+    permitted...): every campaign of the template pauses with that reason, and a template sync reads
+    its status from the provider."""
+    error = result.error
+    reason = f"{error.text()} ({error.code}{' ' + result.provider_code if result.provider_code else ''})"
+    announce_unsendable(campaign.template, reason, actor=ACTOR)
+    jobs.enqueue(SYNC_JOB, campaign.oa_id)
 
 
 def _react_to_oa_trouble(campaign: Campaign, result: SendResult, now: datetime) -> None:

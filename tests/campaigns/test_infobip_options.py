@@ -87,3 +87,20 @@ def test_an_infobip_campaign_with_every_option_is_accepted_by_the_strict_sandbox
     # Infobip was told how to fail over: a message the sandbox failed on Zalo got its SMS leg.
     failed_on_zalo = [leg for leg in legs if leg["channel"] == "phone" and leg.get("status") != "DELIVERED"]
     assert len([leg for leg in legs if leg["channel"] == "sms"]) <= len(failed_on_zalo)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_template_the_provider_disabled_pauses_its_campaigns_with_the_reason(quality_admin, sb, settings):
+    from campaigns.models import Campaign
+
+    settings.DISPATCH_BATCH_SIZE = 5
+    sb.oa("demo-oa-1", policy_overrides=UNLIMITED, initial_limit=10**9)
+    built = build_campaign(20, quality_admin=quality_admin)
+    assert dispatch.start_campaign(built.pk).started
+    sb.template("100001", status="DISABLE")  # Zalo now answers -146 (disabled for low quality)
+    drain(built)
+    built.refresh_from_db()
+    assert built.status == Campaign.Status.PAUSED
+    assert "TEMPLATE_DISABLED_LOW_QUALITY" in built.pause_reason and "in a row" not in built.pause_reason
+    # Paused after the first refused batch: the rest was never tried.
+    assert CampaignMessage.objects.filter(campaign=built, state=S.QUEUED).count() >= 10
