@@ -27,5 +27,29 @@ def prepare() -> None:
             sys.stdout.flush()
 
 
+def ensure_database() -> None:
+    """Create the sandbox's PostgreSQL database when it does not exist yet (SQLite files create
+    themselves): SANDBOX_DATABASE_URL may name a dedicated database such as .../sandbox."""
+    from django.db import OperationalError, connection
+
+    if connection.vendor != "postgresql":
+        return
+    try:
+        connection.ensure_connection()
+        return
+    except OperationalError:
+        connection.close()
+    import psycopg
+    from psycopg import sql
+
+    params = connection.get_connection_params()
+    name = params.pop("dbname", None) or connection.settings_dict["NAME"]
+    params = {k: v for k, v in params.items() if k in ("host", "port", "user", "password")}
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def start_worker() -> None:
     worker.start()

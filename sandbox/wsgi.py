@@ -20,6 +20,7 @@ from sandbox import startup  # noqa: E402
 
 # Loaded once by the gunicorn master (--preload): migrate and prepare here, then fork the workers,
 # which start their background threads in gunicorn_conf.post_fork (no thread survives a fork).
+startup.ensure_database()
 call_command("migrate", "sandbox", verbosity=0, interactive=False)
 startup.prepare()
 application = get_wsgi_application()
