@@ -54,7 +54,9 @@ class ContactSource(models.Model):
 class Contact(models.Model):
     """A person reachable by phone. `attributes` are the values offered as template parameters."""
 
-    phone = models.CharField(_("phone"), max_length=11, unique=True, help_text=_("84 followed by 9 digits"))
+    # Unique by a constraint, not `unique=True`: that would add a varchar_pattern_ops index for LIKE
+    # that nothing queries (phones are looked up by equality), paid by every import (migration 0006).
+    phone = models.CharField(_("phone"), max_length=11, help_text=_("84 followed by 9 digits"))
     name = models.CharField(_("name"), max_length=200, blank=True)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     source = models.ForeignKey(ContactSource, on_delete=models.PROTECT, related_name="contacts")
@@ -63,13 +65,27 @@ class Contact(models.Model):
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
     # Kept for segments ("last sent", "last bad report"): set-based by
     # `audiences.services.record_contact_sent` (the dispatcher, issue 13) and
-    # `record_contact_bad_report` (the user-feedback webhook handlers).
-    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True, db_index=True)
-    last_bad_report_at = models.DateTimeField(_("last bad report"), null=True, blank=True, db_index=True)
+    # `record_contact_bad_report` (the user-feedback webhook handlers). Indexed partially (the set
+    # times only): a new contact has neither, so an import writes no entry in these indexes.
+    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
+    last_bad_report_at = models.DateTimeField(_("last bad report"), null=True, blank=True)
 
     class Meta:
         ordering = ["phone"]
+        indexes = [
+            models.Index(
+                fields=["last_sent_at"],
+                condition=Q(last_sent_at__isnull=False),
+                name="audiences_contact_sent",
+            ),
+            models.Index(
+                fields=["last_bad_report_at"],
+                condition=Q(last_bad_report_at__isnull=False),
+                name="audiences_contact_bad_report",
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(fields=["phone"], name="audiences_contact_phone_key"),
             models.CheckConstraint(
                 condition=(
                     Q(erased_at__isnull=True) & Q(phone__regex=PHONE_PATTERN) & Q(phone__startswith="84")
@@ -142,7 +158,10 @@ class ConsentEvent(AppendOnly):
         MANUAL = "manual", _("manual")
         DATA_REQUEST = "data_request", _("data request")
 
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_events")
+    # No index of its own: the (contact, purpose, occurred_at) index serves every lookup by contact.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="consent_events", db_index=False
+    )
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     occurred_at = models.DateTimeField(_("time"), db_index=True)
@@ -364,10 +383,24 @@ class ContactConsentState(models.Model):
     """The current consent of one contact for one purpose: its latest ledger event (by time; at the
     same instant a withdrawal wins; then the later row)."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_states")
+    # No foreign keys in the database (migration 0006): PostgreSQL checks them row by row at commit,
+    # which cost an import as much as writing the rows. They cannot break: only the trigger writes
+    # this table, copying `contact_id` and `id` from the ledger rows it is inserting; ledger rows are
+    # never updated nor deleted (migration 0002), and their own foreign key keeps their contact,
+    # which is never deleted either (erasure keeps the row, `data_requests.erase_person`). The
+    # unique (contact, purpose) index serves lookups by contact; nothing looks states up by event.
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.CASCADE,
+        related_name="consent_states",
+        db_constraint=False,
+        db_index=False,
+    )
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
     granted = models.BooleanField(_("granted"))
-    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    event = models.ForeignKey(
+        ConsentEvent, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
     changed_at = models.DateTimeField(_("since"))
 
     class Meta:
@@ -395,7 +428,11 @@ class SuppressionState(models.Model):
     phone_hash = models.CharField(_("phone digest"), max_length=64, unique=True)
     phone = models.CharField(_("phone"), max_length=11, blank=True)
     suppressed = models.BooleanField(_("suppressed"))
-    suppression = models.ForeignKey(Suppression, on_delete=models.PROTECT, related_name="+")
+    # Like ContactConsentState's: no foreign key in the database, only the trigger writes it from the
+    # append-only ledger's rows.
+    suppression = models.ForeignKey(
+        Suppression, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
     changed_at = models.DateTimeField(_("since"))
 
     class Meta:
