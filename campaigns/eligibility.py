@@ -18,11 +18,10 @@ The rules, in order:
 The Decree 91/2020/ND-CP presets apply to marketing (tag 3) and are on by default; each can be turned
 off for the workspace in settings (`MARKETING_RULES`).
 
-What the 24-hour rule can prove: sends are recorded per recipient, OA and Vietnam *day*
-(`quotas.models.RecipientMarketingUsage`), not per moment. Two moments of one calendar day are less
-than 24 hours apart, so a phone that already has 3 marketing messages (all OAs) recorded on the
-send's Vietnam day would get a 4th within 24 hours: it is refused. Messages of the day before may or
-may not lie within the 24 hours; without their times nothing is proven, and they are not counted.
+What the 24-hour rule counts: the marketing messages of every OA that left (a request made) in the
+24 hours before the send, from the message rows; and, for sends without message rows of ours, what
+the quota engine recorded per recipient, OA and Vietnam day (`RecipientMarketingUsage`): 3 or more
+on the send's Vietnam day make this one the 4th within 24 hours.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ from django.utils.translation import gettext_lazy
 
 from audiences.models import ContactConsentState, FollowerStatus, Purpose, SuppressionState
 from audiences.selectors import audience_contacts
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignMessage
 from oas.models import MessageTemplate
 from quotas import rules
 from quotas.models import OAQuotaState, RecipientMarketingUsage
@@ -417,20 +416,43 @@ def _zalo_caps(ctx: Context, recipients: list[Recipient]) -> dict[int, str]:
 )
 def _decree_daily_cap(ctx: Context, recipients: list[Recipient]) -> dict[int, str]:
     cap = int(ctx.presets["max_per_24h"])
+    refused = {}
+    # The moments we know: marketing messages of every OA that left in the 24 hours before the send
+    # (a request made counts, whatever its outcome, except those the provider refused outright).
+    message, campaign = CampaignMessage._meta.db_table, Campaign._meta.db_table
+    template = MessageTemplate._meta.db_table
+    S = CampaignMessage.State
+    counted = [S.SENDING, S.ACCEPTED, S.DELIVERED, S.UNCONFIRMED, S.FAILED_OVER]
+    placeholders = ", ".join(["%s"] * len(counted))
+    for contact_id, count in _rows(
+        f"SELECT b.contact_id, count(*) FROM {BATCH} b "  # noqa: S608
+        f"JOIN {message} m ON m.phone = b.phone JOIN {campaign} c ON c.id = m.campaign_id "
+        f"JOIN {template} t ON t.id = c.template_id "
+        f"WHERE t.tag = %s AND m.sending_at > %s AND m.sending_at <= %s AND m.state IN ({placeholders}) "
+        "GROUP BY b.contact_id HAVING count(*) >= %s",
+        [MessageTemplate.Tag.MARKETING, ctx.send_at - timedelta(hours=24), ctx.send_at, *counted, cap],
+    ):
+        refused[contact_id] = _(
+            "Already got %(count)s marketing message(s) from all OAs in the 24 hours before this send: "
+            "this one would be more than %(cap)s (Decree 91)."
+        ) % {"count": count, "cap": cap}
+    # And what the quota engine recorded per Vietnam day (sends without message rows of ours).
     rows = _rows(
         f"SELECT b.contact_id, sum(u.count) FROM {BATCH} b "  # noqa: S608
         f"JOIN {RecipientMarketingUsage._meta.db_table} u ON u.recipient = b.phone "
         "WHERE u.day = %s GROUP BY b.contact_id HAVING sum(u.count) >= %s",
         [ctx.send_day, cap],
     )
-    return {
-        contact_id: _(
-            "Already got %(count)s marketing message(s) from all OAs on %(day)s: this one would be "
-            "more than %(cap)s within 24 hours (Decree 91)."
+    for contact_id, count in rows:
+        refused.setdefault(
+            contact_id,
+            _(
+                "Already got %(count)s marketing message(s) from all OAs on %(day)s: this one would be "
+                "more than %(cap)s within 24 hours (Decree 91)."
+            )
+            % {"count": count, "day": ctx.send_day.strftime("%d/%m/%Y"), "cap": cap},
         )
-        % {"count": count, "day": ctx.send_day.strftime("%d/%m/%Y"), "cap": cap}
-        for contact_id, count in rows
-    }
+    return refused
 
 
 @rule("tag_level", gettext_lazy("Tag not allowed at the OA's level"), per_campaign=True)

@@ -137,6 +137,32 @@ def _three_yesterday(ctx, contact):
     usage(ctx["other"], contact.phone, TODAY - timedelta(days=1), 3)  # not provably within 24 h
 
 
+def sent_marketing(ctx, contact, at, oa_key, count):
+    """`count` marketing messages of another campaign (on ctx[oa_key]) that left at `at`."""
+    from campaigns.models import CampaignMessage
+
+    template = MessageTemplate.objects.create(
+        oa=ctx[oa_key], template_id=f"39{CampaignMessage.objects.count():04d}{oa_key}", name="[QC] Khác",
+        tag=MessageTemplate.Tag.MARKETING,
+    )  # fmt: skip
+    for n in range(count):  # one message per campaign and phone
+        earlier = Campaign.objects.create(oa=ctx[oa_key], template=template, name=f"Earlier {n}")
+        CampaignMessage.objects.create(
+            campaign=earlier, contact=contact, phone=contact.phone, tracking_id=f"t{earlier.pk}-{n}",
+            state=CampaignMessage.State.DELIVERED, sending_at=at, accepted_at=at,
+        )  # fmt: skip
+
+
+def _three_in_the_last_24_hours_two_oas(ctx, contact):
+    # Yesterday 20:00 Vietnam time (another Vietnam day, 14 h before NOW): 2 + 1 across two OAs.
+    sent_marketing(ctx, contact, NOW - timedelta(hours=14), "oa", 2)
+    sent_marketing(ctx, contact, NOW - timedelta(hours=14), "other", 1)
+
+
+def _three_25_hours_ago(ctx, contact):
+    sent_marketing(ctx, contact, NOW - timedelta(hours=25), "other", 3)  # outside the 24 hours
+
+
 MARKETING_TABLE = [
     # (phone, consent granted, setup, expected rule or None = eligible)
     ("84912000001", True, _granted, None),
@@ -149,6 +175,8 @@ MARKETING_TABLE = [
     ("84912000008", True, _three_today_two_oas, "decree91_daily_cap"),
     ("84912000009", True, _two_today_two_oas, None),
     ("84912000010", True, _three_yesterday, None),
+    ("84912000011", True, _three_in_the_last_24_hours_two_oas, "decree91_daily_cap"),
+    ("84912000012", True, _three_25_hours_ago, None),
     ("84241234567", True, _granted, "invalid_phone"),  # a Hà Nội landline: passes the column check
 ]
 
@@ -166,10 +194,11 @@ def test_marketing_eligibility_table(source, zns_oa, other_oa, marketing_templat
         assert found.get(phone) == expected, (phone, setup.__name__)
     assert evaluation.total == len(MARKETING_TABLE)
     assert evaluation.eligible_phones == sorted(p for p, _c, _s, rule in MARKETING_TABLE if rule is None)
-    assert preflight.eligible_phones(campaign) == evaluation.eligible_phones
+    assert preflight.eligible_phones(campaign, NOW) == evaluation.eligible_phones
     reasons = {e.phone: e.reason for e in evaluation.exclusions}
     assert "4" in reasons["84912000005"] and "12/2026" in reasons["84912000005"]
     assert "more than 3 within 24 hours" in reasons["84912000008"]
+    assert "3 marketing message(s) from all OAs in the 24 hours" in reasons["84912000011"]
     assert evaluation.counts["consent"] == 2 and evaluation.counts["tag_level"] == 0
     assert set(evaluation.applied) == {r.code for r in eligibility.RULES}
 
