@@ -171,8 +171,10 @@ def transition(
         sets.append(f"{quote(name)} = %s")
         params.append(value)
     if attempts_delta:
-        sets.append("attempts = GREATEST(0, m.attempts + %s)")
+        greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"  # SQLite: scalar max()
+        sets.append(f"attempts = {greatest}(0, m.attempts + %s)")
         params.append(attempts_delta)
+    shared = len(sets)  # the columns set alike on every row
     columns = sorted({name for row in (per_row or {}).values() for name in row})
     source = "old"
     source_params: list = []
@@ -196,16 +198,19 @@ def transition(
         if require_running
         else ""
     )
-    # The CTE locks the rows still in an expected state (re-checked after any concurrent change), so
-    # the timeline can name the state each row left.
-    sql = (
-        f"WITH old AS (SELECT id, state FROM {TABLE} WHERE id = ANY(%s) AND state = ANY(%s) FOR UPDATE) "  # noqa: S608
-        f"UPDATE {TABLE} AS m SET {', '.join(sets)} FROM {source} "
-        f"WHERE m.id = old.id AND m.state = old.state{running} RETURNING m.id, old.state"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [ids, list(expected), *params, *source_params])
-        moved = cursor.fetchall()
+    if connection.vendor != "postgresql":
+        moved = _transition_rows_sqlite(ids, expected, sets[:shared], params, columns, per_row, running)
+    else:
+        # The CTE locks the rows still in an expected state (re-checked after any concurrent change),
+        # so the timeline can name the state each row left.
+        sql = (
+            f"WITH old AS (SELECT id, state FROM {TABLE} WHERE id = ANY(%s) AND state = ANY(%s) FOR UPDATE) "  # noqa: S608
+            f"UPDATE {TABLE} AS m SET {', '.join(sets)} FROM {source} "
+            f"WHERE m.id = old.id AND m.state = old.state{running} RETURNING m.id, old.state"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [ids, list(expected), *params, *source_params])
+            moved = cursor.fetchall()
     events = []
     common = values or {}
     for message_id, old_state in moved:
@@ -228,6 +233,44 @@ def transition(
         )
     CampaignMessageEvent.objects.bulk_create(events, batch_size=2000)
     return [message_id for message_id, _old in moved]
+
+
+def _transition_rows_sqlite(ids, expected, sets, params, columns, per_row, running) -> list[tuple[int, str]]:
+    """`transition` on SQLite (`make run` without DATABASE_URL: one local user), which has no arrays,
+    ANY() or FOR UPDATE: read the rows' states, then one conditional UPDATE per row in one
+    transaction; the WHERE re-checks the state, so a row another process moved meanwhile is left
+    alone, as on PostgreSQL."""
+    adapt = connection.ops.adapt_datetimefield_value
+
+    def value(v):
+        return adapt(v) if isinstance(v, datetime) else v
+
+    quote = connection.ops.quote_name
+    common = [value(v) for v in params]
+    row_sets = [f"{quote(name)} = %s" for name in columns]
+    sql = (
+        f"UPDATE {TABLE} AS m SET {', '.join([*sets, *row_sets])} "  # noqa: S608
+        f"WHERE m.id = %s AND m.state = %s{running} RETURNING id"
+    )
+    moved = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for first in range(0, len(ids), 500):
+            chunk = ids[first : first + 500]
+            cursor.execute(
+                f"SELECT id, state FROM {TABLE} WHERE id IN ({', '.join(['%s'] * len(chunk))}) "  # noqa: S608
+                f"AND state IN ({', '.join(['%s'] * len(expected))})",
+                [*chunk, *expected],
+            )
+            for message_id, old_state in cursor.fetchall():
+                row = (per_row or {}).get(message_id, {})
+                own = []
+                for name in columns:
+                    v = row.get(name)
+                    own.append(value(v) if name == "not_before" else str(v or "")[: TEXT_FIELDS[name]])
+                cursor.execute(sql, [*common, *own, message_id, old_state])
+                if cursor.fetchone() is not None:
+                    moved.append((message_id, old_state))
+    return moved
 
 
 # --- audit --------------------------------------------------------------------------------------------

@@ -93,6 +93,19 @@ def _grant(campaign_id: int, wanted: int) -> tuple[int, int | None, int]:
     conditional UPDATE (the row stays locked until the caller's transaction ends). Returns
     (granted, ceiling, count after)."""
     table = Campaign._meta.db_table
+    if connection.vendor != "postgresql":  # SQLite (`make run`): writes are serialised, read then update
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT sms_failover_sent, sms_failover_max FROM {table} WHERE id = %s",  # noqa: S608
+                [campaign_id],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return 0, None, 0
+            old, cap = int(row[0]), row[1]
+            after = old + wanted if cap is None else min(cap, old + wanted)
+            cursor.execute(f"UPDATE {table} SET sms_failover_sent = %s WHERE id = %s", [after, campaign_id])  # noqa: S608
+        return after - old, cap, after
     sql = (
         f"WITH c AS (SELECT id, sms_failover_sent AS old, sms_failover_max AS cap FROM {table} "  # noqa: S608
         f"WHERE id = %s FOR UPDATE) "
@@ -109,9 +122,10 @@ def _grant(campaign_id: int, wanted: int) -> tuple[int, int | None, int]:
 def _give_back(campaign_id: int, count: int) -> None:
     if count > 0:
         table = Campaign._meta.db_table
+        greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"  # SQLite's scalar max()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET sms_failover_sent = GREATEST(0, sms_failover_sent - %s) WHERE id = %s",  # noqa: S608
+                f"UPDATE {table} SET sms_failover_sent = {greatest}(0, sms_failover_sent - %s) WHERE id = %s",  # noqa: S608
                 [count, campaign_id],
             )
 

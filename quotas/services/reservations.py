@@ -90,7 +90,21 @@ def _add_recipient_usage(oa_id: int, day: date, counts: Counter, *, sign: int = 
     recipients = list(counts)
     amounts = [int(counts[r]) for r in recipients]
     with connection.cursor() as cursor:
-        if sign > 0:
+        if connection.vendor != "postgresql":  # SQLite (`make run` without DATABASE_URL): no arrays
+            day = connection.ops.adapt_datefield_value(day)
+            if sign > 0:
+                cursor.executemany(
+                    f"INSERT INTO {table} (oa_id, recipient, day, count) VALUES (%s, %s, %s, %s) "  # noqa: S608
+                    "ON CONFLICT (oa_id, recipient, day) DO UPDATE SET count = count + excluded.count",
+                    [(oa_id, r, day, n) for r, n in zip(recipients, amounts, strict=True)],
+                )
+            else:
+                cursor.executemany(
+                    f"UPDATE {table} SET count = MAX(0, count - %s) "  # noqa: S608
+                    "WHERE oa_id = %s AND day = %s AND recipient = %s",
+                    [(n, oa_id, day, r) for r, n in zip(recipients, amounts, strict=True)],
+                )
+        elif sign > 0:
             cursor.execute(
                 f"INSERT INTO {table} (oa_id, recipient, day, count) "  # noqa: S608
                 "SELECT %s, r, %s, n FROM unnest(%s::text[], %s::int[]) AS u(r, n) "

@@ -89,5 +89,10 @@ def database_from_url(url: str) -> dict:
         path = unquote(parsed.path)[1:]  # sqlite:////abs/path or sqlite:///relative/path
         if not path:
             raise ImproperlyConfigured(f"DATABASE_URL={url!r} names no SQLite file")
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {"timeout": 20}}
+        # `make run`'s web, worker and scheduler processes share the file: WAL lets readers go on
+        # while one writes, and IMMEDIATE transactions take the write lock at BEGIN (waiting up to
+        # `timeout`), where a deferred one that reads then writes fails at once with "database is
+        # locked" when another process wrote in between.
+        options = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": options}
     raise ImproperlyConfigured(f"DATABASE_URL={url!r}: only postgres:// and sqlite:/// are supported")
