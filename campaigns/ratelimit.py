@@ -11,12 +11,28 @@ worker backs off at once.
 Time comes from Redis (`TIME`), not from the workers' clocks, so hosts with skewed clocks agree.
 The interval may be a fraction of a millisecond (5,000 sends a second: 0.2 ms), so the TAT is kept
 fractional and only the key's expiry (PX, an integer) is rounded up.
+
+Local mode (`make run` with Redis unreachable: settings.JOBS_IN_PROCESS): when Redis cannot be
+reached, the same algorithm runs on a JSON file under an exclusive file lock
+(settings.LOCAL_RATELIMIT_FILE), shared by the processes of this one machine (the dashboard and the
+in-process job loop), with this machine's clock. Outside local mode an unreachable Redis stays an
+error: the dispatcher then waits instead of sending without the shared limit.
 """
 
+import contextlib
+import fcntl
+import json
+import logging
+import math
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 _GCRA = """
 local key = KEYS[1]
@@ -99,14 +115,98 @@ def acquire(limit: Limit, n: int = 1, *, max_wait: float = 5.0, conn: redis.Redi
     reserved) when the wait would exceed `max_wait` seconds."""
     if n <= 0:
         return Decision(True, 0.0)
+    if conn is None and _use_local():
+        return _local_acquire(limit, n, max_wait)
     conn = conn or client()
-    allowed, wait_ms = conn.eval(
-        _GCRA, 1, limit.key, limit.interval_ms, limit.burst_size, n, int(max_wait * 1000)
-    )
+    try:
+        allowed, wait_ms = conn.eval(
+            _GCRA, 1, limit.key, limit.interval_ms, limit.burst_size, n, int(max_wait * 1000)
+        )
+    except redis.ConnectionError:
+        if not _fall_back_to_local():
+            raise
+        return _local_acquire(limit, n, max_wait)
     return Decision(bool(allowed), int(wait_ms) / 1000.0)
 
 
 def penalise(key: str, seconds: float, *, conn: redis.Redis | None = None) -> float:
     """Nobody sends under `key` for `seconds` from now (a provider's "slow down")."""
+    if conn is None and _use_local():
+        return _local_penalise(key, seconds)
     conn = conn or client()
-    return int(conn.eval(_PENALISE, 1, key, int(seconds * 1000))) / 1000.0
+    try:
+        return int(conn.eval(_PENALISE, 1, key, int(seconds * 1000))) / 1000.0
+    except redis.ConnectionError:
+        if not _fall_back_to_local():
+            raise
+        return _local_penalise(key, seconds)
+
+
+# --- local mode: the same GCRA on a locked file ----------------------------------------------------
+
+_LOCAL_RETRY_SECONDS = 60.0  # how long a process keeps to the file before asking Redis again
+_local_since: float | None = None
+
+
+def _use_local() -> bool:
+    return _local_since is not None and time.monotonic() - _local_since < _LOCAL_RETRY_SECONDS
+
+
+def _fall_back_to_local() -> bool:
+    """In local mode (jobs in-process) an unreachable Redis switches this process to the file."""
+    global _local_since
+    if not settings.JOBS_IN_PROCESS:
+        return False
+    if _local_since is None:
+        logger.warning(
+            "Redis is unreachable: rate limits are kept in %s, shared by this machine's processes only",
+            settings.LOCAL_RATELIMIT_FILE,
+        )
+    _local_since = time.monotonic()
+    return True
+
+
+@contextlib.contextmanager
+def _local_state():
+    """The {key: [tat_ms, expires_ms]} table, read and written under an exclusive lock."""
+    path = Path(settings.LOCAL_RATELIMIT_FILE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            text = handle.read()
+            try:
+                state = json.loads(text) if text else {}
+            except ValueError:
+                state = {}  # a torn file from a killed process: start afresh
+            now = time.time() * 1000.0
+            state = {k: v for k, v in state.items() if v[1] > now}
+            yield state, now
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(state))
+            handle.flush()
+            os.fsync(handle.fileno())
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _local_acquire(limit: Limit, n: int, max_wait: float) -> Decision:
+    with _local_state() as (state, now):
+        tat = max(state.get(limit.key, [now, 0])[0], now)
+        interval = limit.interval_ms
+        new_tat = tat + n * interval
+        wait = max(0.0, new_tat - limit.burst_size * interval - now)
+        if wait > max_wait * 1000:
+            return Decision(False, int(wait) / 1000.0)
+        state[limit.key] = [new_tat, math.ceil(max(1000.0, new_tat - now + 1000)) + now]
+    return Decision(True, int(wait) / 1000.0)
+
+
+def _local_penalise(key: str, seconds: float) -> float:
+    with _local_state() as (state, now):
+        target = now + seconds * 1000
+        if state.get(key, [now, 0])[0] < target:
+            state[key] = [target, target + 1000]
+    return seconds

@@ -1,5 +1,7 @@
 """Liveness of the parts the dashboard cannot work without."""
 
+import os
+
 import redis
 from django.conf import settings
 from django.db import connection
@@ -29,3 +31,17 @@ def redis_status(url: str | None = None) -> str:
 def check_health() -> tuple[bool, dict[str, str]]:
     parts = {"database": database_status(), "redis": redis_status()}
     return all(value == "ok" for value in parts.values()), parts
+
+
+def settle_job_mode() -> str:
+    """`make run`'s one decision, taken by each of its steps (seed_demo, run_stack) the same way:
+    when Redis is unreachable, jobs run in-process (this process, and the children it starts through
+    the environment). Returns the line to print when it switched, else ""."""
+    if settings.JOBS_IN_PROCESS:
+        return ""
+    state = redis_status()
+    if state == "ok":
+        return ""
+    settings.JOBS_IN_PROCESS = True
+    os.environ["JOBS_IN_PROCESS"] = "1"
+    return f"Redis at {settings.REDIS_URL} is unreachable ({state}); jobs run in-process."

@@ -137,6 +137,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
 # When Redis is unreachable `make run` sets this, and jobs run in-process instead of on RQ workers.
 JOBS_IN_PROCESS = envbool("JOBS_IN_PROCESS", False)
+# In that mode, with Redis unreachable, the dispatcher's rate limits live in this file (campaigns.ratelimit).
+LOCAL_RATELIMIT_FILE = Path(envstr("LOCAL_RATELIMIT_FILE") or VAR_DIR / "ratelimit-local.json")
 RQ_QUEUES = {
     "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 1800},

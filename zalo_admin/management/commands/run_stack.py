@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from zalo_admin.health import redis_status
+from zalo_admin.health import settle_job_mode
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 CRON_CONFIG = Path(settings.BASE_DIR) / "zalo_admin" / "cron.py"
@@ -24,22 +24,31 @@ class Command(BaseCommand):
         parser.add_argument("--sandbox-port", type=int, default=settings.SANDBOX_PORT)
 
     def handle(self, *args, addr, sandbox_port, **options):
+        switched = settle_job_mode()
         env = dict(os.environ)
         commands = [
-            ("sandbox", [MANAGE, "zalo_sandbox", "--port", str(sandbox_port)]),
+            # The sandbox's delivery reports and user events go to this dashboard, whatever its port.
+            (
+                "sandbox",
+                [
+                    MANAGE,
+                    "zalo_sandbox",
+                    "--port",
+                    str(sandbox_port),
+                    "--zalo-webhook-url",
+                    f"http://{addr}/webhooks/zalo/",
+                ],
+            ),  # fmt: skip
         ]
-        redis_state = redis_status()
-        if redis_state == "ok":
+        if not settings.JOBS_IN_PROCESS:
             commands.append(("worker", [MANAGE, "rqworker", "high", "default", "--with-scheduler"]))
             if CRON_CONFIG.exists():
                 commands.append(("cron", [MANAGE, "rqcron", str(CRON_CONFIG)]))
         else:
-            env["JOBS_IN_PROCESS"] = "1"
-            self.stdout.write(
-                self.style.WARNING(
-                    f"Redis at {settings.REDIS_URL} is unreachable ({redis_state}); jobs will run in-process."
-                )
-            )
+            if switched:
+                self.stdout.write(self.style.WARNING(switched))
+            # No worker and no scheduler: this loop runs the periodic jobs, among them the dispatch
+            # recovery that starts due campaigns and keeps running ones sending (campaigns.dispatch).
             commands.append(("periodic", [MANAGE, "run_periodic_jobs", "--loop"]))
         commands.append(("web", [MANAGE, "runserver", addr, "--noreload"]))
 

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from zalo_admin.demo import ensure_demo_data, ensure_demo_users
+from zalo_admin.health import settle_job_mode
 
 
 class Command(BaseCommand):
@@ -12,6 +13,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reset_passwords, **options):
+        switched = settle_job_mode()  # the demo campaign's start is a job
+        if switched:
+            self.stdout.write(self.style.WARNING(switched))
         # Users first: the demo campaigns have an author and an approver.
         users = ensure_demo_users(reset_passwords=reset_passwords)
         ensure_demo_data()
