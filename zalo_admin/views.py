@@ -1,6 +1,8 @@
 import inspect
 from functools import wraps
 
+import redis
+from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -68,6 +70,14 @@ def _missing_rq_objects_are_404(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
+        try:
+            return _rq_view(request, *args, **kwargs)
+        except redis.ConnectionError:  # `make run` without Redis: a page that says so, not a 500
+            where = settings.REDIS_URL.rsplit("@", 1)[-1]  # never a password on a page
+            context = {"redis_url": where, "in_process": settings.JOBS_IN_PROCESS}
+            return render(request, "jobs_unavailable.html", context, status=503)
+
+    def _rq_view(request, *args, **kwargs):
         if "queue_index" in kwargs:
             if not 0 <= kwargs["queue_index"] < len(get_queues_list()):
                 raise Http404("No such queue")
