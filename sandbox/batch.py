@@ -309,3 +309,23 @@ def daily_counts(oa_pk: int, day) -> tuple[int, int]:
         cursor.execute(f"SELECT sent, sent_tag3 FROM {table} WHERE oa_id = %s AND day = %s", [oa_pk, value])  # noqa: S608
         row = cursor.fetchone()
     return (row[0], row[1]) if row else (0, 0)
+
+
+def mark_read(message_ids, now) -> None:
+    """engine.read for messages not loaded: read_at once, `delivered` becomes `read` (one UPDATE)."""
+    from sandbox.models import SandboxMessage
+
+    meta = SandboxMessage._meta
+    table = connection.ops.quote_name(meta.db_table)
+    moment = meta.get_field("read_at").get_db_prep_save(now, connection)
+    ids = list(message_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET read_at = %s,"  # noqa: S608
+                " state = CASE WHEN state = 'delivered' THEN 'read' ELSE state END"
+                f" WHERE id IN ({marks}) AND read_at IS NULL",
+                [moment, *chunk],
+            )

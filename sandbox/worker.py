@@ -29,26 +29,36 @@ _started = False
 
 
 def run_events(limit=EVENT_BATCH) -> int:
-    """Due simulation events, then Infobip messages due for dispatch, in one transaction and batch."""
+    """Due simulation events, then Infobip messages due for dispatch, in one transaction and batch.
+
+    A `read` event is one conditional UPDATE for all of them (the message is not loaded) unless
+    another event of the same message is in the batch."""
     now = runtime.now()
     with runtime.WRITE_LOCK, transaction.atomic(), batch.batch():
         events = list(
-            SandboxEvent.objects.select_related("message")
-            .filter(done=False, due_at__lte=now)
-            .order_by("due_at", "id")[:limit]
+            SandboxEvent.objects.filter(done=False, due_at__lte=now)
+            .order_by("due_at", "id")
+            .values_list("id", "kind", "message_id")[:limit]
         )
-        shared = {}  # events of one message in one batch must see each other's changes
-        for event in events:
-            event.message = shared.setdefault(event.message_id, _attach(event.message))
+        loaded = {message_id for _pk, kind, message_id in events if kind != "read"}
+        reads = {message_id for _pk, kind, message_id in events if kind == "read"} - loaded
+        # Events of one message in one batch share its instance and so see each other's changes.
+        shared = {msg.pk: _attach(msg) for msg in SandboxMessage.objects.filter(pk__in=loaded)}
+        for pk, kind, message_id in events:
+            msg = shared.get(message_id)
+            if msg is None:
+                continue  # a pure read (below), or the message is gone
             try:
-                engine.run_event(event, now)
+                engine.run_event(_Event(kind, msg), now)
             except Exception:
-                log.exception("sandbox event %s failed", event.pk)
+                log.exception("sandbox event %s failed", pk)
+        if reads:
+            batch.mark_read(reads, now)
         if events:
-            SandboxEvent.objects.filter(pk__in=[event.pk for event in events]).delete()
+            SandboxEvent.objects.filter(pk__in=[pk for pk, _kind, _message_id in events]).delete()
         due = list(
             SandboxMessage.objects.filter(state="scheduled", send_after__lte=now)
-            .exclude(pk__in=list(shared))
+            .exclude(pk__in=list(loaded | reads))
             .order_by("send_after", "id")[: max(0, limit - len(events))]
         )
         for msg in due:
@@ -57,6 +67,14 @@ def run_events(limit=EVENT_BATCH) -> int:
             except Exception:
                 log.exception("sandbox dispatch of message %s failed", msg.pk)
     return len(events) + len(due)
+
+
+class _Event:
+    __slots__ = ("kind", "message")
+
+    def __init__(self, kind, message):
+        self.kind = kind
+        self.message = message
 
 
 def _attach(msg: SandboxMessage) -> SandboxMessage:
