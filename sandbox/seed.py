@@ -107,7 +107,7 @@ TEMPLATES = {
     "demo-oa-1": [
         ("100001", "Order confirmation", 1, "ENABLE", [P_NAME, P_CODE, P_AMOUNT, P_DATE]),
         ("100002", "Delivery follow-up", 2, "ENABLE", [P_NAME, P_CODE]),
-        ("100003", "Year-end sale", 3, "ENABLE", [P_NAME, P_VOUCHER]),
+        ("100003", "[QC] Year-end sale", 3, "ENABLE", [P_NAME, P_VOUCHER]),
         ("100004", "OTP login", 1, "ENABLE", [P_OTP]),
         ("100005", "Account update", 2, "ENABLE", [P_NAME]),
         ("100006", "Member offer", 3, "ENABLE", [P_NAME, P_VOUCHER]),

@@ -67,7 +67,7 @@ DEMO_ACCOUNTS = (
         "templates": (
             ("100001", "Order confirmation", MessageTemplate.Tag.TRANSACTION),
             ("100002", "Delivery follow-up", MessageTemplate.Tag.CUSTOMER_CARE),
-            ("100003", "Year-end sale", MessageTemplate.Tag.MARKETING),
+            ("100003", "[QC] Year-end sale", MessageTemplate.Tag.MARKETING),
         ),
         "daily_volume": 1800,
     },
