@@ -64,38 +64,9 @@ _SENDER_ALPHANUMERIC = re.compile(r"^[A-Za-z0-9 ._-]{1,11}$")
 _SENDER_NUMERIC = re.compile(r"^\d{3,16}$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
-# Model fields the form edits (the mapping and the audience are handled on their own).
-SCALAR_FIELDS = (
-    "name",
-    "send_at",
-    "time_zone",
-    "sending_speed_limit_amount",
-    "sending_speed_limit_time_unit",
-    "delivery_days",
-    "delivery_from_hour",
-    "delivery_from_minute",
-    "delivery_to_hour",
-    "delivery_to_minute",
-    "validity_period_amount",
-    "validity_period_time_unit",
-    "sms_failover_enabled",
-    "sms_failover_sender",
-    "sms_failover_text",
-    "sms_failover_mapping",
-    "sms_failover_validity_amount",
-    "sms_failover_validity_time_unit",
-    "sms_failover_max",
-    "encrypted",
-    "platform_entity_id",
-    "platform_application_id",
-    "notify_url",
-    "callback_data",
-    "staged_release",
-    "stage_percent",
-    "stage_min_recipients",
-    "stage_wait_minutes",
-    "stage_bad_report_threshold",
-)
+# Model fields the form edits (the mapping and the audience are handled on their own): the name and
+# every option the approval hash covers.
+SCALAR_FIELDS = ("name", *approval.OPTION_FIELDS)
 # Form fields whose error a model field's problem is shown on.
 FORM_FIELD = {
     "delivery_from_hour": "delivery_from",

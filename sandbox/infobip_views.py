@@ -172,6 +172,26 @@ def validate_schedule(body: dict) -> list:
     return violations
 
 
+def reference_and_webhook_violations(message: dict, options: dict, path: str) -> list[tuple[str, str]]:
+    """What Infobip checks alike on a Zalo and an SMS message: campaignReferenceId, platform ids,
+    callbackData and the delivery URL."""
+    violations = []
+    reference = options.get("campaignReferenceId")
+    if reference is not None and (not isinstance(reference, str) or len(reference) > 255):
+        violations.append((f"{path}.options.campaignReferenceId", "size must be between 0 and 255"))
+    platform = options.get("platform") or {}
+    for key in ("entityId", "applicationId"):
+        if len(str(platform.get(key) or "")) > 255:
+            violations.append((f"{path}.options.platform.{key}", "size must be between 0 and 255"))
+    hooks = message.get("webhooks") or {}
+    if len(str(hooks.get("callbackData") or "")) > 4000:
+        violations.append((f"{path}.webhooks.callbackData", "size must be between 0 and 4000"))
+    delivery = hooks.get("delivery") or {}
+    if delivery.get("url") and not str(delivery["url"]).startswith(("http://", "https://")):
+        violations.append((f"{path}.webhooks.delivery.url", "must be a valid URL"))
+    return violations
+
+
 def validate(body, account):
     """Violations of a send request (property path, message)."""
     violations = []
@@ -229,19 +249,7 @@ def validate(body, account):
                 _period(failover["validityPeriod"], f"{path}.options.smsFailover.validityPeriod", violations)
         if options.get("sendingMode") not in (None, "REGULAR", "OVER_THE_LIMIT", "AUTO"):
             violations.append((f"{path}.options.sendingMode", "must be REGULAR, OVER_THE_LIMIT or AUTO"))
-        reference = options.get("campaignReferenceId")
-        if reference is not None and (not isinstance(reference, str) or len(reference) > 255):
-            violations.append((f"{path}.options.campaignReferenceId", "size must be between 0 and 255"))
-        platform = options.get("platform") or {}
-        for key in ("entityId", "applicationId"):
-            if len(str(platform.get(key) or "")) > 255:
-                violations.append((f"{path}.options.platform.{key}", "size must be between 0 and 255"))
-        hooks = message.get("webhooks") or {}
-        if len(str(hooks.get("callbackData") or "")) > 4000:
-            violations.append((f"{path}.webhooks.callbackData", "size must be between 0 and 4000"))
-        delivery = hooks.get("delivery") or {}
-        if delivery.get("url") and not str(delivery["url"]).startswith(("http://", "https://")):
-            violations.append((f"{path}.webhooks.delivery.url", "must be a valid URL"))
+        violations.extend(reference_and_webhook_violations(message, options, path))
     return violations
 
 

@@ -27,6 +27,7 @@ from sandbox.infobip_views import (
     infobip_api,
     insert_scheduled,
     parse_send_at,
+    reference_and_webhook_violations,
     validate_schedule,
 )
 from sandbox.models import SandboxMessage
@@ -85,19 +86,7 @@ def validate(body) -> list:
             _period(options["validityPeriod"], f"{path}.options.validityPeriod", violations)
         if "deliveryTimeWindow" in options:
             _window(options["deliveryTimeWindow"], f"{path}.options.deliveryTimeWindow", violations)
-        reference = options.get("campaignReferenceId")
-        if reference is not None and (not isinstance(reference, str) or len(reference) > 255):
-            violations.append((f"{path}.options.campaignReferenceId", "size must be between 0 and 255"))
-        platform = options.get("platform") or {}
-        for key in ("entityId", "applicationId"):
-            if len(str(platform.get(key) or "")) > 255:
-                violations.append((f"{path}.options.platform.{key}", "size must be between 0 and 255"))
-        hooks = message.get("webhooks") or {}
-        if len(str(hooks.get("callbackData") or "")) > 4000:
-            violations.append((f"{path}.webhooks.callbackData", "size must be between 0 and 4000"))
-        delivery = hooks.get("delivery") or {}
-        if delivery.get("url") and not str(delivery["url"]).startswith(("http://", "https://")):
-            violations.append((f"{path}.webhooks.delivery.url", "must be a valid URL"))
+        violations.extend(reference_and_webhook_violations(message, options, path))
     return violations
 
 
