@@ -271,6 +271,26 @@ class CampaignApproval(models.Model):
         return f"approval of campaign #{self.campaign_id} by {self.approver_name}"
 
 
+class PreflightRun(models.Model):
+    """One pre-flight of a campaign (`campaigns.preflight.record_preflight`): when, by whom, the
+    figures, and the summary the page shows without recomputing (no plain phones in it)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="preflight_runs")
+    ran_at = models.DateTimeField(_("ran at"), db_index=True)
+    ran_by = models.CharField(_("ran by"), max_length=150)
+    audience = models.PositiveIntegerField(_("audience"))
+    eligible = models.PositiveIntegerField(_("eligible recipients"))
+    seconds = models.DecimalField(_("duration (s)"), max_digits=8, decimal_places=3)
+    summary = models.JSONField(_("summary"), default=dict)
+
+    class Meta:
+        ordering = ["-ran_at", "-id"]
+        verbose_name = _("pre-flight run")
+
+    def __str__(self):
+        return f"pre-flight of campaign #{self.campaign_id} at {self.ran_at:%Y-%m-%d %H:%M}"
+
+
 # --- dispatch (issue 13): one row per recipient, moved forward by conditional UPDATEs ----------------
 
 # Zalo's `tracking_id` is at most 48 characters; the same id is Infobip's `messageId`.
@@ -422,23 +442,3 @@ class CampaignDispatch(models.Model):
 
     def __str__(self):
         return f"dispatch of campaign #{self.campaign_id}"
-
-
-class PreflightRun(models.Model):
-    """One pre-flight of a campaign (`campaigns.preflight.record_preflight`): when, by whom, the
-    figures, and the summary the page shows without recomputing (no plain phones in it)."""
-
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="preflight_runs")
-    ran_at = models.DateTimeField(_("ran at"), db_index=True)
-    ran_by = models.CharField(_("ran by"), max_length=150)
-    audience = models.PositiveIntegerField(_("audience"))
-    eligible = models.PositiveIntegerField(_("eligible recipients"))
-    seconds = models.DecimalField(_("duration (s)"), max_digits=8, decimal_places=3)
-    summary = models.JSONField(_("summary"), default=dict)
-
-    class Meta:
-        ordering = ["-ran_at", "-id"]
-        verbose_name = _("pre-flight run")
-
-    def __str__(self):
-        return f"pre-flight of campaign #{self.campaign_id} at {self.ran_at:%Y-%m-%d %H:%M}"
