@@ -1,7 +1,7 @@
 """Campaigns: what is sent (template, mapping, audience), how (the Infobip Zalo API options, staged
 release) and who approved it (maker-checker, bound to a SHA-256 of all of it).
 
-Option names and limits follow Infobip's Zalo send API (`../shared/spec/infobip/zalo-openapi.json`:
+Option names and limits follow Infobip's Zalo send API (`sandbox/spec/infobip/zalo-openapi.json`:
 `RequestSchedulingSettings.sendAt`, `SendingSpeedLimit`, `DeliveryTimeWindow`, `ValidityPeriod`,
 `NonMsisdnSmsFailover`, `Platform`, `encrypted`, `Webhooks.delivery.url` / `callbackData`); they apply
 to Zalo-direct OAs too, where our dispatcher enforces them. The limits the database can check are

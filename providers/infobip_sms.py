@@ -1,4 +1,4 @@
-"""Infobip SMS API v3 client (`../shared/spec/infobip/sms-v3-openapi.json`): the failover SMS our
+"""Infobip SMS API v3 client (`sandbox/spec/infobip/sms-v3-openapi.json`): the failover SMS our
 dispatcher sends for Zalo-direct OAs (campaigns.failover), and its delivery logs.
 
 Over a plain base URL, API key and sender (settings SMS_FAILOVER_*); it never touches the database.

@@ -1,6 +1,6 @@
 """Infobip SMS API v3 (served under /infobip/sms/3/...): send, one-time delivery reports, logs.
 
-Shapes from /work/shared/spec/infobip/sms-v3-openapi.json: `SmsRequestEnvelope` in, `SmsResponseEnvelope`
+Shapes from sandbox/spec/infobip/sms-v3-openapi.json: `SmsRequestEnvelope` in, `SmsResponseEnvelope`
 out (status PENDING_ACCEPTED, `details.messageCount`), `DeliveryReports` to `webhooks.delivery.url`,
 `GET /sms/3/reports` (each report once) and `GET /sms/3/logs`. The ledger rows have provider
 `infobip_sms` (channel `sms`): messageIds are unique per account and API, like the Zalo API's.

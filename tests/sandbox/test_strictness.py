@@ -9,8 +9,8 @@ import requests
 
 from tests.sandbox.conftest import reachable_phone
 
-# Infobip's own OpenAPI documents (shared/ lies beside the checkout: /work/shared, or CI's copy).
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "infobip"
+# Infobip's own OpenAPI, copied into the repository (tests run from any clone).
+SPEC = Path(__file__).resolve().parents[2] / "sandbox" / "spec" / "infobip"
 
 
 def _spec(name: str) -> dict:
