@@ -172,10 +172,14 @@ def validate_schedule(body: dict) -> list:
     return violations
 
 
-def reference_and_webhook_violations(message: dict, options: dict, path: str) -> list[tuple[str, str]]:
-    """What Infobip checks alike on a Zalo and an SMS message: campaignReferenceId, platform ids,
-    callbackData and the delivery URL."""
+def shared_message_violations(message: dict, options: dict, path: str) -> list[tuple[str, str]]:
+    """What Infobip checks alike on a Zalo and an SMS message: validityPeriod, deliveryTimeWindow,
+    campaignReferenceId, platform ids, callbackData and the delivery URL."""
     violations = []
+    if "validityPeriod" in options:
+        _period(options["validityPeriod"], f"{path}.options.validityPeriod", violations)
+    if "deliveryTimeWindow" in options:
+        _window(options["deliveryTimeWindow"], f"{path}.options.deliveryTimeWindow", violations)
     reference = options.get("campaignReferenceId")
     if reference is not None and (not isinstance(reference, str) or len(reference) > 255):
         violations.append((f"{path}.options.campaignReferenceId", "size must be between 0 and 255"))
@@ -237,10 +241,7 @@ def validate(body, account):
         if not isinstance(options, dict):
             violations.append((f"{path}.options", "must be an object"))
             continue
-        if "validityPeriod" in options:
-            _period(options["validityPeriod"], f"{path}.options.validityPeriod", violations)
-        if "deliveryTimeWindow" in options:
-            _window(options["deliveryTimeWindow"], f"{path}.options.deliveryTimeWindow", violations)
+        violations.extend(shared_message_violations(message, options, path))
         failover = options.get("smsFailover")
         if failover is not None:
             if not isinstance(failover, dict) or not str(failover.get("text") or "").strip():
@@ -249,7 +250,6 @@ def validate(body, account):
                 _period(failover["validityPeriod"], f"{path}.options.smsFailover.validityPeriod", violations)
         if options.get("sendingMode") not in (None, "REGULAR", "OVER_THE_LIMIT", "AUTO"):
             violations.append((f"{path}.options.sendingMode", "must be REGULAR, OVER_THE_LIMIT or AUTO"))
-        violations.extend(reference_and_webhook_violations(message, options, path))
     return violations
 
 

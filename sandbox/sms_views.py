@@ -20,14 +20,13 @@ from sandbox.infobip_views import (
     MAX_VALIDITY,
     SPEED_UNIT_SECONDS,
     _period,
-    _window,
     api_error,
     destination_refusal,
     existing_message_ids,
     infobip_api,
     insert_scheduled,
     parse_send_at,
-    reference_and_webhook_violations,
+    shared_message_violations,
     validate_schedule,
 )
 from sandbox.models import SandboxMessage
@@ -82,11 +81,7 @@ def validate(body) -> list:
         if not isinstance(options, dict):
             violations.append((f"{path}.options", "must be an object"))
             continue
-        if "validityPeriod" in options:
-            _period(options["validityPeriod"], f"{path}.options.validityPeriod", violations)
-        if "deliveryTimeWindow" in options:
-            _window(options["deliveryTimeWindow"], f"{path}.options.deliveryTimeWindow", violations)
-        violations.extend(reference_and_webhook_violations(message, options, path))
+        violations.extend(shared_message_violations(message, options, path))
     return violations
 
 
