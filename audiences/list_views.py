@@ -18,20 +18,13 @@ from django.views.decorators.http import require_POST
 
 from audiences import lists, segments, selectors
 from audiences.models import ContactList, Purpose, Segment
+from audiences.views import masked_phone
 from oas.models import OfficialAccount
-from zalo_admin.lib.phones import mask_phone
 from zalo_admin.roles import has_capability, require_capability
 
 PAGE_SIZE = 50
 PREVIEW_SIZE = 20
 ROW_FIELDS = ("condition", "key", "value", "purpose", "oa", "list")
-
-
-def _masked(phone: str) -> str:
-    try:
-        return mask_phone(phone)
-    except ValueError:
-        return _("(erased)")
 
 
 class ListForm(forms.Form):
@@ -57,6 +50,11 @@ def _field_errors(form, error: lists.InvalidInput) -> None:
 
 
 # Index ---------------------------------------------------------------------------------------------
+
+
+def _preview(matching) -> list:
+    """The first matching contacts by phone, each with its masked number."""
+    return [(contact, masked_phone(contact.phone)) for contact in matching.order_by("phone")[:PREVIEW_SIZE]]
 
 
 @require_capability("view_audience_counts")
@@ -114,7 +112,7 @@ def list_detail(request, list_id):
     contact_list = get_object_or_404(ContactList, pk=list_id)
     members = selectors.list_members(contact_list)
     page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = [(member, _masked(member.contact.phone)) for member in page.object_list]
+    page.object_list = [(member, masked_phone(member.contact.phone)) for member in page.object_list]
     return render(
         request,
         "audiences/lists/list_detail.html",
@@ -295,9 +293,7 @@ def _builder(request, segment):
                     return redirect("audiences:segment", segment.pk)
             matching = selectors.segment_contacts(cleaned)
             count = selectors.count_contacts(matching)
-            preview = [
-                (contact, _masked(contact.phone)) for contact in matching.order_by("phone")[:PREVIEW_SIZE]
-            ]
+            preview = _preview(matching)
     return render(
         request,
         "audiences/lists/segment_form.html",
@@ -348,9 +344,7 @@ def segment_detail(request, segment_id):
                 for rule in segment.definition.get("rules", [])
             ],
             "count": selectors.count_contacts(matching),
-            "preview": [
-                (contact, _masked(contact.phone)) for contact in matching.order_by("phone")[:PREVIEW_SIZE]
-            ],
+            "preview": _preview(matching),
             "can_manage": has_capability(request.user, "manage_audiences"),
         },
     )

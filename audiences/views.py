@@ -25,7 +25,7 @@ REVEAL_SECONDS = 60
 PAGE_SIZE = 50
 
 
-def _masked(phone: str) -> str:
+def masked_phone(phone: str) -> str:
     """0912***678; an erased contact's pseudonym is no phone and is shown as such."""
     try:
         return mask_phone(phone)
@@ -51,7 +51,7 @@ def index(request):
                 search_error = str(rejected)
         rows = Contact.objects.none() if search_error else selectors.contacts(phone)
         page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-        page.object_list = [(contact, _masked(contact.phone)) for contact in page.object_list]
+        page.object_list = [(contact, masked_phone(contact.phone)) for contact in page.object_list]
         context.update({"page": page, "q": query, "search_error": search_error})
     return render(request, "audiences/index.html", context)
 
@@ -92,7 +92,7 @@ def contact_detail(request, contact_id):
         "audiences/detail.html",
         {
             "contact": contact,
-            "masked_phone": _masked(contact.phone),
+            "masked_phone": masked_phone(contact.phone),
             "revealed_phone": _revealed_phone(request, contact),
             "evidence": selectors.contact_evidence(contact),
             "attributes": sorted((contact.attributes or {}).items()),
