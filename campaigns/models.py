@@ -389,6 +389,22 @@ class CampaignMessage(models.Model):
                 name="campaigns_msg_held_idx",
             ),
             models.Index(fields=["campaign", "state"], name="campaigns_msg_state_idx"),
+            # The message log (campaigns.logs): newest first by (created_at, id), keyset-paginated; one
+            # index per filter so that each filter, alone or combined, walks an index in page order.
+            models.Index(fields=["created_at", "id"], name="campaigns_msg_log_time_idx"),
+            models.Index(fields=["campaign", "created_at", "id"], name="campaigns_msg_log_campaign_idx"),
+            models.Index(fields=["state", "created_at", "id"], name="campaigns_msg_log_state_idx"),
+            models.Index(fields=["phone", "created_at", "id"], name="campaigns_msg_log_phone_idx"),
+            models.Index(
+                fields=["error_code", "created_at", "id"],
+                condition=~Q(error_code=""),
+                name="campaigns_msg_log_error_idx",
+            ),
+            models.Index(
+                fields=["provider_error_code", "created_at", "id"],
+                condition=~Q(provider_error_code=""),
+                name="campaigns_msg_log_perror_idx",
+            ),
         ]
 
     def __str__(self):
@@ -442,3 +458,42 @@ class CampaignDispatch(models.Model):
 
     def __str__(self):
         return f"dispatch of campaign #{self.campaign_id}"
+
+
+class LogExport(models.Model):
+    """A CSV export of the message log prepared by a job (`campaigns.exports.run_log_export`): the
+    filter it was asked with, its progress, and the file under `LOG_EXPORT_DIR` once done (deleted,
+    with this row, after `LOG_EXPORT_KEEP_HOURS`)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Being written")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(_("requested by"), max_length=150)
+    filters = models.JSONField(_("filter"), default=dict)
+    masked = models.BooleanField(_("phones masked"), default=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    rows_expected = models.PositiveBigIntegerField(_("rows expected"), null=True, blank=True)
+    rows_written = models.PositiveBigIntegerField(_("rows written"), default=0)
+    file_name = models.CharField(_("file"), max_length=200, blank=True)
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("message log export")
+
+    def __str__(self):
+        return f"log export #{self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
