@@ -225,23 +225,26 @@ def _redact_campaign_messages(phone: str, contact, pseudonym: str, actor: str) -
     """The person's campaign message rows keep their state, times and codes (the campaign's figures
     and the tracking id, which does not contain the phone, stay verifiable) but lose the phone (the
     contact's pseudonym instead) and the rendered template data (names, orders...). A row not yet
-    sent (queued) fails as erased, in the same statement, with its timeline entry: it is never sent."""
+    sent (queued, or claimed by a worker that has not sent it: its send is conditional on the claim)
+    fails as erased, in the same statement, with its timeline entry: it is never sent."""
     rows = CampaignMessage.objects.filter(phone=phone)
     if contact is not None:
         rows = CampaignMessage.objects.filter(Q(phone=phone) | Q(contact_id=contact.pk))
     now = timezone.now()
-    queued = list(rows.filter(state=CampaignMessage.State.QUEUED).values_list("pk", flat=True))
-    stopped = CampaignMessage.objects.filter(pk__in=queued, state=CampaignMessage.State.QUEUED).update(
-        state=CampaignMessage.State.FAILED, failed_at=now, error_code=ERASED, updated_at=now
-    )
-    if stopped:
-        CampaignMessageEvent.objects.bulk_create(
-            CampaignMessageEvent(
-                message_id=pk, from_state=CampaignMessage.State.QUEUED, to_state=CampaignMessage.State.FAILED,
-                at=now, error_code=ERASED, detail="recipient erased (data request)", actor=actor[:150],
-            )
-            for pk in rows.filter(pk__in=queued, error_code=ERASED).values_list("pk", flat=True)
+    for state in (CampaignMessage.State.QUEUED, CampaignMessage.State.CLAIMED):
+        waiting = list(rows.filter(state=state).values_list("pk", flat=True))
+        stopped = CampaignMessage.objects.filter(pk__in=waiting, state=state).update(
+            state=CampaignMessage.State.FAILED, failed_at=now, error_code=ERASED, updated_at=now,
+            claimed_by="", lease_until=None,
         )  # fmt: skip
+        if stopped:
+            CampaignMessageEvent.objects.bulk_create(
+                CampaignMessageEvent(
+                    message_id=pk, from_state=state, to_state=CampaignMessage.State.FAILED, at=now,
+                    error_code=ERASED, detail="recipient erased (data request)", actor=actor[:150],
+                )
+                for pk in rows.filter(pk__in=waiting, error_code=ERASED).values_list("pk", flat=True)
+            )  # fmt: skip
     return rows.update(phone=pseudonym, template_data={}, updated_at=now)
 
 

@@ -30,10 +30,12 @@ from audiences.models import (
     PHONE_PATTERN,
     ConsentEvent,
     Contact,
+    ContactConsentState,
     ContactSource,
     FollowerStatus,
     Purpose,
     Suppression,
+    SuppressionState,
     phone_digest,
 )
 from compliance import actions
@@ -380,6 +382,34 @@ def may_send(phone: str, purpose: str, oa) -> Decision:
     if purpose in OPT_IN_PURPOSES:
         return _decision(True, ALLOWED_CONSENT) if state.granted else _decision(False, REFUSED_NO_CONSENT)
     return _decision(True, ALLOWED_CONSENT if state.granted else ALLOWED_NO_OBJECTION)
+
+
+def refusals_now(phones, purpose: str, oa) -> dict[str, Decision]:
+    """`may_send` for a batch: the phones of `phones` that may not get `purpose` from `oa` now, each
+    with its refusal. Set-based (a fixed number of queries), read at the moment of sending, so a
+    withdrawal, suppression or erasure committed before the call is honoured for the whole batch."""
+    purpose = _checked_purpose(purpose)
+    phones = sorted(set(phones))
+    refused = {p: _decision(False, REFUSED_INVALID_PHONE) for p in phones if not _PHONE.fullmatch(p)}
+    rest = [p for p in phones if p not in refused]
+    by_digest = {phone_digest(p): p for p in rest}
+    for digest in SuppressionState.objects.filter(
+        phone_hash__in=list(by_digest), suppressed=True
+    ).values_list("phone_hash", flat=True):
+        refused[by_digest[digest]] = _decision(False, REFUSED_SUPPRESSED)
+    rest = [p for p in rest if p not in refused]
+    granted = dict(
+        ContactConsentState.objects.filter(contact__phone__in=rest, purpose=purpose).values_list(
+            "contact__phone", "granted"
+        )
+    )
+    for phone in rest:
+        state = granted.get(phone)
+        if state is False:
+            refused[phone] = _decision(False, REFUSED_WITHDRAWN)
+        elif state is None and purpose in OPT_IN_PURPOSES:
+            refused[phone] = _decision(False, REFUSED_NO_CONSENT)
+    return refused
 
 
 # Last sent, last bad report (for segments) ---------------------------------------------------------

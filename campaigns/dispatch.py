@@ -42,7 +42,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audiences.models import Contact
-from audiences.services import record_contact_sent
+from audiences.services import record_contact_sent, refusals_now
 from campaigns import approval, eligibility, mapping, ratelimit
 from campaigns.models import (
     MAX_VALIDITY_SECONDS,
@@ -109,6 +109,8 @@ TEXT_FIELDS["provider_error_message"] = 500
 CANCELLED = "CAMPAIGN_CANCELLED"
 RECIPIENT_CAP = "RECIPIENT_MARKETING_CAP"
 VALIDITY_PASSED = "VALIDITY_PASSED"
+# A recipient who may no longer get the campaign's purpose when its batch is about to leave.
+REFUSED_AT_SEND = "RECIPIENT_REFUSED_AT_SEND"
 # Provider "slow down" answers back every worker off for this long when they name no Retry-After.
 PROVIDER_BACKOFF_SECONDS = 5.0
 MAX_SLEEP = 5.0  # a shorter wait is slept in the job; a longer one reschedules it
@@ -663,7 +665,9 @@ def run_batch(campaign_id: int, *, worker: str = "", now: datetime | None = None
             )
             pause_campaign(campaign_id, reason, actor=ACTOR)
             wait = BatchOutcome("stop", reason=limited_by)
+    granted, refused_now = _drop_refused_now(campaign, granted)
     if not granted:
+        _release(reservation, refused_now)
         return wait or BatchOutcome("idle")
 
     # The point of no return: only rows this UPDATE moves are sent, and only while the campaign runs.
@@ -683,7 +687,7 @@ def run_batch(campaign_id: int, *, worker: str = "", now: datetime | None = None
             [r["id"] for r in not_sent], S.CLAIMED, S.QUEUED, values={"claimed_by": "", "lease_until": None}
         )
     to_send = [row for row in granted if row["id"] in sending_ids]
-    unused = [row["phone"] for row in not_sent]
+    unused = [row["phone"] for row in not_sent] + refused_now
     if to_send:
         counts, unused_sent = _send_and_record(campaign, to_send, reservation)
         unused += unused_sent
@@ -691,6 +695,32 @@ def run_batch(campaign_id: int, *, worker: str = "", now: datetime | None = None
         counts = {}
     _release(reservation, unused)
     return wait or BatchOutcome("sent", counts=counts)
+
+
+def _drop_refused_now(campaign: Campaign, rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """Ask the audience ledgers once more, just before the batch leaves: a withdrawal, an opt-out,
+    a suppression or an erasure committed since the start fails the recipient's message (with the
+    reason on its timeline) instead of sending it. Returns the rows still to send and the phones
+    whose quota is unused."""
+    purpose = eligibility.PURPOSE_BY_TAG[campaign.template.tag]
+    refusals = refusals_now([row["phone"] for row in rows], purpose, campaign.oa)
+    if not refusals:
+        return rows, []
+    stopped: dict = {}
+    for row in rows:
+        if row["phone"] in refusals:
+            stopped.setdefault(refusals[row["phone"]], []).append(row)
+    for decision, group in stopped.items():
+        transition(
+            [row["id"] for row in group],
+            S.CLAIMED,
+            S.FAILED,
+            values={"error_code": REFUSED_AT_SEND, "lease_until": None},
+            detail=f"{decision.reason_code}: {decision.reason_text}",
+        )
+    return [row for row in rows if row["phone"] not in refusals], [
+        row["phone"] for g in stopped.values() for row in g
+    ]
 
 
 def _claim(campaign_id: int, size: int, worker: str, now: datetime, first_slice: bool) -> list[dict]:
