@@ -3,8 +3,9 @@
 from decimal import Decimal
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -15,6 +16,7 @@ from quotas.models import OAQuotaState, Policy, QualityAlert
 from quotas.services import levels
 from quotas.services.policies import rules_policy
 from quotas.services.state import limit_on, quota_state
+from zalo_admin.lib import figures
 from zalo_admin.lib.dates import today_in_vietnam
 from zalo_admin.roles import has_capability, require_capability
 
@@ -61,6 +63,7 @@ def _detail_context(request, oa: OfficialAccount, state: OAQuotaState, **forms) 
             bad_report_rate=None if rate is None else rate / 100,
         )
     limit = limit_on(state, today)
+    quality = charts.load_oa_quality(oa.pk)
     return {
         "oa": oa,
         "state": state,
@@ -71,8 +74,12 @@ def _detail_context(request, oa: OfficialAccount, state: OAQuotaState, **forms) 
         "marketing_share": selectors.marketing_share_today(oa.pk, today),
         "in_penalty_zone": rules.is_in_penalty_zone(policy, limit),
         "next_review": selectors.next_review_day(state, policy, today),
-        "volume_chart": charts.oa_volume_figure(oa.pk),
-        "quality_chart": charts.oa_quality_figure(oa.pk),
+        "quality": quality,
+        "charts": quality.charts,
+        "chart_csv": {
+            name: reverse("quotas:oa_chart_csv", kwargs={"oa_id": oa.pk, "chart": name})
+            for name in quality.charts
+        },
         "history": selectors.level_history(oa.pk),
         "alerts": oa.quality_alerts.filter(resolved_at__isnull=True),
         "forecast_form": forecast_form,
@@ -93,6 +100,22 @@ def _detail_context(request, oa: OfficialAccount, state: OAQuotaState, **forms) 
 def oa_detail(request, oa_id: int):
     oa, state = _oa_and_state(oa_id)
     return render(request, "quotas/oa_detail.html", _detail_context(request, oa, state))
+
+
+@require_capability("view_quality")
+def oa_chart_csv(request, oa_id: int, chart: str):
+    """The table behind one chart of the OA's quality page, as CSV (the same rollup rows)."""
+    oa, _state = _oa_and_state(oa_id)
+    figure = charts.load_oa_quality(oa.pk).charts.get(chart)
+    if figure is None:
+        raise Http404("No such chart.")
+    response = StreamingHttpResponse(
+        figures.table_csv(figure["table"]), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="oa-{oa.pk}-{chart}-{today_in_vietnam():%Y-%m-%d}.csv"'
+    )
+    return response
 
 
 @require_capability("manage_quality")

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from quotas.charts import oa_quality_figure, oa_volume_figure
+from quotas.charts import load_oa_quality
 from quotas.models import LevelChange, OAQuotaState, Policy, QualityAlert
 from quotas.services import levels, rollups
 from tests.quotas.conftest import vn_moment
@@ -126,8 +126,8 @@ def test_the_policies_page_lists_both_policies(client, marketer):
 
 def test_the_volume_chart_follows_the_limit_history(client, quality_admin, oa):
     levels.correct_level(oa.pk, 50000, "raised", quality_admin)
-    limits = oa_volume_figure(oa.pk, days=3)["data"][1]["y"]
-    assert limits == [20000, 20000, 50000]
+    limits = load_oa_quality(oa.pk).charts["sent_vs_limit"]["data"][1]["y"]
+    assert limits[-3:] == [20000, 20000, 50000]
 
 
 def test_a_quality_admin_adds_a_policy_version_in_the_admin_without_a_deploy(client, quality_admin):
@@ -193,10 +193,9 @@ def test_marketers_cannot_open_the_policy_admin(client, marketer):
     assert client.get(reverse("admin:quotas_policy_changelist")).status_code == 403
 
 
-def test_the_quality_chart_shows_the_violation_threshold_of_each_days_limit(oa):
-    threshold = oa_quality_figure(oa.pk, days=2)["data"][-1]
-    assert threshold["yaxis"] == "y2"
-    assert threshold["y"] == [400.0, 400.0]  # 2 % of 20,000
+def test_todays_bad_reports_chart_shows_the_violation_threshold_of_todays_limit(oa):
+    threshold = load_oa_quality(oa.pk).charts["bad_reports_today"]["data"][2]
+    assert threshold["y"] == [400.0] * 24  # 2 % of 20,000
 
 
 # --- reads never write --------------------------------------------------------------------------

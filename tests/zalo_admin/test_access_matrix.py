@@ -277,6 +277,7 @@ def _campaign_message(objs):
 # Parameter name -> its value. A new parameter without an entry fails the test, naming it.
 PARAM_VALUES = {
     "oa_id": lambda objs: objs.oa.pk,
+    "chart": lambda objs: "tier_timeline",  # quotas:oa_chart_csv
     "pk": lambda objs: objs.template.pk,  # oas:template_detail
     "alert_id": lambda objs: objs.alert.pk,
     "contact_id": lambda objs: objs.contact.pk,
