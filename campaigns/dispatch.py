@@ -43,7 +43,7 @@ from django.utils.translation import gettext as _
 
 from audiences.models import Contact
 from audiences.services import record_contact_sent, refusals_now
-from campaigns import approval, eligibility, mapping, ratelimit
+from campaigns import analytics_rollups, approval, eligibility, mapping, ratelimit
 from campaigns.models import (
     MAX_VALIDITY_SECONDS,
     Campaign,
@@ -234,6 +234,7 @@ def transition(
             )
         )
     CampaignMessageEvent.objects.bulk_create(events, batch_size=2000)
+    analytics_rollups.record_transitions(moved, new)  # funnel counts, sends per source, latency
     return [message_id for message_id, _old in moved]
 
 
@@ -382,16 +383,20 @@ def _create_messages(campaign: Campaign, phones: list[str], now: datetime, chunk
     validity = campaign.validity_seconds or MAX_VALIDITY_SECONDS
     valid_until = now + timedelta(seconds=validity)
     created = 0
+    sources = analytics_rollups.SourceResolver(campaign)  # which list or segment brought each one
 
     for start in range(0, len(phones), chunk):
         part = phones[start : start + chunk]
         contacts = {c.phone: c for c in Contact.objects.filter(phone__in=part)}
+        source_of = sources.sources_for(contact.pk for contact in contacts.values())
         rows = []
         for phone in part:
             contact = contacts.get(phone)
             data = {}
             if contact is not None:
                 data, _problems = mapping.render_values(campaign.mapping or {}, contact, param_types)
+            source_id = source_of.get(contact.pk) if contact is not None else None
+            sources.count(source_id)
             rows.append(
                 CampaignMessage(
                     campaign_id=campaign.pk,
@@ -400,9 +405,11 @@ def _create_messages(campaign: Campaign, phones: list[str], now: datetime, chunk
                     tracking_id=tracking_id(campaign.pk, phone),
                     template_data=data,
                     valid_until=valid_until,
+                    audience_source_id=source_id,
                 )
             )
         created += len(CampaignMessage.objects.bulk_create(rows, ignore_conflicts=True))
+    sources.finish()
     return created
 
 

@@ -357,6 +357,18 @@ class CampaignMessage(models.Model):
     provider_error_message = models.CharField(_("provider message"), max_length=500, blank=True)
     # The staged release's first slice (sent before the gate).
     in_first_slice = models.BooleanField(default=False)
+    # Which of the campaign's lists (and import file) or segments brought this recipient in, fixed at
+    # start (campaigns.analytics_rollups.SourceResolver); None = unknown (rows written before it).
+    # No index and no cascade from the source side: sources go only with their campaign.
+    audience_source = models.ForeignKey(
+        "CampaignAudienceSource",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_index=False,
+        db_constraint=False,  # adding it validates no existing row (the table is the largest)
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sending_at = models.DateTimeField(null=True, blank=True)
@@ -497,3 +509,102 @@ class LogExport(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+# --- analytics rollups (issue 14): kept by campaigns.analytics_rollups, rebuilt from message rows ------
+# Counters are signed: a row moved out of a state it was never counted in (rows written straight into
+# the table, before these rollups existed) leaves a negative count until the rebuild, not an error.
+
+
+class CampaignAudienceSource(models.Model):
+    """One audience source of a started campaign: a list (with the import file its members came
+    from, or none for members added by hand) or a segment. Each recipient is attributed to one
+    source: its first list of the campaign (lowest id), else its first segment."""
+
+    class Kind(models.TextChoices):
+        LIST = "list", _("List")
+        SEGMENT = "segment", _("Segment")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="audience_sources")
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    contact_list = models.ForeignKey(
+        "audiences.ContactList", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    contact_import = models.ForeignKey(
+        "audiences.ContactImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    segment = models.ForeignKey(
+        "audiences.Segment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Names as they were at start (a list renamed or deleted later keeps its line in the analytics).
+    list_name = models.CharField(_("list"), max_length=120, blank=True)
+    import_name = models.CharField(_("import file"), max_length=255, blank=True)
+    segment_name = models.CharField(_("segment"), max_length=120, blank=True)
+    recipients = models.IntegerField(_("recipients"), default=0)
+
+    class Meta:
+        ordering = ["campaign", "id"]
+        verbose_name = _("campaign audience source")
+
+    def __str__(self):
+        if self.kind == self.Kind.SEGMENT:
+            return f"segment {self.segment_name}"
+        return f"list {self.list_name}" + (f" ({self.import_name})" if self.import_name else "")
+
+
+class CampaignStateCount(models.Model):
+    """How many of a campaign's messages are in each state now (the funnel's per-state counts)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="state_counts")
+    state = models.CharField(max_length=12)
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "state"], name="campaigns_state_count_once")
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id} {self.state}: {self.count}"
+
+
+class CampaignLatencyCount(models.Model):
+    """Delivered messages of a campaign by delivery latency (sent to delivered), in fixed buckets
+    (`campaigns.analytics_rollups.LATENCY_BUCKETS`)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="latency_counts")
+    bucket = models.PositiveSmallIntegerField()
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "bucket"], name="campaigns_latency_bucket_once")
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id} bucket {self.bucket}: {self.count}"
+
+
+class CampaignSourceStats(models.Model):
+    """Messages sent and the bad reports they got, by campaign, audience source and the Vietnam day
+    and hour the message was sent (not when the report came): bad-report attribution. `source_key`
+    is the CampaignAudienceSource id, 0 for an unknown source."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="source_stats")
+    oa = models.ForeignKey("oas.OfficialAccount", on_delete=models.CASCADE, related_name="+", db_index=False)
+    source_key = models.BigIntegerField(default=0)
+    day = models.DateField()
+    hour = models.PositiveSmallIntegerField()
+    sent = models.IntegerField(default=0, db_default=0)
+    bad_reports = models.IntegerField(default=0, db_default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "source_key", "day", "hour"], name="campaigns_source_stats_once"
+            )
+        ]
+        indexes = [models.Index(fields=["oa", "day"], name="campaigns_source_stats_oa_day")]
+
+    def __str__(self):
+        return f"{self.campaign_id} source {self.source_key} {self.day} {self.hour}h"

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from audiences.models import ConsentEvent, Suppression
 from audiences.services import record_contact_bad_report, record_contact_sent, record_opt_out
-from campaigns import ratelimit
+from campaigns import analytics_rollups, ratelimit
 from campaigns.dispatch import transition
 from campaigns.models import Campaign, CampaignMessage, CampaignMessageEvent
 from oas.models import OACredentials, OfficialAccount
@@ -325,6 +325,7 @@ def apply_user_feedback(oa_id: int, feedback: Feedback, *, event_id: int | None 
             campaign.oa_id, at, 1, campaign.pk, campaign.template_id, int(campaign.template.tag)
         )
         record_contact_bad_report(message.phone, at)
+        analytics_rollups.record_bad_report(message.pk)  # at the hour and source it was sent with
     if feedback.stop_word:
         record_opt_out(
             actor="system:webhooks",
