@@ -53,6 +53,12 @@ CAMPAIGN_STAGE_RELEASE = "campaign.stage_release"
 CAMPAIGN_FAILOVER_CEILING = "campaign.failover_ceiling"
 AUTH_LOGIN_FAILED = "auth.login_failed"
 AUTH_LOCKED_OUT = "auth.locked_out"
+AUTH_TWO_FACTOR_FAILED = "auth.two_factor.failed"
+AUTH_TWO_FACTOR_ENROL = "auth.two_factor.enrol"
+AUTH_TWO_FACTOR_SIGN_IN = "auth.two_factor.sign_in"
+AUTH_TWO_FACTOR_RECOVERY_USED = "auth.two_factor.recovery_used"
+AUTH_TWO_FACTOR_RECOVERY_CODES = "auth.two_factor.recovery_codes"
+AUTH_TWO_FACTOR_RESET = "auth.two_factor.reset"
 CONTACT_CREATE = "contact.create"
 CONTACT_FOLLOWER_STATUS = "contact.follower_status"
 CONSENT_GRANT = "consent.grant"
@@ -145,6 +151,20 @@ MESSAGES = {
     ),
     AUTH_LOGIN_FAILED: _("Failed login for “%(username)s” from %(ip_address)s"),
     AUTH_LOCKED_OUT: _("Locked out “%(username)s” from %(ip_address)s for %(cool_off_minutes)s minutes"),
+    AUTH_TWO_FACTOR_FAILED: _("Wrong two-factor code for “%(username)s” from %(ip_address)s"),
+    AUTH_TWO_FACTOR_ENROL: _(
+        "“%(username)s” turned on two-factor sign-in (authenticator app, %(recovery_codes)s recovery codes)"
+    ),
+    AUTH_TWO_FACTOR_SIGN_IN: _("“%(username)s” signed in with an authenticator code from %(ip_address)s"),
+    AUTH_TWO_FACTOR_RECOVERY_USED: _(
+        "“%(username)s” signed in with a recovery code from %(ip_address)s (%(remaining)s left)"
+    ),
+    AUTH_TWO_FACTOR_RECOVERY_CODES: _(
+        "New recovery codes for “%(username)s” (%(recovery_codes)s); the previous ones no longer work"
+    ),
+    AUTH_TWO_FACTOR_RESET: _(
+        "Two-factor sign-in of “%(username)s” reset (%(devices)s device(s) removed): %(reason)s"
+    ),
     # Audience entries name phones masked (0912***678): the log is immutable, personal data is not.
     CONTACT_CREATE: _("Added contact #%(contact_id)s (%(phone)s) from %(source)s"),
     CONTACT_FOLLOWER_STATUS: _(

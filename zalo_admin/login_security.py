@@ -57,17 +57,20 @@ def audit_failed_login(sender, credentials, request=None, **kwargs):
     client = _client(request)
     locked_out = bool(getattr(request, "axes_locked_out", False))
     failures = getattr(request, "axes_failures_since_start", None)
+    # twofactor.views sends this signal for a wrong second-factor code (the password was right).
+    two_factor = bool((credentials or {}).get("two_factor"))
     logger.warning(
-        "Failed login for username %r from %s at %s (failures: %s%s)",
+        "Failed login for username %r from %s at %s (failures: %s%s%s)",
         username,
         client["ip_address"],
         client["path"],
         failures if failures is not None else "?",
+        ", wrong two-factor code" if two_factor else "",
         ", locked out" if locked_out else "",
     )
     record_audit_event(
         actor=actions.ANONYMOUS_ACTOR,
-        action=actions.AUTH_LOGIN_FAILED,
+        action=actions.AUTH_TWO_FACTOR_FAILED if two_factor else actions.AUTH_LOGIN_FAILED,
         details={"username": username, **client, "failures": failures, "locked_out": locked_out},
         **_user_target(username),
     )

@@ -20,6 +20,10 @@ MARKETER = gettext_noop("Marketer")
 QUALITY_ADMIN = gettext_noop("Quality admin")
 COMPLIANCE_AUDITOR = gettext_noop("Compliance auditor")
 ROLES = (MARKETER, QUALITY_ADMIN, COMPLIANCE_AUDITOR)
+# With settings.TWO_FACTOR_REQUIRED on, members of these roles (and superusers, who hold their
+# capabilities) must sign in with a second factor: they can change quotas, approve sends and read
+# or export the audit evidence.
+TWO_FACTOR_REQUIRED_ROLES = (QUALITY_ADMIN, COMPLIANCE_AUDITOR)
 
 # capability codename -> (description, roles that hold it)
 CAPABILITIES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -46,6 +50,9 @@ CAPABILITIES: dict[str, tuple[str, tuple[str, ...]]] = {
         (COMPLIANCE_AUDITOR,),
     ),
     "view_jobs": ("Open the RQ job dashboard", (QUALITY_ADMIN,)),
+    "use_two_factor": ("Turn on, use and reset one's own two-factor sign-in", ROLES),
+    # Held by no role: superusers only (they hold every capability).
+    "reset_two_factor": ("Reset another user's two-factor sign-in (audited)", ()),
 }
 
 

@@ -78,6 +78,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_rq",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "zalo_admin",
     "oas",
     "providers",
@@ -86,6 +89,7 @@ INSTALLED_APPS = [
     "campaigns",
     "quotas",
     "compliance",
+    "twofactor",
 ]
 
 MIDDLEWARE = [
@@ -98,8 +102,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "zalo_admin.request_guard.RejectNulCharactersMiddleware",  # %00 in a parameter: 400, not a 500
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "zalo_admin.middleware.SessionIdleTimeoutMiddleware",
+    "twofactor.middleware.TwoFactorGateMiddleware",  # unverified sessions reach only the second step
     "zalo_admin.middleware.NoStoreForAuthenticatedMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into our lockout page
@@ -188,6 +194,14 @@ AXES_LOCKOUT_CALLABLE = "zalo_admin.login_security.lockout_response"
 AXES_VERBOSE = False  # no start-up banner on every manage.py command
 # A signed-in session idle for longer than this is logged out.
 SESSION_IDLE_TIMEOUT_SECONDS = envint("SESSION_IDLE_TIMEOUT_SECONDS", 1800, minimum=60)
+# Two-factor sign-in (twofactor/, django-otp): optional for everyone; with TWO_FACTOR_REQUIRED on,
+# quality admins, compliance auditors and superusers must enrol an authenticator app (TOTP) before
+# they reach anything else. Wrong codes count as failed logins for the throttle above.
+TWO_FACTOR_REQUIRED = envbool("TWO_FACTOR_REQUIRED", False)
+TWO_FACTOR_RECOVERY_CODES = envint("TWO_FACTOR_RECOVERY_CODES", 10, minimum=1)
+# How long a correct password waits for its second factor before the login starts over.
+TWO_FACTOR_PENDING_SECONDS = envint("TWO_FACTOR_PENDING_SECONDS", 300, minimum=30)
+OTP_TOTP_ISSUER = envstr("TWO_FACTOR_ISSUER", "Zalo OA admin")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

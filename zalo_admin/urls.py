@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog, set_language
 from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 
+from twofactor import views as twofactor_views
 from zalo_admin import views
 from zalo_admin.roles import public_view
 
@@ -23,9 +24,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path(
         "login/",
-        public_view("the way in: anyone may open the login form")(
-            auth_views.LoginView.as_view(redirect_authenticated_user=True)
-        ),
+        # The password step; a user with an authenticator then gives a code (twofactor:verify).
+        public_view("the way in: anyone may open the login form")(twofactor_views.LoginView.as_view()),
         name="login",
     ),
     path(
@@ -50,6 +50,7 @@ urlpatterns = [
     path("quality/", include("quotas.urls")),
     path("compliance/", include("compliance.urls")),
     path("webhooks/", include("providers.urls")),
+    path("account/two-factor/", include("twofactor.urls")),
     path("jobs/", include(rq_patterns)),
     path("admin/", admin.site.urls),
 ]

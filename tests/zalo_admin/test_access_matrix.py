@@ -231,6 +231,22 @@ class MatrixObjects:
         return campaign
 
     @cached_property
+    def two_factor_user(self):
+        """A marketer with an authenticator and recovery codes (superusers may reset them)."""
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+        from django_otp.plugins.otp_static.models import StaticDevice
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from zalo_admin.roles import MARKETER
+
+        user = get_user_model().objects.create_user(username="matrix-2fa", password="matrix-2fa-password")
+        user.groups.add(Group.objects.get(name=MARKETER))
+        TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+        StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
+        return user
+
+    @cached_property
     def queue(self):
         # Straight to Redis (the test runs inside a transaction that never commits).
         return django_rq.get_queue("default", commit_mode="auto")
@@ -296,6 +312,7 @@ PARAM_VALUES = {
     "connection_index": lambda objs: 0,
     "scheduler_name": lambda objs: objs.cron_scheduler.name,
     "cron_job_name": lambda objs: objs.cron_scheduler.get_jobs()[0].name,
+    "user_id": lambda objs: objs.two_factor_user.pk,  # twofactor:reset_user
 }
 
 # Route name -> what its POST sends, so that the action really runs.
@@ -332,6 +349,9 @@ POST_DATA = {
     "campaigns:cancel": lambda objs: {"confirm": "yes"},
     "campaigns:autosave": lambda objs: {"name": "Matrix campaign (autosaved)"},
     "django_rq:actions": lambda objs: {"action": "requeue", "job_ids": [objs.job.id]},
+    "twofactor:manage": lambda objs: {"action": "recovery_codes"},
+    "twofactor:setup": lambda objs: {"code": "000000"},
+    "twofactor:reset_user": lambda objs: {"reason": "Access matrix: reset"},
     "django_rq:confirm_action": lambda objs: {"action": "requeue", "_selected_action": [objs.job.id]},
 }
 
