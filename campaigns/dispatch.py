@@ -64,7 +64,7 @@ from quotas import rules
 from quotas.models import CampaignDailyStats, QualityAlert
 from quotas.services import reservations
 from quotas.services.rollups import record_sent
-from zalo_admin import jobs
+from zalo_admin import hooks, jobs
 from zalo_admin.lib.dates import today_in_vietnam, vietnam_midnight
 
 log = logging.getLogger(__name__)
@@ -1061,6 +1061,12 @@ def maybe_complete(campaign_id: int, *, actor=ACTOR) -> bool:
             failed=counts[S.FAILED] + counts[S.FAILED_OVER],
             expired=counts[S.EXPIRED],
             unconfirmed=counts[S.UNCONFIRMED],
+        )
+        hooks.emit(
+            hooks.CAMPAIGN_FINISHED,
+            campaign_id=campaign_id,
+            status=Campaign.Status.COMPLETED.value,
+            counts=counts,
         )
     return True
 

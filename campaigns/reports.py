@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from alerts.relay import queue_delivery_report
 from audiences.models import ConsentEvent, Suppression
 from audiences.services import record_contact_bad_report, record_contact_sent, record_opt_out
 from campaigns import analytics_rollups, ratelimit
@@ -217,16 +218,49 @@ def _clamp(at: datetime, message: CampaignMessage) -> datetime:
     return max(min(at, now), floor)
 
 
+# What a campaign's notifyUrl hears about: every report that changed or added something.
+RELAYED = frozenset({"delivered", "failed", "accepted", "failed_over", "late"})
+# Infobip's status groups: an operator's handler reads relayed reports as Infobip's own.
+RELAY_GROUPS = {DELIVERED: "DELIVERED", FAILED: "UNDELIVERABLE", PENDING: "PENDING"}
+
+
+def relay_entry(message: CampaignMessage, report: DeliveryReport, result: str) -> dict:
+    """One relayed report, in the shape of Infobip's delivery report `results[]` entries."""
+    return {
+        "messageId": message.tracking_id,
+        "to": message.phone,
+        "campaignId": message.campaign_id,
+        "channel": "SMS" if report.sms_leg else "ZALO",
+        "status": {
+            "groupName": RELAY_GROUPS.get(report.outcome, "PENDING"),
+            "name": report.provider_code or report.outcome.upper(),
+            "description": report.detail,
+        },
+        "error": {"name": report.error_code} if report.error_code else None,
+        "doneAt": report.at.isoformat(),
+        "result": result,
+        "source": report.source,
+    }
+
+
 @transaction.atomic
 def apply_delivery_report(oa_id: int, report: DeliveryReport, *, actor: str = ACTOR) -> str:
     """Apply one report to the OA's message it names. Returns what happened: "delivered", "failed",
     "accepted", "failed_over", "late" (written on the timeline only), "duplicate" (nothing new) or
-    "unknown" (no such message in this OA)."""
+    "unknown" (no such message in this OA). A report that changed or added something is relayed to
+    the campaign's notifyUrl too (alerts.relay: queued in this transaction, posted by a job)."""
     message = find_message(
         oa_id, tracking_id=report.tracking_id, provider_message_id=report.provider_message_id, lock=True
     )
     if message is None:
         return "unknown"
+    result = _apply_to_message(message, report, actor)
+    if result in RELAYED:
+        queue_delivery_report(message.campaign_id, relay_entry(message, report, result))
+    return result
+
+
+def _apply_to_message(message: CampaignMessage, report: DeliveryReport, actor: str) -> str:
     at = _clamp(report.at, message)
     label = f"{report.source}: {report.provider_code or report.outcome}"
     detail = f"{label} {report.detail}".strip() if report.detail else label

@@ -14,6 +14,7 @@ from campaigns.models import Campaign
 from compliance import actions
 from compliance.services import actor_name, record_audit_event
 from quotas.rules import MARKETING_TAG
+from zalo_admin import hooks
 
 # A campaign that would send (now or at its scheduled time) can be paused.
 PAUSABLE_STATUSES = (Campaign.Status.RUNNING, Campaign.Status.SCHEDULED)
@@ -33,6 +34,7 @@ def pause_campaign(campaign_id: int, reason: str, actor="system:campaigns") -> b
             target_id=campaign_id,
             details={"campaign_id": campaign_id, "reason": reason},
         )
+        hooks.emit(hooks.CAMPAIGN_PAUSED, campaign_id=campaign_id, reason=reason, actor=actor_name(actor))
     return bool(paused)
 
 

@@ -85,6 +85,12 @@ CONTACT_LIST_REMOVE_MEMBERS = "contact_list.remove_members"
 SEGMENT_CREATE = "segment.create"
 SEGMENT_UPDATE = "segment.update"
 SEGMENT_DELETE = "segment.delete"
+ALERT_ACKNOWLEDGE = "alert.acknowledge"
+ALERT_PREFERENCES_UPDATE = "alert.preferences"
+ALERT_WEBHOOK_CREATE = "alert.webhook.create"
+ALERT_WEBHOOK_UPDATE = "alert.webhook.update"
+ALERT_WEBHOOK_ROTATE = "alert.webhook.rotate_secret"
+ALERT_WEBHOOK_TEST = "alert.webhook.test"
 
 MESSAGES = {
     OA_CREATE: _("Created OA %(name)s (%(zalo_oa_id)s)"),
@@ -213,6 +219,19 @@ MESSAGES = {
     SEGMENT_CREATE: _("Created segment #%(segment_id)s “%(name)s”: %(rules)s filter(s)"),
     SEGMENT_UPDATE: _("Edited segment #%(segment_id)s “%(name)s”: %(fields)s"),
     SEGMENT_DELETE: _("Deleted segment #%(segment_id)s “%(name)s”"),
+    ALERT_ACKNOWLEDGE: _("Alert #%(alert_id)s acknowledged"),
+    ALERT_PREFERENCES_UPDATE: _("Alert choices of %(username)s: %(changes)s"),
+    # Webhook entries never hold the endpoint's secret, only that it was made or replaced.
+    ALERT_WEBHOOK_CREATE: _(
+        "Added alert webhook #%(endpoint_id)s “%(name)s” (%(url)s): kinds %(kinds)s, relays reports: "
+        "%(relay_reports)s, active: %(is_active)s"
+    ),
+    ALERT_WEBHOOK_UPDATE: _(
+        "Edited alert webhook #%(endpoint_id)s “%(name)s” (%(fields)s): %(url)s, kinds %(kinds)s, "
+        "relays reports: %(relay_reports)s, active: %(is_active)s"
+    ),
+    ALERT_WEBHOOK_ROTATE: _("Replaced the signing secret of alert webhook #%(endpoint_id)s “%(name)s”"),
+    ALERT_WEBHOOK_TEST: _("Sent a test message to alert webhook #%(endpoint_id)s “%(name)s”"),
 }
 ACTIONS = frozenset(MESSAGES)
 # Who acted: `user:<username>` for a signed-in user, `system:<job>` for jobs, webhooks and services.

@@ -18,7 +18,25 @@ from collections.abc import Callable
 OA_SENDS_STOPPED = "oa.sends_stopped"  # oa_id, reason, actor
 TEMPLATE_UNSENDABLE = "template.unsendable"  # template_id, reason, actor
 GUARDRAIL_TRIPPED = "quotas.guardrail_tripped"  # oa_id, day, reason, actor
-EVENTS = frozenset({OA_SENDS_STOPPED, TEMPLATE_UNSENDABLE, GUARDRAIL_TRIPPED})
+# Announcements that people should hear about (alerts connects to them; receivers return []).
+# oa_id, day, kind ("guardrail" | "violation"), message, campaigns_paused
+QUALITY_ALERT_RAISED = "quotas.quality_alert"
+LEVEL_CHANGED = "quotas.level_changed"  # oa_id, change_id, day, old_limit, new_limit, reason, note
+OA_NEEDS_REAUTHORISATION = "oas.needs_reauthorisation"  # oa_id, reason
+CAMPAIGN_PAUSED = "campaigns.paused"  # campaign_id, reason, actor
+CAMPAIGN_FINISHED = "campaigns.finished"  # campaign_id, status, counts (state -> messages)
+EVENTS = frozenset(
+    {
+        OA_SENDS_STOPPED,
+        TEMPLATE_UNSENDABLE,
+        GUARDRAIL_TRIPPED,
+        QUALITY_ALERT_RAISED,
+        LEVEL_CHANGED,
+        OA_NEEDS_REAUTHORISATION,
+        CAMPAIGN_PAUSED,
+        CAMPAIGN_FINISHED,
+    }
+)
 
 _receivers: dict[str, list[Callable]] = defaultdict(list)
 

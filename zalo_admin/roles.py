@@ -50,6 +50,7 @@ CAPABILITIES: dict[str, tuple[str, tuple[str, ...]]] = {
         (COMPLIANCE_AUDITOR,),
     ),
     "view_jobs": ("Open the RQ job dashboard", (QUALITY_ADMIN,)),
+    "manage_alert_webhooks": ("Add, edit and test the webhooks alerts are posted to", (QUALITY_ADMIN,)),
     "use_two_factor": ("Turn on, use and reset one's own two-factor sign-in", ROLES),
     # Held by no role: superusers only (they hold every capability).
     "reset_two_factor": ("Reset another user's two-factor sign-in (audited)", ()),
@@ -150,6 +151,7 @@ NAVIGATION = (
     NavItem(_("Campaigns"), "campaigns:index", "view_campaigns"),
     NavItem(_("Quality & quota"), "quotas:index", "view_quality"),
     NavItem(_("Compliance"), "compliance:index", "view_audit"),
+    NavItem(_("Alerts"), "alerts:index", "view_dashboard"),
 )
 
 

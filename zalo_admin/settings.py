@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "campaigns",
     "quotas",
     "compliance",
+    "alerts",
     "twofactor",
 ]
 
@@ -278,6 +279,30 @@ REPORT_POLL_AFTER_SECONDS = envint("REPORT_POLL_AFTER_SECONDS", 600, minimum=1)
 REPORT_POLL_BATCH = envint("REPORT_POLL_BATCH", 200, minimum=1)
 INFOBIP_LOGS_PER_MINUTE = envint("INFOBIP_LOGS_PER_MINUTE", 10, minimum=1)
 SMS_FAILOVER_GRACE_SECONDS = envint("SMS_FAILOVER_GRACE_SECONDS", 60, minimum=0)
+
+# Alerts (alerts/): e-mail through Django's mail backends (the console in local mode, SMTP otherwise)
+# and signed webhooks (X-Signature: t=<unix>,v1=<HMAC-SHA256 of "t.body">), retried with backoff and
+# jitter. Webhooks never go to private, loopback or link-local addresses unless allowed (local mode).
+EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND", f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend"
+)
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT_SECONDS", 10, minimum=1)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "zalo-admin@localhost")
+# Links in e-mails and webhook bodies (e.g. https://zalo.example.com); empty: paths only.
+ALERTS_PUBLIC_BASE_URL = envstr("ALERTS_PUBLIC_BASE_URL").rstrip("/")
+ALERTS_WEBHOOK_ALLOW_PRIVATE = envbool("ALERTS_WEBHOOK_ALLOW_PRIVATE", DEBUG)
+ALERTS_WEBHOOK_CONNECT_TIMEOUT_MS = envint("ALERTS_WEBHOOK_CONNECT_TIMEOUT_MS", 3050, minimum=1)
+ALERTS_WEBHOOK_READ_TIMEOUT_MS = envint("ALERTS_WEBHOOK_READ_TIMEOUT_MS", 10000, minimum=1)
+ALERTS_DELIVERY_ATTEMPTS = envint("ALERTS_DELIVERY_ATTEMPTS", 6, minimum=1)
+ALERTS_RETRY_BASE_SECONDS = envint("ALERTS_RETRY_BASE_SECONDS", 30, minimum=1)
+ALERTS_RETRY_MAX_SECONDS = envint("ALERTS_RETRY_MAX_SECONDS", 3600, minimum=1)
+ALERTS_RELAY_BATCH = envint("ALERTS_RELAY_BATCH", 100, minimum=1)
 
 # Security: secure defaults, HTTPS-only settings on in production mode.
 SECURE_HTTPS = envbool("SECURE_HTTPS", not DEBUG)

@@ -49,6 +49,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("quality/", include("quotas.urls")),
     path("compliance/", include("compliance.urls")),
+    path("alerts/", include("alerts.urls")),
     path("webhooks/", include("providers.urls")),
     path("account/two-factor/", include("twofactor.urls")),
     path("jobs/", include(rq_patterns)),

@@ -14,6 +14,7 @@ from django_rq.utils import get_statistics
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from alerts.services import alert_path, alert_text, alert_title, home_alerts
 from providers.models import ProviderAlert
 from quotas.charts import messages_per_day_figure
 from quotas.models import QualityAlert
@@ -30,6 +31,11 @@ def home(request):
         context["quality_alerts"] = QualityAlert.objects.filter(resolved_at=None).select_related("oa")[:10]
     if has_capability(request.user, "manage_oas"):
         context["provider_alerts"] = ProviderAlert.objects.filter(resolved_at=None).select_related("oa")[:10]
+    # The open alerts of the kinds this person keeps on the dashboard (alerts/settings/).
+    alerts, context["alerts_open"] = home_alerts(request.user)
+    context["alerts"] = [
+        {"alert": a, "title": alert_title(a), "text": alert_text(a), "path": alert_path(a)} for a in alerts
+    ]
     return render(request, "home.html", context)
 
 

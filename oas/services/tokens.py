@@ -18,6 +18,7 @@ from providers import errors
 from providers.base import ProviderError
 from providers.models import ProviderAlert
 from providers.oauth import TokenPair, ZaloOAuth
+from zalo_admin import hooks
 
 log = logging.getLogger(__name__)
 
@@ -158,4 +159,5 @@ def _mark_needs_reauthorisation(creds: OACredentials, failure: ProviderError) ->
         ProviderAlert.objects.create(
             oa_id=creds.oa_id, kind=ProviderAlert.Kind.REAUTHORISATION, message=reason
         )
+        hooks.emit(hooks.OA_NEEDS_REAUTHORISATION, oa_id=creds.oa_id, reason=reason)
     log.error("OA #%s needs re-authorisation: %s", creds.oa_id, reason)

@@ -91,6 +91,16 @@ def _record_level_change(
             "note": note,
         },
     )
+    hooks.emit(
+        hooks.LEVEL_CHANGED,
+        oa_id=oa_id,
+        change_id=change.pk,
+        day=effective_day.isoformat(),
+        old_limit=old_limit,
+        new_limit=new_limit,
+        reason=reason,
+        note=note,
+    )
     return change
 
 
@@ -242,9 +252,18 @@ def apply_violation(oa_id: int, day: date, hour: int, bad_reports: int) -> Autom
         "old": _limit_label(old_limit),
         "new": _limit_label(new_limit),
     }
-    QualityAlert.objects.get_or_create(
+    _alert, created = QualityAlert.objects.get_or_create(
         oa_id=oa_id, day=day, kind=QualityAlert.Kind.VIOLATION, defaults={"message": message}
     )
+    if created:
+        hooks.emit(
+            hooks.QUALITY_ALERT_RAISED,
+            oa_id=oa_id,
+            day=day.isoformat(),
+            kind=QualityAlert.Kind.VIOLATION.value,
+            message=message,
+            campaigns_paused=0,
+        )
     return violation
 
 
@@ -276,6 +295,11 @@ def _guardrail_trip(
 def _act_on_guardrail_trips(day: date, trips: list[GuardrailTrip]) -> None:
     """Alert once per OA and day; for the OAs set to pause, announce GUARDRAIL_TRIPPED (campaigns
     pauses their running marketing campaigns) and count what was paused on the alert."""
+    alerted = set(
+        QualityAlert.objects.filter(
+            day=day, kind=QualityAlert.Kind.GUARDRAIL, oa_id__in=[t.oa_id for t in trips]
+        ).values_list("oa_id", flat=True)
+    )
     QualityAlert.objects.bulk_create(
         [
             QualityAlert(oa_id=t.oa_id, day=day, kind=QualityAlert.Kind.GUARDRAIL, message=t.reason)
@@ -284,14 +308,26 @@ def _act_on_guardrail_trips(day: date, trips: list[GuardrailTrip]) -> None:
         ignore_conflicts=True,
     )
     reasons = {t.oa_id: t.reason for t in trips if t.action == OAQuotaState.GuardrailAction.PAUSE}
+    paused_by_oa = {}
     for oa_id, reason in reasons.items():
         results = hooks.emit(
             hooks.GUARDRAIL_TRIPPED, oa_id=oa_id, day=day, reason=reason, actor=GUARDRAIL_ACTOR
         )
-        paused = sum(len(campaign_ids) for campaign_ids in results)
+        paused = paused_by_oa[oa_id] = sum(len(campaign_ids) for campaign_ids in results)
         if paused:
             QualityAlert.objects.filter(oa_id=oa_id, day=day, kind=QualityAlert.Kind.GUARDRAIL).update(
                 campaigns_paused=F("campaigns_paused") + paused
+            )
+    # People hear of a trip once per OA and day (bad reports trip it again and again afterwards).
+    for trip in trips:
+        if trip.oa_id not in alerted:
+            hooks.emit(
+                hooks.QUALITY_ALERT_RAISED,
+                oa_id=trip.oa_id,
+                day=day.isoformat(),
+                kind=QualityAlert.Kind.GUARDRAIL.value,
+                message=trip.reason,
+                campaigns_paused=paused_by_oa.get(trip.oa_id, 0),
             )
 
 

@@ -290,6 +290,26 @@ def _campaign_message(objs):
     )[0]
 
 
+def _dashboard_alert(objs):
+    """An open alert every role may see (campaign kinds are for every reader of campaigns)."""
+    from alerts.models import Alert, Kind
+
+    alert, _created = Alert.objects.get_or_create(
+        dedup_key="matrix", defaults={"kind": Kind.CAMPAIGN_PAUSED, "params": {"campaign_name": "Matrix"}}
+    )
+    return alert.pk
+
+
+def _webhook_endpoint(objs):
+    from alerts.models import WebhookEndpoint
+
+    endpoint, _created = WebhookEndpoint.objects.get_or_create(
+        name="Matrix webhook",
+        defaults={"url": "https://chat.example.com/matrix", "secret": "whsec_matrix", "kinds": ["guardrail"]},
+    )
+    return endpoint.pk
+
+
 # Parameter name -> its value. A new parameter without an entry fails the test, naming it.
 PARAM_VALUES = {
     "oa_id": lambda objs: objs.oa.pk,
@@ -312,6 +332,8 @@ PARAM_VALUES = {
     "connection_index": lambda objs: 0,
     "scheduler_name": lambda objs: objs.cron_scheduler.name,
     "cron_job_name": lambda objs: objs.cron_scheduler.get_jobs()[0].name,
+    "dashboard_alert_id": _dashboard_alert,  # alerts:acknowledge
+    "endpoint_id": _webhook_endpoint,  # alerts:webhook_*
     "user_id": lambda objs: objs.two_factor_user.pk,  # twofactor:reset_user
 }
 
@@ -353,6 +375,18 @@ POST_DATA = {
     "twofactor:setup": lambda objs: {"code": "000000"},
     "twofactor:reset_user": lambda objs: {"reason": "Access matrix: reset"},
     "django_rq:confirm_action": lambda objs: {"action": "requeue", "_selected_action": [objs.job.id]},
+    "alerts:settings": lambda objs: {"pref": ["guardrail:email", "campaign_paused:dashboard"]},
+    "alerts:webhooks": lambda objs: {
+        "name": "Matrix hook",
+        "url": "https://chat.example.com/x",
+        "kinds": ["guardrail"],
+    },
+    "alerts:webhook_edit": lambda objs: {
+        "name": "Matrix hook renamed",
+        "url": "https://chat.example.com/y",
+        "kinds": ["violation"],
+        "is_active": "on",
+    },
 }
 
 

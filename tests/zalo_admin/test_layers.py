@@ -6,7 +6,7 @@ import re
 
 from django.conf import settings
 
-PRODUCT = ("zalo_admin", "compliance", "oas", "providers", "quotas", "campaigns", "audiences", "twofactor")
+PRODUCT = ("zalo_admin", "compliance", "oas", "providers", "quotas", "campaigns", "audiences", "twofactor", "alerts")
 
 
 def _layered_modules() -> set[str]:
