@@ -135,7 +135,9 @@ def verify(request):
             _end_attempt(request)
             return lockout_response(request, credentials=credentials)
         wait = services.seconds_until_next_try(user)
-        form = CodeForm()
+        form = CodeForm({"code": "-"})  # the typed code is not shown again
+        form.is_valid()
+        form.data = {"code": ""}
         form.add_error(
             "code",
             _("That code is not valid. Try the code your app shows now.")
