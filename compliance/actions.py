@@ -68,6 +68,11 @@ SUPPRESSION_LIFT = "suppression.lift"
 DATA_REQUEST_RECEIVE = "data_request.receive"
 DATA_REQUEST_EXPORT = "data_request.export"
 DATA_REQUEST_ERASE = "data_request.erase"
+EVIDENCE_PACK_REQUEST = "evidence_pack.request"
+EVIDENCE_PACK_BUILD = "evidence_pack.build"
+EVIDENCE_PACK_FAIL = "evidence_pack.fail"
+EVIDENCE_PACK_DOWNLOAD = "evidence_pack.download"
+RETENTION_RUN = "retention.run"
 CONTACT_IMPORT_START = "contact_import.start"
 CONTACT_IMPORT_FINISH = "contact_import.finish"
 CONTACT_IMPORT_FAIL = "contact_import.fail"
@@ -219,6 +224,18 @@ MESSAGES = {
     SEGMENT_CREATE: _("Created segment #%(segment_id)s “%(name)s”: %(rules)s filter(s)"),
     SEGMENT_UPDATE: _("Edited segment #%(segment_id)s “%(name)s”: %(fields)s"),
     SEGMENT_DELETE: _("Deleted segment #%(segment_id)s “%(name)s”"),
+    # Evidence packs and retention (compliance.evidence, compliance.retention): phones masked.
+    EVIDENCE_PACK_REQUEST: _("Requested evidence pack #%(pack_id)s (%(scope)s %(subject)s): %(reason)s"),
+    EVIDENCE_PACK_BUILD: _(
+        "Built evidence pack #%(pack_id)s: %(files)s file(s), %(messages)s message(s), ZIP SHA-256 %(sha256)s"
+    ),
+    EVIDENCE_PACK_FAIL: _("Evidence pack #%(pack_id)s could not be built: %(error)s"),
+    EVIDENCE_PACK_DOWNLOAD: _("Downloaded evidence pack #%(pack_id)s (%(scope)s %(subject)s)"),
+    RETENTION_RUN: _(
+        "Retention: template data of %(message_template_data)s message(s) cleared, "
+        "%(message_phones)s message phone(s) pseudonymised, %(report_payloads)s report payload(s) "
+        "trimmed, %(evidence_pack_files)s evidence pack file(s) deleted"
+    ),
     ALERT_ACKNOWLEDGE: _("Alert #%(alert_id)s acknowledged"),
     ALERT_PREFERENCES_UPDATE: _("Alert choices of %(username)s: %(changes)s"),
     # Webhook entries never hold the endpoint's secret, only that it was made or replaced.

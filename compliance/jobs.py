@@ -2,7 +2,7 @@
 
 import logging
 
-from compliance import integrity
+from compliance import evidence, integrity, retention
 
 log = logging.getLogger(__name__)
 
@@ -25,3 +25,17 @@ def verify_audit_log_full() -> str:
         log.error("audit log NOT intact: %s", result.reason)
         return f"not intact: {result.reason}"
     return f"intact: {result.checked} entries"
+
+
+def build_evidence_pack(pack_id: int) -> str:
+    """On an auditor's request: write the evidence pack's ZIP (nothing when it is not queued)."""
+    pack = evidence.build_pack(pack_id)
+    if pack is None:
+        return f"evidence pack #{pack_id} is not queued: nothing to do"
+    return f"evidence pack #{pack_id}: {pack.status}"
+
+
+def apply_retention() -> str:
+    """Periodic (daily): clear, pseudonymise and trim what the retention settings say (audited)."""
+    report = retention.run_retention()
+    return "; ".join(report.lines())

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from compliance.actions import describe
+from zalo_admin.lib.crypto import EncryptedTextField
 
 
 class AuditEvent(models.Model):
@@ -97,3 +99,60 @@ class AuditVerification(models.Model):
 
     def __str__(self):
         return f"{self.scope} verification at {self.finished_at:%Y-%m-%d %H:%M}: {self.intact}"
+
+
+class EvidencePack(models.Model):
+    """One evidence pack (`compliance.evidence`): what it covers, who asked and why, the job's
+    progress, and once built the ZIP under settings.EVIDENCE_PACK_DIR with the SHA-256 and the
+    signature of its manifest. A phone pack keeps the phone encrypted only until it is built (the
+    job needs it); afterwards only its masked form and keyed digest stay."""
+
+    class Scope(models.TextChoices):
+        CAMPAIGN = "campaign", _("a campaign")
+        PHONE = "phone", _("a phone number")
+        PERIOD = "period", _("a date range")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Being built")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(_("requested by"), max_length=150)
+    reason = models.TextField(_("reason"))
+    scope = models.CharField(_("covers"), max_length=8, choices=Scope.choices)
+    # No foreign key: the pack and its audit entries outlive whatever they describe.
+    campaign_id = models.PositiveBigIntegerField(_("campaign"), null=True, blank=True)
+    phone = EncryptedTextField(_("phone (until built)"), blank=True)
+    phone_masked = models.CharField(_("phone"), max_length=11, blank=True)
+    phone_hash = models.CharField(_("phone digest"), max_length=64, blank=True)
+    period_start = models.DateTimeField(_("from"), null=True, blank=True)
+    period_end = models.DateTimeField(_("until (excluded)"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(_("stage"), max_length=40, blank=True)
+    rows_expected = models.PositiveBigIntegerField(_("rows expected"), default=0)
+    rows_written = models.PositiveBigIntegerField(_("rows written"), default=0)
+    file_name = models.CharField(_("file"), max_length=200, blank=True)
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    sha256 = models.CharField(_("SHA-256 of the ZIP"), max_length=64, blank=True)
+    manifest_signature = models.CharField(_("manifest signature"), max_length=64, blank=True)
+    files = models.JSONField(_("files"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    file_deleted_at = models.DateTimeField(_("file deleted"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("evidence pack")
+
+    def __str__(self):
+        return f"evidence pack #{self.pk} ({self.scope}, {self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

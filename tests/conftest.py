@@ -103,6 +103,13 @@ def contact_import_dir(settings, tmp_path):
     return settings.CONTACT_IMPORT_DIR
 
 
+@pytest.fixture(autouse=True)
+def evidence_pack_dir(settings, tmp_path):
+    """Evidence packs built by a test stay in its own folder, never in var/."""
+    settings.EVIDENCE_PACK_DIR = tmp_path / "evidence-packs"
+    return settings.EVIDENCE_PACK_DIR
+
+
 def _flush_past_the_truncate_guard():
     """The audit tables refuse TRUNCATE (a trigger). Transactional tests flush the database
     between tests with TRUNCATE, as the superuser the tests connect as: only for that flush,

@@ -23,4 +23,5 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("alerts.jobs.deliver_due", "* * * * *"),  # lost fan-outs, retries, report relays
     PeriodicJob("compliance.jobs.checkpoint_audit_log", "*/15 * * * *", "high"),
     PeriodicJob("compliance.jobs.verify_audit_log_full", "30 20 * * *"),  # 03:30 in Vietnam
+    PeriodicJob("compliance.jobs.apply_retention", "0 19 * * *"),  # 02:00 in Vietnam
 ]

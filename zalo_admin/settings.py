@@ -47,6 +47,17 @@ DATA_REQUEST_DEADLINE_HOURS = {
     "export": envint("DATA_REQUEST_EXPORT_HOURS", 72, minimum=1),
     "erasure": envint("DATA_REQUEST_ERASURE_HOURS", 72, minimum=1),
 }
+# Evidence packs (compliance.evidence): ZIP files prepared by a job, downloaded by auditors.
+EVIDENCE_PACK_DIR = Path(envstr("EVIDENCE_PACK_DIR") or VAR_DIR / "evidence-packs")
+# Retention (compliance.retention, daily job and `manage.py run_retention`); 0 keeps forever.
+# Template values of sent messages are cleared after this many days (their SHA-256 stays).
+RETENTION_MESSAGE_CONTENT_DAYS = envint("RETENTION_MESSAGE_CONTENT_DAYS", 90, minimum=0)
+# Message phones are replaced by a pseudonym after this many months (their keyed digest stays).
+RETENTION_MESSAGE_PHONE_MONTHS = envint("RETENTION_MESSAGE_PHONE_MONTHS", 12, minimum=0)
+# Processed provider webhook bodies (delivery reports, feedback) shrink to their SHA-256 after N days.
+RETENTION_REPORT_PAYLOAD_DAYS = envint("RETENTION_REPORT_PAYLOAD_DAYS", 30, minimum=0)
+# Evidence pack files are deleted after N days (the pack's row, hashes and signature stay).
+RETENTION_EVIDENCE_PACK_DAYS = envint("RETENTION_EVIDENCE_PACK_DAYS", 30, minimum=0)
 
 # The workspace's Vietnamese marketing rules (Decree 91/2020/ND-CP), applied by the campaign
 # pre-flight to marketing (tag 3): each preset is on by default and can be turned off (=0).

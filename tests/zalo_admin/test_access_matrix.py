@@ -310,6 +310,17 @@ def _webhook_endpoint(objs):
     return endpoint.pk
 
 
+def _evidence_pack(objs):
+    """A built evidence pack of the matrix campaign, its ZIP on disk (downloadable)."""
+    from compliance import evidence
+    from compliance.models import EvidencePack
+
+    pack = EvidencePack.objects.create(
+        requested_by_name="system:test", reason="Access matrix", scope="campaign", campaign_id=objs.campaign.pk
+    )
+    return evidence.build_pack(pack.pk).pk
+
+
 # Parameter name -> its value. A new parameter without an entry fails the test, naming it.
 PARAM_VALUES = {
     "oa_id": lambda objs: objs.oa.pk,
@@ -319,6 +330,7 @@ PARAM_VALUES = {
     "contact_id": lambda objs: objs.contact.pk,
     "campaign_id": lambda objs: objs.campaign.pk,
     "message_id": lambda objs: _campaign_message(objs).pk,  # campaigns:timeline
+    "pack_id": _evidence_pack,  # compliance:evidence_*
     "import_id": lambda objs: objs.contact_import.pk,
     "request_id": lambda objs: objs.data_request.pk,
     "list_id": lambda objs: objs.contact_list.pk,
@@ -365,6 +377,11 @@ POST_DATA = {
         "received_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
     },
     "audiences:data_request": lambda objs: {"phone": "0912 345 678"},  # an export: its JSON file
+    "compliance:evidence_packs": lambda objs: {
+        "scope": "campaign",
+        "campaign": objs.campaign.pk,
+        "reason": "Access matrix: evidence pack",
+    },
     "campaigns:reject": lambda objs: {"reason": "Access matrix: reject"},
     "campaigns:test_send": lambda objs: {"phones": "0912 345 678"},
     "campaigns:pause": lambda objs: {"reason": "Access matrix: pause"},
