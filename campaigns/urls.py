@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import preflight_views, progress_views, views
+from campaigns import analytics_views, preflight_views, progress_views, views
 
 app_name = "campaigns"
 urlpatterns = [
@@ -24,4 +24,16 @@ urlpatterns = [
     path("<int:campaign_id>/start/", progress_views.start_now, name="start_now"),
     path("<int:campaign_id>/recipients/", progress_views.recipients, name="recipients"),
     path("<int:campaign_id>/recipients/<int:message_id>/", progress_views.timeline, name="timeline"),
+    path("<int:campaign_id>/analytics/", analytics_views.campaign_analytics, name="analytics"),
+    path(
+        "<int:campaign_id>/analytics/<slug:table>.csv",
+        analytics_views.campaign_analytics_csv,
+        name="analytics_csv",
+    ),
+    path("analytics/oa/<int:oa_id>/", analytics_views.oa_attribution, name="oa_attribution"),
+    path(
+        "analytics/oa/<int:oa_id>/<slug:table>.csv",
+        analytics_views.oa_attribution_csv,
+        name="oa_attribution_csv",
+    ),
 ]

@@ -6,11 +6,14 @@ from django.contrib import messages
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from oas.forms import ReasonForm
 from oas.models import OfficialAccount
-from quotas import charts, rules, selectors
+from oas.services import accounts
+from quotas import charts, portfolio, rules, selectors
 from quotas.forms import CorrectionForm, ForecastForm, GuardrailForm, parse_level
 from quotas.models import OAQuotaState, Policy, QualityAlert
 from quotas.services import levels
@@ -23,15 +26,65 @@ from zalo_admin.roles import has_capability, require_capability
 
 @require_capability("view_quality")
 def index(request):
+    """The portfolio: every OA with what needs attention, sorted and filtered by query parameters."""
+    board = portfolio.portfolio(request.GET)
+    query = request.GET.copy()
+    query.pop("page", None)
+    sort_query = query.copy()
+    for key in ("sort", "order"):
+        sort_query.pop(key, None)
     return render(
         request,
         "quotas/index.html",
         {
-            "rows": selectors.quality_overview(),
+            "board": board,
+            "filters": portfolio.Filters.from_query(request.GET),
+            "tiers": portfolio.TIERS,
+            "providers": OfficialAccount.Provider.choices,
+            "page_query": query.urlencode(),
+            "sort_query": sort_query.urlencode(),
+            "here": request.get_full_path(),
             "alerts": QualityAlert.objects.filter(resolved_at__isnull=True).select_related("oa")[:100],
             "can_manage": has_capability(request.user, "manage_quality"),
+            "can_stop": has_capability(request.user, "stop_sends"),
+            "can_resume": has_capability(request.user, "manage_oas"),
         },
     )
+
+
+def _back_to_portfolio(request):
+    """Back to the portfolio view the form was posted from (only a /quality/ path of this site)."""
+    target = request.POST.get("next", "")
+    index_url = reverse("quotas:index")
+    if target.startswith(index_url) and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+        return redirect(target)
+    return redirect(index_url)
+
+
+def _kill_switch(request, oa_id: int, action, done: str):
+    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        action(actor=request.user, oa_id=oa.pk, reason=form.cleaned_data["reason"])
+        messages.success(request, done % {"name": oa.name})
+    else:
+        messages.error(request, _("Nothing changed: %(error)s") % {"error": form.errors["reason"][0]})
+    return _back_to_portfolio(request)
+
+
+@require_capability("stop_sends")
+@require_POST
+def portfolio_stop(request, oa_id: int):
+    """The kill switch from the portfolio (the OA page's service: audited, pauses its campaigns)."""
+    done = _("All sends of %(name)s are stopped. A quality admin must resume them.")
+    return _kill_switch(request, oa_id, accounts.stop_sending, done)
+
+
+@require_capability("manage_oas")
+@require_POST
+def portfolio_resume(request, oa_id: int):
+    done = _("Sends of %(name)s resumed. Paused campaigns stay paused until someone resumes them.")
+    return _kill_switch(request, oa_id, accounts.resume_sending, done)
 
 
 @require_capability("view_quality")

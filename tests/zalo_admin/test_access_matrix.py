@@ -325,6 +325,7 @@ def _evidence_pack(objs):
 PARAM_VALUES = {
     "oa_id": lambda objs: objs.oa.pk,
     "chart": lambda objs: "tier_timeline",  # quotas:oa_chart_csv
+    "table": lambda objs: "sources",  # campaigns:analytics_csv, campaigns:oa_attribution_csv
     "pk": lambda objs: objs.template.pk,  # oas:template_detail
     "alert_id": lambda objs: objs.alert.pk,
     "contact_id": lambda objs: objs.contact.pk,
@@ -353,6 +354,8 @@ PARAM_VALUES = {
 POST_DATA = {
     "oas:stop": lambda objs: {"reason": "Access matrix: stop"},
     "oas:resume": lambda objs: {"reason": "Access matrix: resume"},
+    "quotas:portfolio_stop": lambda objs: {"reason": "Access matrix: stop", "next": "/quality/?sort=bad"},
+    "quotas:portfolio_resume": lambda objs: {"reason": "Access matrix: resume"},
     "oas:template_detail": lambda objs: {"action": "preview", "data": "{}"},
     "audiences:suppress": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: suppress"},
     "audiences:lift_suppression": lambda objs: {"phone": "0912 345 678", "reason": "Access matrix: lift"},
@@ -422,6 +425,7 @@ def _suppressed(objs):
 # Route name -> state to set up first, so that the action has something to act on.
 SETUP = {
     "oas:resume": _stopped,
+    "quotas:portfolio_resume": _stopped,
     "audiences:lift_suppression": _suppressed,
 }
 
