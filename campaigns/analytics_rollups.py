@@ -79,14 +79,18 @@ def _latency_start(sending_at, accepted_at, created_at) -> datetime:
 # --- increments -------------------------------------------------------------------------------------
 
 
-def _upsert_many(model, keys: tuple[str, ...], counters: tuple[str, ...], rows: dict[tuple, tuple]) -> None:
-    """Add each row's counters to the row of its key, creating it (one statement, keys sorted)."""
+def _upsert_many(
+    model, keys: tuple[str, ...], counters: tuple[str, ...], rows: dict[tuple, tuple], conflict=None
+) -> None:
+    """Add each row's counters to the row of its key, creating it (one statement, keys sorted);
+    `conflict`: the unique columns among `keys` (default all of them)."""
     rows = {key: values for key, values in rows.items() if any(values)}
     if not rows:
         return
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     key_columns = [model._meta.get_field(name).column for name in keys]
+    conflict_columns = [model._meta.get_field(name).column for name in (conflict or keys)]
     counter_columns = [model._meta.get_field(name).column for name in counters]
     placeholders = "(" + ", ".join(["%s"] * (len(keys) + len(counters))) + ")"
     params: list = []
@@ -97,7 +101,7 @@ def _upsert_many(model, keys: tuple[str, ...], counters: tuple[str, ...], rows: 
     sql = (
         f"INSERT INTO {table} ({', '.join(quote(c) for c in key_columns + counter_columns)}) "  # noqa: S608
         f"VALUES {', '.join([placeholders] * len(rows))} "
-        f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) DO UPDATE SET "
+        f"ON CONFLICT ({', '.join(quote(c) for c in conflict_columns)}) DO UPDATE SET "
         + ", ".join(f"{quote(c)} = {table}.{quote(c)} + EXCLUDED.{quote(c)}" for c in counter_columns)
     )
     with connection.cursor() as cursor:
@@ -123,6 +127,7 @@ def _add_source_stats(sent: Counter, bad: Counter) -> None:
         ("campaign_id", "oa_id", "source_key", "day", "hour"),
         ("sent", "bad_reports"),
         {key: (sent.get(key, 0), bad.get(key, 0)) for key in keys},
+        conflict=("campaign_id", "source_key", "day", "hour"),
     )
 
 
