@@ -8,13 +8,67 @@ batch every call writes at once, as before. The caller holds runtime.WRITE_LOCK 
 so nothing else writes in between and the in-memory counters below are the truth until the flush.
 """
 
+import collections
 import contextlib
+import copy
+import re
+import sys
 import threading
 from collections import defaultdict
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 _local = threading.local()
+_QMARKS = re.compile(r"(?<!%)%s")
+
+
+def db():
+    """This thread's Django connection object itself (the module-level `connection` is a proxy that
+    looks the thread's connection up on every attribute)."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+_sql_cache: dict = {}
+
+
+def raw(conn, sql: str):
+    """(the driver's cursor-less execute target, the statement in its parameter style): statements
+    of the hot paths skip Django's cursor wrappers (placeholder rewriting on every call)."""
+    conn.ensure_connection()
+    if conn.vendor == "sqlite":
+        text = _sql_cache.get(sql)
+        if text is None:
+            text = _sql_cache[sql] = _QMARKS.sub("?", sql)
+        return conn.connection, text
+    return conn.connection.cursor(), sql
+
+
+def execute(sql: str, params=(), conn=None):
+    """Run one statement on the thread's connection (inside its current transaction); the cursor."""
+    target, text = raw(conn or db(), sql)
+    return target.execute(text, params)
+
+
+def executemany(sql: str, rows, conn=None):
+    target, text = raw(conn or db(), sql)
+    return target.executemany(text, rows)
+
+
+ADAPTED = ("JSONField", "DateTimeField", "DateField", "DecimalField")
+
+
+def prepared(fields, values, conn) -> list:
+    """The values of `fields` ready for the driver: only JSON, date and decimal values need Django's
+    adaptation; strings, numbers, booleans and foreign key ids pass as they are."""
+    return [
+        f.get_db_prep_save(v, conn) if f.get_internal_type() in ADAPTED else v
+        for f, v in zip(fields, values, strict=True)
+    ]
+
+
+def adapted(fields) -> list:
+    """Per field: the field where its values need Django's adaptation, else None (see prepared)."""
+    return [f if f.get_internal_type() in ADAPTED else None for f in fields]
 
 
 class Batch:
@@ -50,32 +104,30 @@ class Batch:
                 update_rows(SandboxMessage, rows, fields)
             self.dirty = {}
         if self.sends:
-            stats = connection.ops.quote_name(SandboxDailyStat._meta.db_table)
+            conn = db()
+            stats = conn.ops.quote_name(SandboxDailyStat._meta.db_table)
             columns = ("sent", "sent_tag1", "sent_tag2", "sent_tag3")
             sets = ", ".join(f"{name} = {name} + %s" for name in columns)
             day_field = SandboxDailyStat._meta.get_field("day")
+            sql = f"UPDATE {stats} SET {sets} WHERE oa_id = %s AND day = %s"  # noqa: S608
             for (oa_pk, day), counts in self.sends.items():
                 values = [counts.get(name, 0) for name in columns]
-                day_value = day_field.get_db_prep_save(day, connection)
-                sql = f"UPDATE {stats} SET {sets} WHERE oa_id = %s AND day = %s"  # noqa: S608
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, [*values, oa_pk, day_value])
-                    updated = cursor.rowcount
-                if not updated:
+                day_value = day_field.get_db_prep_save(day, conn)
+                if not execute(sql, [*values, oa_pk, day_value], conn).rowcount:
                     SandboxDailyStat.objects.get_or_create(
                         oa_id=oa_pk, day=day, defaults={"bad_by_hour": [0] * 24}
                     )
-                    with connection.cursor() as cursor:
-                        cursor.execute(sql, [*values, oa_pk, day_value])
+                    execute(sql, [*values, oa_pk, day_value], conn)
             self.sends = defaultdict(lambda: defaultdict(int))
             self.sent_read = {}
         if self.charges:
-            table = connection.ops.quote_name(SandboxOA._meta.db_table)
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    f"UPDATE {table} SET balance = balance - %s WHERE id = %s",  # noqa: S608
-                    [[amount, oa_pk] for oa_pk, amount in self.charges.items()],
-                )
+            conn = db()
+            table = conn.ops.quote_name(SandboxOA._meta.db_table)
+            executemany(
+                f"UPDATE {table} SET balance = balance - %s WHERE id = %s",  # noqa: S608
+                [[amount, oa_pk] for oa_pk, amount in self.charges.items()],
+                conn,
+            )
             self.charges = defaultdict(int)
         if self.events:
             insert_rows(
@@ -87,6 +139,58 @@ class Batch:
         if self.webhooks:
             hooks, self.webhooks = self.webhooks, []
             webhooks.insert(hooks)
+
+
+class Combiner:
+    """Writes submitted by concurrent threads, done together under one hold of the write lock.
+
+    `submit(item)` queues the item and waits for the write lock; the thread that gets it takes
+    every item queued by then (up to `limit`, oldest first) and calls `write(items)` inside one
+    transaction and batch, so one commit serves them all; a thread whose item an earlier holder
+    already wrote returns at once. When a group fails unexpectedly, each of its items is written
+    again on its own, and an item that fails alone gets the exception as its `failure`."""
+
+    def __init__(self, write, limit: int = 64):
+        self.write = write
+        self.limit = limit
+        self.queue: collections.deque = collections.deque()
+        self.mutex = threading.Lock()
+
+    def submit(self, item) -> None:
+        from sandbox import runtime
+
+        done = [False]
+        with self.mutex:
+            self.queue.append((item, done))
+        while not done[0]:
+            with runtime.WRITE_LOCK:
+                if done[0]:
+                    return
+                with self.mutex:
+                    group = [self.queue.popleft() for _ in range(min(self.limit, len(self.queue)))]
+                try:
+                    self._write([entry for entry, _done in group])
+                finally:
+                    for _entry, entry_done in group:
+                        entry_done[0] = True
+
+    def _write(self, items: list) -> None:
+        from django.db import transaction
+
+        try:
+            with transaction.atomic(), batch():
+                self.write(items)
+            return
+        except Exception:
+            if len(items) == 1:
+                items[0].failure = sys.exc_info()[1]
+                return
+        for item in items:
+            try:
+                with transaction.atomic(), batch():
+                    self.write([item])
+            except Exception as exc:
+                item.failure = exc
 
 
 def current() -> Batch | None:
@@ -124,27 +228,29 @@ def flush() -> None:
 
 def insert_rows(model, fields: tuple[str, ...], rows: list[list]) -> None:
     """INSERT rows (lists of Python values in `fields` order) as one executemany, without model
-    instances; a value repeated across rows (the same dict, datetime…) is converted once."""
+    instances; a JSON or date value repeated across rows (the same dict, datetime…) is adapted once."""
     if not rows:
         return
+    conn = db()
     meta = model._meta
     concrete = [meta.get_field(name) for name in fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in concrete)
+    columns = ", ".join(conn.ops.quote_name(f.column) for f in concrete)
     marks = ", ".join(["%s"] * len(concrete))
-    sql = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    sql = f"INSERT INTO {conn.ops.quote_name(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    adapt = [(index, f) for index, f in enumerate(adapted(concrete)) if f is not None]
     memo: dict = {}
     params = []
     for row in rows:
-        out = []
-        for index, (f, value) in enumerate(zip(concrete, row, strict=True)):
+        out = list(row)
+        for index, f in adapt:
+            value = row[index]
             key = (index, id(value)) if isinstance(value, dict | list) else (index, value)
-            prepared = memo.get(key, memo)
-            if prepared is memo:
-                prepared = memo[key] = f.get_db_prep_save(value, connection)
-            out.append(prepared)
+            ready = memo.get(key, memo)
+            if ready is memo:
+                ready = memo[key] = f.get_db_prep_save(value, conn)
+            out[index] = ready
         params.append(out)
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    executemany(sql, params, conn)
 
 
 _insert_sql: dict = {}
@@ -152,39 +258,49 @@ _insert_sql: dict = {}
 
 def insert_instance(obj) -> None:
     """INSERT one model instance with a raw statement (no ORM compilation) and set its pk."""
+    conn = db()
     meta = obj._meta
-    key = (meta.label, connection.vendor)
+    key = (meta.label, conn.vendor)
     cached = _insert_sql.get(key)
     if cached is None:
         concrete = [f for f in meta.concrete_fields if not f.primary_key]
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in concrete)
+        columns = ", ".join(conn.ops.quote_name(f.column) for f in concrete)
         marks = ", ".join(["%s"] * len(concrete))
-        sql = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-        if connection.vendor == "postgresql":
+        sql = f"INSERT INTO {conn.ops.quote_name(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+        if conn.vendor == "postgresql":
             sql += " RETURNING id"
-        cached = _insert_sql[key] = (sql, concrete)
-    sql, concrete = cached
-    params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in concrete]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        obj.pk = cursor.fetchone()[0] if connection.vendor == "postgresql" else cursor.lastrowid
+        cached = _insert_sql[key] = (sql, [(f.attname, f) for f in concrete], adapted(concrete))
+    sql, names, adapt = cached
+    params = []
+    for (name, _field), f in zip(names, adapt, strict=True):
+        value = getattr(obj, name)
+        params.append(value if f is None or (value is None and f.null) else f.get_db_prep_save(value, conn))
+    cursor = execute(sql, params, conn)
+    obj.pk = cursor.fetchone()[0] if conn.vendor == "postgresql" else cursor.lastrowid
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = conn.alias
 
 
 def update_rows(model, rows: list, fields) -> None:
     """UPDATE model SET f… = values of each row WHERE id = row.pk, as one executemany."""
     if not rows:
         return
+    conn = db()
     meta = model._meta
     concrete = [meta.get_field(name) for name in fields]
-    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in concrete)
-    sql = f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {sets} WHERE id = %s"  # noqa: S608
+    sets = ", ".join(f"{conn.ops.quote_name(f.column)} = %s" for f in concrete)
+    sql = f"UPDATE {conn.ops.quote_name(meta.db_table)} SET {sets} WHERE id = %s"  # noqa: S608
+    adapt = adapted(concrete)
+    names = [f.attname for f in concrete]
     params = [
-        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in concrete] + [row.pk] for row in rows
+        [
+            getattr(row, name) if f is None else f.get_db_prep_save(getattr(row, name), conn)
+            for name, f in zip(names, adapt, strict=True)
+        ]
+        + [row.pk]
+        for row in rows
     ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    executemany(sql, params, conn)
 
 
 # --- the calls the engine makes ----------------------------------------------------------------------
@@ -281,6 +397,19 @@ def oa_instance(oa_pk: int):
     return oa
 
 
+def oa_for_send(cached_oa):
+    """The batch's instance of an OA whose settings came with a cached token: a copy (the cached
+    one is shared by the threads) with its balance read fresh, once per batch."""
+    pending = current()
+    oa = pending.oas.get(cached_oa.pk) if pending is not None else None
+    if oa is None:
+        oa = copy.copy(cached_oa)
+        oa.balance = oa_balance(oa.pk)
+        if pending is not None:
+            pending.oas[oa.pk] = oa
+    return oa
+
+
 def evaluate_template_later(oa, template_id: str, now) -> bool:
     """In a batch, a template's quality is evaluated once at its end (True); else False."""
     pending = current()
@@ -293,21 +422,19 @@ def evaluate_template_later(oa, template_id: str, now) -> bool:
 def oa_balance(oa_pk: int) -> int:
     from sandbox.models import SandboxOA
 
-    table = connection.ops.quote_name(SandboxOA._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT balance FROM {table} WHERE id = %s", [oa_pk])  # noqa: S608
-        return cursor.fetchone()[0]
+    table = SandboxOA._meta.db_table
+    return execute(f'SELECT balance FROM "{table}" WHERE id = %s', [oa_pk]).fetchone()[0]  # noqa: S608
 
 
 def daily_counts(oa_pk: int, day) -> tuple[int, int]:
     """(sent, sent_tag3) of an OA's Vietnam day, (0, 0) without a row."""
     from sandbox.models import SandboxDailyStat
 
-    table = connection.ops.quote_name(SandboxDailyStat._meta.db_table)
-    value = SandboxDailyStat._meta.get_field("day").get_db_prep_save(day, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT sent, sent_tag3 FROM {table} WHERE oa_id = %s AND day = %s", [oa_pk, value])  # noqa: S608
-        row = cursor.fetchone()
+    conn = db()
+    table = conn.ops.quote_name(SandboxDailyStat._meta.db_table)
+    value = SandboxDailyStat._meta.get_field("day").get_db_prep_save(day, conn)
+    sql = f"SELECT sent, sent_tag3 FROM {table} WHERE oa_id = %s AND day = %s"  # noqa: S608
+    row = execute(sql, [oa_pk, value], conn).fetchone()
     return (row[0], row[1]) if row else (0, 0)
 
 

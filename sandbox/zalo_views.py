@@ -82,53 +82,96 @@ def _tracking_id(body) -> str:
     return str(value)
 
 
+class _Send:
+    """One send waiting for the write lock (see batch.Combiner): its request and, once written,
+    its outcome (the response data or the ZaloError)."""
+
+    __slots__ = ("oa", "channel", "recipient", "body", "template_data", "encrypted", "mode",
+                 "tracking_id", "cfg", "result", "error", "failure")  # fmt: skip
+
+    def __init__(self, oa, channel, recipient, body, template_data, encrypted, mode, tracking_id, cfg):
+        self.oa, self.channel, self.recipient, self.body = oa, channel, recipient, body
+        self.template_data, self.encrypted, self.mode = template_data, encrypted, mode
+        self.tracking_id, self.cfg = tracking_id, cfg
+        self.result = self.error = self.failure = None
+
+
 def _send(oa: SandboxOA, *, channel, recipient, body, template_data, encrypted=False, mode=""):
-    """Record the attempt in the ledger and run Zalo's checks; the response data or ZaloError."""
-    cfg = runtime.config()
-    tracking_id = _tracking_id(body) if channel != "uid" else ""
-    failure = None
-    with runtime.WRITE_LOCK, transaction.atomic(), batch.batch():
-        now = runtime.now()
-        # The OA's settings come with the (cached) token; its balance is read fresh under the lock.
-        oa.balance = batch.oa_balance(oa.pk)
-        msg = SandboxMessage(
-            provider="zalo",
-            channel=channel,
-            oa=oa,
-            template_id=str(body.get("template_id") or ""),
-            recipient=recipient or str(body.get("phone") or body.get("user_id") or "")[:128],
-            tracking_id=tracking_id,
-            msg_id=engine.new_msg_id(),
-            template_data=template_data if isinstance(template_data, dict) else {},
-            encrypted=encrypted,
-            mode=mode,
-            accepted_at=now,
-        )
+    """Record the attempt in the ledger and run Zalo's checks; the response data or ZaloError.
+
+    Concurrent sends of this process are written together: whichever request gets the write lock
+    runs every send queued by then, one after the other in one transaction (the checks of each see
+    the writes of those before it, as if they had come one by one), and commits once."""
+    item = _Send(
+        oa,
+        channel,
+        recipient,
+        body,
+        template_data,
+        encrypted,
+        mode,
+        _tracking_id(body) if channel != "uid" else "",
+        runtime.config(),
+    )
+    SENDS.submit(item)
+    if item.failure is not None:  # an unexpected error: the 500 the request would have got alone
+        raise item.failure
+    if item.error is not None:
+        raise item.error
+    return item.result
+
+
+def _write_sends(items: list[_Send]) -> None:
+    """The sends of one transaction (the caller holds the write lock and a batch)."""
+    for item in items:
+        item.error = item.failure = None
         try:
-            if recipient is None:
-                raise ZaloError(
-                    -108 if channel != "uid" else -201, None if channel != "uid" else "user_id is invalid"
-                )
-            template, profile, state = engine.check_send(
-                oa,
-                recipient=recipient,
-                template_id=body.get("template_id"),
-                template_data=template_data,
-                mode=mode,
-                sending_mode=body.get("sending_mode"),
-                now=now,
-                cfg=cfg,
-            )
+            item.result = _write_send(item)
         except ZaloError as exc:
-            msg.error, msg.state = exc.code, "rejected"
-            batch.save(msg, ())
-            failure = exc
-        else:
-            msg.accepted = True
-            engine.mark_sent(msg, oa, template, profile, now)
-            daily, remaining = engine.quota_after_send(oa, state, now)
-    if failure:
-        raise failure
+            item.error = exc
+
+
+def _write_send(item: _Send) -> dict:
+    channel, recipient, body, cfg = item.channel, item.recipient, item.body, item.cfg
+    now = runtime.now()
+    # The OA's settings come with the (cached) token; its balance is read fresh under the lock, once
+    # per batch, then tracked in memory.
+    oa = batch.oa_for_send(item.oa)
+    msg = SandboxMessage(
+        provider="zalo",
+        channel=channel,
+        oa=oa,
+        template_id=str(body.get("template_id") or ""),
+        recipient=recipient or str(body.get("phone") or body.get("user_id") or "")[:128],
+        tracking_id=item.tracking_id,
+        msg_id=engine.new_msg_id(),
+        template_data=item.template_data if isinstance(item.template_data, dict) else {},
+        encrypted=item.encrypted,
+        mode=item.mode,
+        accepted_at=now,
+    )
+    try:
+        if recipient is None:
+            raise ZaloError(
+                -108 if channel != "uid" else -201, None if channel != "uid" else "user_id is invalid"
+            )
+        template, profile, state = engine.check_send(
+            oa,
+            recipient=recipient,
+            template_id=body.get("template_id"),
+            template_data=item.template_data,
+            mode=item.mode,
+            sending_mode=body.get("sending_mode"),
+            now=now,
+            cfg=cfg,
+        )
+    except ZaloError as exc:
+        msg.error, msg.state = exc.code, "rejected"
+        batch.save(msg, ())
+        raise
+    msg.accepted = True
+    engine.mark_sent(msg, oa, template, profile, now)
+    daily, remaining = engine.quota_after_send(oa, state, now)
     if channel == "uid":
         return {
             "message_id": msg.msg_id,
@@ -142,6 +185,9 @@ def _send(oa: SandboxOA, *, channel, recipient, body, template_data, encrypted=F
         "sending_mode": str(body.get("sending_mode") or "1"),
         "quota": {"dailyQuota": _str(daily), "remainingQuota": _str(remaining)},
     }
+
+
+SENDS = batch.Combiner(_write_sends)
 
 
 def _str(value):
