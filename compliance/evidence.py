@@ -233,7 +233,8 @@ def _shown_phone(phone: str) -> tuple[str, str]:
     return phone, ""
 
 
-def _batches(rows: Iterable, size: int = CHUNK) -> Iterator[list]:
+def _batches(rows: Iterable, size: int | None = None) -> Iterator[list]:
+    size = size or CHUNK
     batch = []
     for row in rows:
         batch.append(row)
