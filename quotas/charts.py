@@ -84,6 +84,16 @@ REASON_SYMBOLS = {
 }
 
 
+def tier_short_label(tier: rules.Tier) -> str:
+    """The tier's name on a chart axis."""
+    return {
+        rules.Tier.HIGH: _("High"),
+        rules.Tier.MEDIUM: _("Medium"),
+        rules.Tier.LOW: _("Low"),
+        rules.Tier.UNDEFINED: _("Undefined"),
+    }[rules.Tier(tier)]
+
+
 def tier_label(tier: rules.Tier) -> str:
     return {
         rules.Tier.HIGH: _("High"),
@@ -110,8 +120,15 @@ def _rate(totals: rules.DayTotals) -> float | None:
     return round(100 * totals.bad_reports / totals.sent, 4) if totals.sent else None
 
 
+def _count(value) -> str:
+    """A threshold in bad reports: 400, or 7.5 when it is not whole."""
+    value = round(float(value), 2)
+    return number(int(value)) if value.is_integer() else number(value)
+
+
 def _percent(value) -> str:
-    return number(value, 3) + " %" if value is not None else "—"
+    """A rate in per cent with at most 3 decimals (0.1 %, 0.025 %)."""
+    return "—" if value is None else number(round(float(value), 3)) + " %"
 
 
 @dataclass(frozen=True)
@@ -128,7 +145,8 @@ class ReviewProjection:
     new_limit: int | None
     upgrade_limit: int | None  # the next level up; None at the top
     needed_for_upgrade: int | None  # more successful sends the upgrade needs; None at the top
-    bad_reports_room: int  # bad reports the window may still take and stay HIGH (at today's sends)
+    upgrade_sent: int | None  # the window's sends an upgrade needs (multiplier × limit); None at the top
+    upgrade_bad_reports: int | None  # bad reports the window may hold in all and stay HIGH at that volume
 
 
 @dataclass(frozen=True)
@@ -281,7 +299,9 @@ def _project_review(data: OAQuality) -> ReviewProjection | None:
     outcome = rules.daily_review(policy, limit, window)
     above = None if limit is None else rules.level_above(policy, limit)
     can_rise = limit is not None and above != limit
-    needed = max(0, policy.upgrade_multiplier * limit - window.sent) if can_rise else None
+    upgrade_sent = policy.upgrade_multiplier * limit if can_rise else None
+    needed = max(0, upgrade_sent - window.sent) if can_rise else None
+    allowed = math.floor(policy.high_max_rate * max(window.sent, upgrade_sent)) if can_rise else None
     return ReviewProjection(
         day=day,
         window_first=day - timedelta(days=policy.review_window_days),
@@ -293,7 +313,8 @@ def _project_review(data: OAQuality) -> ReviewProjection | None:
         new_limit=outcome.new_limit,
         upgrade_limit=above if can_rise else None,
         needed_for_upgrade=needed,
-        bad_reports_room=max(0, math.floor(policy.high_max_rate * window.sent) - window.bad_reports),
+        upgrade_sent=upgrade_sent,
+        upgrade_bad_reports=allowed,
     )
 
 
@@ -374,7 +395,7 @@ def tier_timeline_figure(data: OAQuality) -> dict:
             "mode": "lines+markers",
             "name": _("Quality over the days before"),
             "x": x,
-            "y": [tier_label(tier) for tier in tiers],
+            "y": [tier_short_label(tier) for tier in tiers],
             "line": {"shape": "hv", "color": "#8c959f", "width": 2},
             "marker": {"size": 12, "color": [TIER_COLORS[tier] for tier in tiers]},
             "text": [
@@ -399,7 +420,7 @@ def tier_timeline_figure(data: OAQuality) -> dict:
                 "mode": "markers",
                 "name": reason.label,
                 "x": [day.isoformat() for day, _change in points],
-                "y": [tier_label(tiers[data.days.index(day)]) for day, _change in points],
+                "y": [tier_short_label(tiers[data.days.index(day)]) for day, _change in points],
                 "marker": {
                     "size": 18,
                     "symbol": REASON_SYMBOLS[reason],
@@ -417,13 +438,12 @@ def tier_timeline_figure(data: OAQuality) -> dict:
         yaxis={
             "type": "category",
             "categoryorder": "array",
-            "categoryarray": [tier_label(tier) for tier in TIER_ORDER],
+            "categoryarray": [tier_short_label(tier) for tier in TIER_ORDER],
             "range": [-0.5, len(TIER_ORDER) - 0.5],
             "rangemode": "normal",
         },
         hovermode="closest",
     )
-    layout["margin"] = {**layout["margin"], "l": 96}
     rows = []
     for day, window, tier in zip(data.days, windows, tiers, strict=True):
         changes = "; ".join(_change_text(change) for change in changes_by_day.get(day, []))
@@ -501,6 +521,7 @@ def bad_report_rate_figure(data: OAQuality) -> dict:
                 },
                 "text": hover,
                 "hovertemplate": "%{text}<extra></extra>",
+                "textposition": "none",
             },
             _flat_line(
                 _("Guideline: HIGH up to %(rate)s") % {"rate": _percent(high)},
@@ -581,6 +602,7 @@ def bad_reports_today_figure(data: OAQuality) -> dict:
                 "marker": {"color": figures.COLORS["muted"]},
                 "text": hover,
                 "hovertemplate": "%{text}<extra></extra>",
+                "textposition": "none",
             },
             {
                 "type": "scatter",
@@ -593,7 +615,7 @@ def bad_reports_today_figure(data: OAQuality) -> dict:
                 "hoverinfo": "skip",
             },
             _flat_line(
-                _("Automatic violation above %(count)s") % {"count": number(threshold, 2)},
+                _("Automatic violation above %(count)s") % {"count": _count(threshold)},
                 x,
                 threshold,
                 figures.COLORS["danger"],
@@ -602,19 +624,19 @@ def bad_reports_today_figure(data: OAQuality) -> dict:
                     "Zalo lowers the level at once"
                 )
                 % {
-                    "count": number(threshold, 2),
+                    "count": _count(threshold),
                     "rate": _percent(float(policy.violation_rate * 100)),
                     "limit": limit_text,
                 },
                 line={"dash": "dash"},
             ),
             _flat_line(
-                _("Guardrail at %(count)s") % {"count": number(guardrail, 2)},
+                _("Guardrail at %(count)s") % {"count": _count(guardrail)},
                 x,
                 guardrail,
                 figures.COLORS["warn"],
                 _("At %(count)s bad reports today our guardrail acts: %(action)s")
-                % {"count": number(guardrail, 2), "action": action},
+                % {"count": _count(guardrail), "action": action},
             ),
         ],
         "layout": figures.base_layout(
@@ -676,6 +698,7 @@ def sent_vs_limit_figure(data: OAQuality) -> dict:
                 "marker": {"color": figures.COLORS["sent"]},
                 "text": hover_sent,
                 "hovertemplate": "%{text}<extra></extra>",
+                "textposition": "none",
             },
             {
                 "type": "scatter",
@@ -788,6 +811,7 @@ def marketing_burn_down_figure(data: OAQuality) -> dict:
                 "fillcolor": "rgba(31,111,235,0.12)",
                 "text": hover,
                 "hovertemplate": "%{text}<extra></extra>",
+                "textposition": "none",
             },
             {
                 "type": "scatter",
@@ -841,7 +865,7 @@ def recipient_caps_figure(data: OAQuality) -> dict:
         for n, count, full in zip(x, y, at_cap, strict=True)
     ]
     layout = figures.base_layout(
-        x_title=_("Marketing messages received this month (per recipient)"),
+        x_title=_("Marketing messages received this month"),
         y_title=_("Recipients"),
         xaxis={"type": "linear", "dtick": 1 if top <= 12 else None, "range": [0.5, top + 0.5]},
         hovermode="closest",

@@ -35,14 +35,14 @@ def table(columns: Sequence[str], rows: Iterable[Sequence]) -> dict:
 
 
 def base_layout(*, x_title: str, y_title: str, **extra) -> dict:
-    """A layout every chart starts from: titled axes, the legend under the plot (it wraps on a phone),
+    """A layout every chart starts from: titled axes, the legend above the plot (it wraps on a phone),
     one tooltip listing every series of the point hovered, margins that leave room for tick labels."""
     layout = {
         "font": FONT,
         "margin": {"l": 56, "r": 16, "t": 8, "b": 48},
         "xaxis": {"title": {"text": x_title}, "automargin": True},
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "automargin": True},
-        "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"},
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
         "hovermode": "x unified",
         "hoverlabel": {"namelength": -1},
     }
