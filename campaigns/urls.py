@@ -1,11 +1,17 @@
 from django.urls import path
 
-from campaigns import analytics_views, preflight_views, progress_views, views
+from campaigns import analytics_views, log_views, preflight_views, progress_views, views
 
 app_name = "campaigns"
 urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.new, name="new"),
+    path("logs/", log_views.log_page, name="logs"),
+    path("logs/export.csv", log_views.log_csv, name="logs_csv"),
+    path("logs/exports/", log_views.request_export, name="log_export_request"),
+    path("logs/exports/<int:export_id>/", log_views.export_page, name="log_export"),
+    path("logs/exports/<int:export_id>/progress/", log_views.export_progress, name="log_export_progress"),
+    path("logs/exports/<int:export_id>/download/", log_views.export_download, name="log_export_download"),
     path("<int:campaign_id>/", views.detail, name="detail"),
     path("<int:campaign_id>/edit/", views.edit, name="edit"),
     path("<int:campaign_id>/autosave/", views.autosave, name="autosave"),

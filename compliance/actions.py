@@ -35,6 +35,8 @@ QUALITY_ALERT_RESOLVE = "quality_alert.resolve"
 CAMPAIGN_PAUSE = "campaign.pause"
 CAMPAIGN_PREFLIGHT = "campaign.preflight"
 CAMPAIGN_PREFLIGHT_EXPORT = "campaign.preflight_export"
+CAMPAIGN_LOG_EXPORT = "campaign.log_export"
+CAMPAIGN_LOG_EXPORT_DOWNLOAD = "campaign.log_export_download"
 CAMPAIGN_CREATE = "campaign.create"
 CAMPAIGN_UPDATE = "campaign.update"
 CAMPAIGN_AUTOSAVE = "campaign.autosave"
@@ -127,6 +129,15 @@ MESSAGES = {
     ),
     CAMPAIGN_PREFLIGHT_EXPORT: _(
         "Downloaded the %(count)s excluded recipients of campaign #%(campaign_id)s (phones %(phones)s)"
+    ),
+    # The filter as given (its phone masked), the rows written, how (streamed / job file) and whether
+    # the stream reached its end (a download can be interrupted).
+    CAMPAIGN_LOG_EXPORT: _(
+        "Exported %(rows)s message log row(s) (%(how)s, phones %(phones)s, complete: %(complete)s); "
+        "filter: %(filter)s"
+    ),
+    CAMPAIGN_LOG_EXPORT_DOWNLOAD: _(
+        "Downloaded message log export #%(export_id)s (%(rows)s row(s), phones %(phones)s)"
     ),
     CAMPAIGN_CREATE: _("Created campaign #%(campaign_id)s “%(name)s”"),
     CAMPAIGN_UPDATE: _("Edited campaign #%(campaign_id)s: %(fields)s"),

@@ -290,6 +290,19 @@ def _campaign_message(objs):
     )[0]
 
 
+def _log_export(objs):
+    """A finished message log export with masked phones (open to every reader of the log) and its file."""
+    from campaigns import exports
+    from campaigns.models import LogExport
+
+    export = LogExport.objects.create(
+        requested_by_name="system:test", status=LogExport.Status.DONE, file_name="matrix-export.csv"
+    )
+    exports.export_dir().mkdir(parents=True, exist_ok=True)
+    exports.export_path(export).write_text("\ufeffmatrix\n", encoding="utf-8")
+    return export.pk
+
+
 def _dashboard_alert(objs):
     """An open alert every role may see (campaign kinds are for every reader of campaigns)."""
     from alerts.models import Alert, Kind
@@ -332,6 +345,7 @@ PARAM_VALUES = {
     "campaign_id": lambda objs: objs.campaign.pk,
     "message_id": lambda objs: _campaign_message(objs).pk,  # campaigns:timeline
     "pack_id": _evidence_pack,  # compliance:evidence_*
+    "export_id": _log_export,  # campaigns:log_export*
     "import_id": lambda objs: objs.contact_import.pk,
     "request_id": lambda objs: objs.data_request.pk,
     "list_id": lambda objs: objs.contact_list.pk,
