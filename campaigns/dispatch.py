@@ -41,7 +41,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audiences.models import Contact
+from audiences.models import Contact, ContactConsentState
 from audiences.services import record_contact_sent, refusals_now
 from campaigns import analytics_rollups, approval, eligibility, mapping, ratelimit
 from campaigns.models import (
@@ -361,6 +361,7 @@ def start_campaign(campaign_id: int, *, now: datetime | None = None, actor=ACTOR
             actor,
             recipients=total,
             approval_hash=verification.approved_hash,
+            rules=eligibility.applied_rules(campaign, now),
         )
         kick(campaign_id)
     log.info("campaign #%s started: %s messages (%s new)", campaign_id, total, created)
@@ -384,11 +385,17 @@ def _create_messages(campaign: Campaign, phones: list[str], now: datetime, chunk
     valid_until = now + timedelta(seconds=validity)
     created = 0
     sources = analytics_rollups.SourceResolver(campaign)  # which list or segment brought each one
+    purpose = eligibility.PURPOSE_BY_TAG[template.tag]  # the consent each message relies on
 
     for start in range(0, len(phones), chunk):
         part = phones[start : start + chunk]
         contacts = {c.phone: c for c in Contact.objects.filter(phone__in=part)}
         source_of = sources.sources_for(contact.pk for contact in contacts.values())
+        consents = dict(
+            ContactConsentState.objects.filter(
+                contact_id__in=[c.pk for c in contacts.values()], purpose=purpose, granted=True
+            ).values_list("contact_id", "event_id")
+        )
         rows = []
         for phone in part:
             contact = contacts.get(phone)
@@ -401,6 +408,7 @@ def _create_messages(campaign: Campaign, phones: list[str], now: datetime, chunk
                 CampaignMessage(
                     campaign_id=campaign.pk,
                     contact=contact,
+                    consent_event_id=consents.get(contact.pk) if contact is not None else None,
                     phone=phone,
                     tracking_id=tracking_id(campaign.pk, phone),
                     template_data=data,

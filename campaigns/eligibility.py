@@ -670,6 +670,12 @@ def evaluate(
     return Evaluation(ctx, total, remaining, exclusions, counts, applied, skipped, followers)
 
 
+def applied_rules(campaign: Campaign, now: datetime | None = None) -> list[str]:
+    """The codes of the rules `evaluate` checks for the campaign now, in their order."""
+    ctx = build_context(campaign, now)
+    return [entry.code for entry in RULES if entry.applies(ctx)]
+
+
 def eligible_phones(campaign: Campaign, now: datetime | None = None) -> list[str]:
     """The sorted phones of the campaign's eligible recipients (the approval hash's audience)."""
     return evaluate(campaign, now).eligible_phones

@@ -1,6 +1,6 @@
 """RQ entry points of the dispatcher: thin, take ids, safe to run twice (campaigns.dispatch)."""
 
-from campaigns import dispatch, failover, reports
+from campaigns import dispatch, failover, reports, seals
 
 
 def start_campaign(campaign_id: int) -> str:
@@ -38,3 +38,10 @@ def run_sms_failover() -> dict:
     """Periodic: Zalo-direct messages without a delivery report after their validity go out as SMS
     (once each, within the campaign's ceiling)."""
     return failover.run_failover()
+
+
+def seal_campaigns() -> dict:
+    """Periodic: seal the message evidence of every campaign with timeline events since its last seal
+    (the root of each seal goes into the audit chain)."""
+    sealed = [seal.campaign_id for cid in seals.campaigns_to_seal() if (seal := seals.seal_campaign(cid))]
+    return {"sealed": len(sealed), "campaigns": sealed}

@@ -338,6 +338,17 @@ class CampaignMessage(models.Model):
         on_delete=models.SET_NULL,
         related_name="campaign_messages",
     )
+    # The consent ledger event that allowed the message, fixed at start (the contact's current
+    # consent for the template's purpose then; None when the purpose needs none and none was given).
+    consent_event = models.ForeignKey(
+        "audiences.ConsentEvent",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_index=False,
+        db_constraint=False,  # ledger rows are never deleted (audiences migration 0002)
+        related_name="+",
+    )
     phone = models.CharField(_("phone"), max_length=11)
     tracking_id = models.CharField(_("tracking id"), max_length=TRACKING_ID_MAX_LENGTH, unique=True)
     state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.QUEUED)
@@ -470,6 +481,28 @@ class CampaignDispatch(models.Model):
 
     def __str__(self):
         return f"dispatch of campaign #{self.campaign_id}"
+
+
+class CampaignSeal(models.Model):
+    """A seal of a campaign's per-message evidence (campaigns.seals): the SHA-256 of every message
+    row and timeline event in blocks of message ids, the root of those block hashes written to the
+    audit chain. A later seal covers what happened since (late reports, feedback)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="seals")
+    sealed_at = models.DateTimeField(_("sealed"))
+    messages = models.PositiveIntegerField(_("messages"))
+    events = models.PositiveIntegerField(_("timeline events"))
+    last_event_id = models.BigIntegerField(_("last event sealed"), default=0)
+    blocks = models.JSONField(default=list)  # [[first message id, last message id, sha-256], ...]
+    root = models.CharField(_("root hash (SHA-256)"), max_length=64)
+    audit_event_id = models.BigIntegerField(_("audit entry"), null=True)
+
+    class Meta:
+        ordering = ["-sealed_at", "-id"]
+        verbose_name = _("campaign seal")
+
+    def __str__(self):
+        return f"seal of campaign #{self.campaign_id} at {self.sealed_at:%Y-%m-%d %H:%M}"
 
 
 class LogExport(models.Model):

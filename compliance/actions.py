@@ -53,6 +53,7 @@ CAMPAIGN_CANCEL = "campaign.cancel"
 CAMPAIGN_COMPLETE = "campaign.complete"
 CAMPAIGN_STAGE_RELEASE = "campaign.stage_release"
 CAMPAIGN_FAILOVER_CEILING = "campaign.failover_ceiling"
+CAMPAIGN_SEAL = "campaign.seal"
 AUTH_LOGIN_FAILED = "auth.login_failed"
 AUTH_LOCKED_OUT = "auth.locked_out"
 AUTH_TWO_FACTOR_FAILED = "auth.two_factor.failed"
@@ -167,6 +168,10 @@ MESSAGES = {
     CAMPAIGN_STAGE_RELEASE: _(
         "Staged release of campaign #%(campaign_id)s: first slice of %(sent)s, %(bad)s bad report(s) "
         "(rate %(rate)s, threshold %(threshold)s): %(decision)s"
+    ),
+    CAMPAIGN_SEAL: _(
+        "Sealed the message evidence of campaign #%(campaign_id)s: %(messages)s message(s), %(events)s "
+        "timeline event(s), root %(root)s"
     ),
     CAMPAIGN_FAILOVER_CEILING: _(
         "Campaign #%(campaign_id)s reached its SMS failover ceiling (%(ceiling)s SMS): failover stops"
