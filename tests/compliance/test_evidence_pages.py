@@ -29,6 +29,7 @@ def test_an_auditor_requests_follows_and_downloads_a_campaign_pack(
     django_rq.get_queue("default").empty()
     settings.JOBS_IN_PROCESS = False
     client.force_login(auditor)
+    assert 'data-testid="evidence-packs"' in client.get(reverse("compliance:index")).content.decode()
     form = client.get(reverse("compliance:evidence_packs"), {"scope": "campaign", "campaign": campaign.pk})
     assert form.status_code == 200 and f'<option value="{campaign.pk}" selected>' in form.content.decode()
 
