@@ -201,7 +201,9 @@ def hourly_figure(campaign_id: int) -> dict:
             for step in range(span):
                 moment = first[1] + step
                 keys.append((first[0] + timedelta(days=moment // 24), moment % 24))
-    x = [f"{day.isoformat()}T{hour:02d}:00" for day, hour in keys]
+    # Categories, not a date axis: one bar per Vietnam hour, labelled as people read it.
+    x = [f"{day:%d/%m} {hour:02d}:00" for day, hour in keys]
+    iso = [f"{day.isoformat()} {hour:02d}:00" for day, hour in keys]
     sent = [by_hour.get(key, (0, 0))[0] for key in keys]
     bad = [by_hour.get(key, (0, 0))[1] for key in keys]
     return {
@@ -229,18 +231,25 @@ def hourly_figure(campaign_id: int) -> dict:
         "layout": figures.base_layout(
             x_title=_("Hour (Vietnam time)"),
             y_title=_("Messages sent"),
-            yaxis2={
-                "title": {"text": _("Bad reports")},
-                "overlaying": "y",
-                "side": "right",
-                "rangemode": "tozero",
-            },
+            xaxis={"type": "category"},
+            yaxis2=_count_axis(_("Bad reports"), max(bad, default=0)),
             margin={"r": 56},
         ),
         "table": figures.table(
-            [_("Hour (Vietnam time)"), _("Sent"), _("Bad reports")],
-            [(k.replace("T", " "), s, b) for k, s, b in zip(x, sent, bad, strict=True)],
+            [_("Hour (Vietnam time)"), _("Sent"), _("Bad reports")], zip(iso, sent, bad, strict=True)
         ),
+    }
+
+
+def _count_axis(title: str, highest: int) -> dict:
+    """A right-hand axis of whole counts (no 0.276 bad reports on a small scale)."""
+    return {
+        "title": {"text": title},
+        "overlaying": "y",
+        "side": "right",
+        "rangemode": "tozero",
+        "tickformat": ",d",
+        "dtick": max(1, -(-highest // 5)),
     }
 
 
@@ -359,11 +368,14 @@ def send_hour_figure(rows: list[AttributionRow]) -> dict:
         "layout": figures.base_layout(
             x_title=_("Hour of sending (Vietnam time)"),
             y_title=_("Messages sent"),
+            xaxis={"type": "category"},
             yaxis2={
                 "title": {"text": _("Bad-report rate (%)")},
                 "overlaying": "y",
                 "side": "right",
                 "rangemode": "tozero",
+                "ticksuffix": " %",
+                "tickformat": ".2~f",
             },
             margin={"r": 56},
         ),
@@ -409,6 +421,7 @@ def bad_reports_bar_figure(rows: list[AttributionRow], title: str) -> dict:
         ],
         "layout": figures.base_layout(
             x_title=_("Bad reports"),
+            bargap=0.45,
             y_title="",
             margin={"l": 160},
             hovermode="closest",

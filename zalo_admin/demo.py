@@ -317,9 +317,17 @@ def _finish_demo_campaign(campaign: Campaign, start) -> None:
         delivered, state.ACCEPTED, state.DELIVERED, now=at + timedelta(seconds=20),
         detail="delivery report (demo)", actor="system:reports",
     )  # fmt: skip
-    record_bad_report(
-        campaign.oa_id, at + timedelta(minutes=5), 1, campaign.pk, campaign.template_id, campaign.template.tag
-    )
+    # The one bad report, as the feedback webhook applies it (timeline entry, quota and analytics rollups).
+    from campaigns import reports
+
+    reported = CampaignMessage.objects.filter(campaign=campaign, state=state.DELIVERED).order_by("pk").first()
+    reports.apply_user_feedback(
+        campaign.oa_id,
+        reports.Feedback(
+            tracking_id=reported.tracking_id, provider_message_id="", at=at + timedelta(minutes=5),
+            bad_report=True, stop_word=False, text="Demo: the recipient reported the message",
+        ),
+    )  # fmt: skip
     dispatch.maybe_complete(campaign.pk, actor=DEMO_ACTOR)
     CampaignDispatch.objects.filter(campaign=campaign).update(finished_at=at + timedelta(seconds=1))
 

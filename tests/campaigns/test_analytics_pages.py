@@ -11,7 +11,7 @@ from campaigns import analytics
 from campaigns.models import Campaign
 from oas.models import MessageTemplate
 from tests.campaigns import analytics_scenario
-from zalo_admin.lib.dates import vietnam_hour
+from zalo_admin.lib.dates import VIETNAM, vietnam_hour
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,10 @@ def test_the_hourly_chart_shows_sends_and_bad_reports_in_vietnam_hours(scenario)
     figure = analytics.hourly_figure(scenario.campaign.pk)
     sent, bad = figure["data"][0], figure["data"][1]
     assert sum(sent["y"]) == 6 and sum(bad["y"]) == 2
-    assert all(x[13:] == ":00" for x in sent["x"])  # "YYYY-MM-DDTHH:00"
+    assert all(len(x) == 11 and x[2] == "/" and x[8:] == ":00" for x in sent["x"])  # "DD/MM HH:00"
+    first_hour = figure["table"]["rows"][0][0]  # the table spells the day out: "YYYY-MM-DD HH:00"
+    assert first_hour[:10] == scenario.t1.astimezone(VIETNAM).date().isoformat()
+    assert first_hour[11:13] == f"{vietnam_hour(scenario.t1):02d}"
     # contiguous hours from the first send to the last bad report (no gap hidden)
     assert len(sent["x"]) == len(set(sent["x"]))
 
