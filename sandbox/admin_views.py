@@ -20,6 +20,7 @@ from sandbox.models import (
     SandboxRecipient,
     SandboxSetting,
     SandboxTemplate,
+    SandboxTemplateStat,
     SandboxToken,
     SandboxWebhook,
 )
@@ -32,6 +33,7 @@ WIPE_ORDER = (
     SandboxAuthCode,
     SandboxToken,
     SandboxDailyStat,
+    SandboxTemplateStat,
     SandboxTemplate,
     SandboxRecipient,
     SandboxOA,

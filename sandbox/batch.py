@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 from collections import defaultdict
+from datetime import UTC
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
@@ -83,6 +84,7 @@ class Batch:
         self.templates: dict[tuple[int, str], object] = {}  # templates to re-evaluate at the end
         self.sent_read: dict[tuple[int, object], tuple[int, int]] = {}  # daily counts read this batch
         self.accounts: dict[int, object] = {}
+        self.template_counts: dict[tuple[str, object], list[int]] = {}  # (template, hour) -> [sent, bad]
 
     def pending_sends(self, oa_pk: int, day) -> tuple[int, int]:
         counts = self.sends.get((oa_pk, day))
@@ -120,6 +122,9 @@ class Batch:
                     execute(sql, [*values, oa_pk, day_value], conn)
             self.sends = defaultdict(lambda: defaultdict(int))
             self.sent_read = {}
+        if self.template_counts:
+            counts, self.template_counts = self.template_counts, {}
+            write_template_counts(counts)
         if self.charges:
             conn = db()
             table = conn.ops.quote_name(SandboxOA._meta.db_table)
@@ -347,6 +352,55 @@ def count_send(oa, tag: int, day) -> None:
     counts[field] += 1
 
 
+def count_template(template_id: str, sent_at, sent: int = 0, bad: int = 0) -> None:
+    """Count a message sent to a person (sent=1) or a bad report of one (bad=1) in the hourly
+    counters of its template (by the hour it was sent in), which the template's quality reads."""
+    if not template_id or sent_at is None:
+        return
+    key = (template_id, sent_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
+    pending = current()
+    counts = {} if pending is None else pending.template_counts
+    entry = counts.get(key)
+    if entry is None:
+        entry = counts[key] = [0, 0]
+    entry[0] += sent
+    entry[1] += bad
+    if pending is None:
+        write_template_counts(counts)
+
+
+def write_template_counts(counts: dict) -> None:
+    from sandbox.models import SandboxTemplateStat
+
+    conn = db()
+    table = conn.ops.quote_name(SandboxTemplateStat._meta.db_table)
+    hour_field = SandboxTemplateStat._meta.get_field("hour")
+    update = f"UPDATE {table} SET sent = sent + %s, bad = bad + %s WHERE template_id = %s AND hour = %s"  # noqa: S608
+    insert = f"INSERT INTO {table} (template_id, hour, sent, bad) VALUES (%s, %s, %s, %s)"  # noqa: S608
+    for (template_id, hour), (sent, bad) in counts.items():
+        moment = hour_field.get_db_prep_save(hour, conn)
+        if not execute(update, [sent, bad, template_id, moment], conn).rowcount:
+            execute(insert, [template_id, moment, sent, bad], conn)
+
+
+def template_totals(template_id: str, since, until) -> tuple[int, int]:
+    """(sent, bad) of a template's messages sent from the hour of `since` to `until`."""
+    from sandbox.models import SandboxTemplateStat
+
+    flush()
+    conn = db()
+    table = conn.ops.quote_name(SandboxTemplateStat._meta.db_table)
+    hour_field = SandboxTemplateStat._meta.get_field("hour")
+    start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    row = execute(
+        f"SELECT COALESCE(SUM(sent), 0), COALESCE(SUM(bad), 0) FROM {table}"  # noqa: S608
+        " WHERE template_id = %s AND hour >= %s AND hour <= %s",
+        [template_id, hour_field.get_db_prep_save(start, conn), hour_field.get_db_prep_save(until, conn)],
+        conn,
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
 def charge(oa, amount: int) -> None:
     from django.db.models import F
 
@@ -436,6 +490,48 @@ def daily_counts(oa_pk: int, day) -> tuple[int, int]:
     sql = f"SELECT sent, sent_tag3 FROM {table} WHERE oa_id = %s AND day = %s"  # noqa: S608
     row = execute(sql, [oa_pk, value], conn).fetchone()
     return (row[0], row[1]) if row else (0, 0)
+
+
+def _id_list(ids) -> str:
+    """Integer ids written into the statement (they come from the database: ints only), instead
+    of one bound parameter each, which the ORM prepares one by one."""
+    return ", ".join(str(int(pk)) for pk in ids)
+
+
+def messages_by_id(ids) -> list:
+    """The messages with these ids (model instances), 500 per statement."""
+    from sandbox.models import SandboxMessage
+
+    ids = list(ids)
+    table = SandboxMessage._meta.db_table
+    out = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        out.extend(SandboxMessage.objects.raw(f'SELECT * FROM "{table}" WHERE id IN ({_id_list(chunk)})'))  # noqa: S608
+    return out
+
+
+def delete_ids(model, ids) -> None:
+    ids = list(ids)
+    for start in range(0, len(ids), 500):
+        execute(f'DELETE FROM "{model._meta.db_table}" WHERE id IN ({_id_list(ids[start : start + 500])})')  # noqa: S608
+
+
+def due_scheduled(now, excluded, limit: int) -> list:
+    """Scheduled messages (Infobip) whose send time has come, oldest first, not among `excluded`
+    (messages with an event in the current batch), by the partial index on scheduled rows."""
+    from sandbox.models import SandboxMessage
+
+    if limit <= 0:
+        return []
+    table = SandboxMessage._meta.db_table
+    moment = SandboxMessage._meta.get_field("send_after").get_db_prep_save(now, db())
+    skip = f" AND id NOT IN ({_id_list(excluded)})" if excluded else ""
+    sql = (
+        f'SELECT * FROM "{table}" WHERE state = %s AND send_after <= %s{skip}'  # noqa: S608
+        f" ORDER BY send_after, id LIMIT {int(limit)}"
+    )
+    return list(SandboxMessage.objects.raw(sql, ["scheduled", moment]))
 
 
 def mark_read(message_ids, now) -> None:

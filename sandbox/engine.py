@@ -8,6 +8,8 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from django.db.models.base import ModelState
+
 from quotas import rules
 from sandbox import batch, crypto, people, quota, runtime, webhooks
 from sandbox.errors import (
@@ -27,6 +29,33 @@ DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUN
 
 def new_msg_id() -> str:
     return secrets.token_hex(10)
+
+
+_message_defaults: tuple[dict, list] | None = None
+
+
+def new_message(oa, **values) -> SandboxMessage:
+    """An unsaved ledger row, as SandboxMessage(oa=oa, **values) builds it, without the model's
+    per-field constructor (every field default set at once; callable defaults called per row)."""
+    global _message_defaults
+    if _message_defaults is None:
+        static, factories = {}, []
+        for f in SandboxMessage._meta.concrete_fields:
+            if f.has_default() and callable(f.default):
+                factories.append((f.attname, f.default))
+            else:
+                static[f.attname] = f.get_default()
+        _message_defaults = (static, factories)
+    static, factories = _message_defaults
+    msg = SandboxMessage.__new__(SandboxMessage)
+    msg._state = ModelState()
+    data = msg.__dict__
+    data.update(static)
+    for name, factory in factories:
+        data[name] = factory()
+    data.update(values)
+    msg.oa = oa
+    return msg
 
 
 def normalize_phone(raw, cfg: dict) -> str | None:
@@ -166,6 +195,7 @@ def mark_sent(
         "business_box" if template.tag == rules.MARKETING_TAG and not profile.get("follower") else "inbox"
     )
     batch.save(msg, ("sent_to_user", "error", "state", "sent_at", "tag", "box"))
+    batch.count_template(msg.template_id, now, sent=1)
     if msg.mode != "development":
         quota.record_send(oa, template.tag, now)
     batch.charge(oa, template.price)
@@ -271,6 +301,7 @@ def bad_report(msg: SandboxMessage, now: datetime) -> None:
         return
     msg.bad_reported_at = now
     batch.save(msg, ("bad_reported_at",))
+    batch.count_template(msg.template_id, msg.sent_at, bad=1)
     quota.record_bad_report(msg.oa, now)
     if msg.provider == "zalo":
         # Zalo publishes no bad-report event; the sandbox sends it as a user_feedback with rate 1 and
@@ -330,9 +361,9 @@ def evaluate_template_quality(oa: SandboxOA, template_id: str, now: datetime) ->
     template = SandboxTemplate.objects.filter(template_id=template_id, oa=oa).first()
     if template is None:
         return
-    since = now - timedelta(days=7)
-    rows = SandboxMessage.objects.filter(template_id=template_id, sent_to_user=True, sent_at__gte=since)
-    totals = rules.DayTotals(rows.count(), rows.filter(bad_reported_at__isnull=False).count())
+    # Its messages sent in the last 7 days (hourly counters, from the hour 7 days ago) and how many
+    # of them people reported as bad.
+    totals = rules.DayTotals(*batch.template_totals(template_id, now - timedelta(days=7), now))
     tier = str(rules.quality_tier(quota.policy_for(oa), totals))
     if tier != template.quality:
         set_template_quality(template, tier)
@@ -511,6 +542,7 @@ def sms_failover(msg: SandboxMessage, now: datetime) -> None:
         options={k: v for k, v in msg.options.items() if k in ("webhooks", "platform")},
         infobip_account=msg.infobip_account,
     )
+    batch.count_template(sms.template_id, now, sent=1)
     msg.state = "failover"
     batch.save(msg, ("state",))
     infobip_report(sms, DELIVERED, NO_ERROR, now, channel="SMS")

@@ -82,6 +82,24 @@ class SandboxDailyStat(models.Model):
         return f"{self.oa_id} {self.day}"
 
 
+class SandboxTemplateStat(models.Model):
+    """Messages of one template sent to people in one UTC hour, and how many of them were reported
+    as bad: the template's quality reads its last 7 days from here (a few rows), not the ledger."""
+
+    template_id = models.CharField(max_length=40)
+    hour = models.DateTimeField()  # start of the hour the messages were sent in (UTC)
+    sent = models.IntegerField(default=0)
+    bad = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["template_id", "hour"], name="sandbox_one_template_stat_per_hour")
+        ]
+
+    def __str__(self):
+        return f"{self.template_id} {self.hour}"
+
+
 class SandboxTemplate(models.Model):
     oa = models.ForeignKey(SandboxOA, on_delete=models.CASCADE, related_name="templates")
     template_id = models.CharField(max_length=40, unique=True)
@@ -237,6 +255,18 @@ class SandboxWebhook(models.Model):
     history = models.JSONField(default=list)
     duplicate_of = models.ForeignKey("self", null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The worker takes due webhooks oldest first among the pending ones: delivered rows
+            # (nearly all of them) are never walked.
+            models.Index(fields=["id"], condition=models.Q(state="pending"), name="sandbox_hook_pending"),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(state__in=["pending", "sending"]),
+                name="sandbox_hook_open",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.state}"

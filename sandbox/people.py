@@ -45,11 +45,21 @@ def derive(seed: str, key: str, cfg: dict) -> dict:
     return profile
 
 
+_derived: dict = {}
+_derived_cfg: list = [None]  # the configuration the memo was computed under (held: never reused)
+
+
 def profile_for(key: str, cfg: dict) -> dict:
     from sandbox import runtime
     from sandbox.models import SandboxRecipient
 
-    profile = derive(cfg["people_seed"], key, cfg)
+    if _derived_cfg[0] is not cfg or len(_derived) > 200_000:
+        _derived.clear()
+        _derived_cfg[0] = cfg
+    derived = _derived.get(key)
+    if derived is None:
+        derived = _derived[key] = derive(cfg["people_seed"], key, cfg)
+    profile = dict(derived)
     pinned = runtime.cached(
         "recipients", "all", lambda: dict(SandboxRecipient.objects.values_list("key", "profile"))
     )

@@ -89,14 +89,13 @@ def state(oa: SandboxOA, now: datetime) -> QuotaState:
     """The OA's limit in force at `now` (sandbox clock) and its 7-day quality."""
     today = dates.vietnam_day(now)
     hour = dates.vietnam_hour(now)
-    key = (
-        oa.pk,
-        today,
-        hour,
-        _version(),
-        json.dumps(oa.policy_overrides, sort_keys=True),
-        str(oa.initial_limit),
-    )
+    settings = oa.__dict__.get("_quota_settings")
+    if settings is None:  # an OA instance's settings do not change: written once per instance
+        settings = oa.__dict__["_quota_settings"] = (
+            json.dumps(oa.policy_overrides, sort_keys=True),
+            str(oa.initial_limit),
+        )
+    key = (oa.pk, today, hour, _version(), *settings)
     pending = batch.current()
     read = pending.sent_read.get((oa.pk, today)) if pending is not None else None
     if read is None:

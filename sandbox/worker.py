@@ -43,7 +43,7 @@ def run_events(limit=EVENT_BATCH) -> int:
         loaded = {message_id for _pk, kind, message_id in events if kind != "read"}
         reads = {message_id for _pk, kind, message_id in events if kind == "read"} - loaded
         # Events of one message in one batch share its instance and so see each other's changes.
-        shared = {msg.pk: _attach(msg) for msg in SandboxMessage.objects.filter(pk__in=loaded)}
+        shared = {msg.pk: _attach(msg) for msg in batch.messages_by_id(loaded)}
         for pk, kind, message_id in events:
             msg = shared.get(message_id)
             if msg is None:
@@ -55,12 +55,8 @@ def run_events(limit=EVENT_BATCH) -> int:
         if reads:
             batch.mark_read(reads, now)
         if events:
-            SandboxEvent.objects.filter(pk__in=[pk for pk, _kind, _message_id in events]).delete()
-        due = list(
-            SandboxMessage.objects.filter(state="scheduled", send_after__lte=now)
-            .exclude(pk__in=list(loaded | reads))
-            .order_by("send_after", "id")[: max(0, limit - len(events))]
-        )
+            batch.delete_ids(SandboxEvent, [pk for pk, _kind, _message_id in events])
+        due = batch.due_scheduled(now, loaded | reads, max(0, limit - len(events)))
         for msg in due:
             try:
                 engine.dispatch(_attach(msg), now)

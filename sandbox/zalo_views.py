@@ -137,10 +137,10 @@ def _write_send(item: _Send) -> dict:
     # The OA's settings come with the (cached) token; its balance is read fresh under the lock, once
     # per batch, then tracked in memory.
     oa = batch.oa_for_send(item.oa)
-    msg = SandboxMessage(
+    msg = engine.new_message(
+        oa,
         provider="zalo",
         channel=channel,
-        oa=oa,
         template_id=str(body.get("template_id") or ""),
         recipient=recipient or str(body.get("phone") or body.get("user_id") or "")[:128],
         tracking_id=item.tracking_id,
