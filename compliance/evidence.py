@@ -64,6 +64,7 @@ from django.db import transaction
 from django.db.models import CharField, F, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audiences.models import PHONE_PATTERN, ConsentEvent, Contact, DataRequest, phone_digest
 from campaigns import approval, reports
@@ -122,28 +123,28 @@ def request_pack(
     `phone` is normalised (84 + 9 digits); `day_from`..`day_to` are Vietnam days, both included."""
     reason = " ".join((reason or "").split())
     if not reason:
-        raise PackRefused("Say why the pack is needed (e.g. the regulator's request number).")
+        raise PackRefused(_("Say why the pack is needed (e.g. the regulator's request number)."))
     if len(reason) > REASON_MAX_LENGTH:
-        raise PackRefused(f"A reason is at most {REASON_MAX_LENGTH} characters.")
+        raise PackRefused(_("A reason is at most %(max)s characters.") % {"max": REASON_MAX_LENGTH})
     fields = {"scope": scope, "reason": reason}
     if scope == EvidencePack.Scope.CAMPAIGN:
         if campaign_id is None or not Campaign.objects.filter(pk=campaign_id).exists():
-            raise PackRefused("There is no such campaign.")
+            raise PackRefused(_("There is no such campaign."))
         fields["campaign_id"] = campaign_id
     elif scope == EvidencePack.Scope.PHONE:
         if not isinstance(phone, str) or not _PHONE.fullmatch(phone):
-            raise PackRefused("The phone must be a Vietnamese mobile number.")
+            raise PackRefused(_("The phone must be a Vietnamese mobile number."))
         fields.update(phone=phone, phone_masked=mask_phone(phone), phone_hash=phone_digest(phone))
     elif scope == EvidencePack.Scope.PERIOD:
         if day_from is None or day_to is None:
-            raise PackRefused("Give the first and the last day.")
+            raise PackRefused(_("Give the first and the last day."))
         if day_to < day_from:
-            raise PackRefused("The last day comes before the first.")
+            raise PackRefused(_("The last day comes before the first."))
         fields.update(
             period_start=vietnam_midnight(day_from), period_end=vietnam_midnight(day_to + timedelta(days=1))
         )
     else:
-        raise PackRefused("Choose what the pack covers: a campaign, a phone number or a date range.")
+        raise PackRefused(_("Choose what the pack covers: a campaign, a phone number or a date range."))
     actor = actor_name(user)
     with transaction.atomic():
         pack = EvidencePack.objects.create(
