@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, JsonResponse, StreamingHttpRespon
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -29,6 +30,16 @@ LARGE_EXPORT_ROWS = 100_000
 
 def _query(parsed: logs.ParsedFilter, **extra) -> str:
     return urlencode({**parsed.raw, **extra})
+
+
+def _options(rows, chosen: str):
+    """<option>s of (id, label) rows, built at once (a thousand OAs through the template's loop cost
+    most of the page's time)."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((i, " selected" if str(i) == chosen else "", label) for i, label in rows),
+    )
 
 
 def _masked_phones(user) -> bool:
@@ -63,7 +74,9 @@ def log_page(request):
             "raw": parsed.raw,
             "errors": parsed.errors,
             "page": page,
-            "oas": OfficialAccount.objects.order_by("name").values("id", "name"),
+            "oa_options": _options(
+                OfficialAccount.objects.order_by("name").values_list("id", "name"), parsed.raw.get("oa", "")
+            ),
             "oa_campaigns": oa_campaigns,
             "states": CampaignMessage.State.choices,
             "next_url": f"?{_query(parsed, after=page.next_after)}" if page and page.next_after else "",
