@@ -80,7 +80,20 @@ def _parse(raw: bytes) -> dict:
         raise Rejected(400, "body is not UTF-8 JSON") from None
     if not isinstance(payload, dict):
         raise Rejected(400, "body is not a JSON object")
+    if _has_nul(payload):
+        # PostgreSQL text cannot hold U+0000, and no provider sends it: refuse rather than fail later.
+        raise Rejected(400, "body contains a NUL character (\\u0000)")
     return payload
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def verify_zalo(raw: bytes, signature: str, now: datetime | None = None) -> tuple[dict, OACredentials]:
