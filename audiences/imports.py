@@ -815,6 +815,10 @@ def _merge(row: ContactImport, table: str) -> str:
         with connection.cursor() as cursor:
             if _postgres():
                 cursor.execute("SET LOCAL work_mem = %s", [_MERGE_WORK_MEM])
+                # The contact facts of the segment counts (migration 0007) are written once, after
+                # the merge, instead of inserted by the contact trigger and updated again by the
+                # ledger's: the triggers skip them (never their integrity checks) while deferred.
+                cursor.execute("SET LOCAL audiences.facts = 'deferred'")
                 # Autovacuum has not seen the new stage yet: without its statistics the planner takes
                 # it for a few hundred rows and probes the ledger once per contact (nested loop).
                 cursor.execute(f"ANALYZE {table}")
@@ -839,6 +843,9 @@ def _merge(row: ContactImport, table: str) -> str:
                     )
                     cursor.execute(statement, grant_params)
                     granted = cursor.rowcount
+            if _postgres():
+                cursor.execute("SELECT audiences_refresh_contact_facts(%s::regclass)", [table])
+                cursor.execute("SET LOCAL audiences.facts = ''")
         locked.rows_merged = merged
         locked.consents_granted = granted
         locked.status = ContactImport.Status.DONE

@@ -292,7 +292,7 @@ def _builder(request, segment):
                     messages.success(request, _("Segment “%(name)s” saved.") % {"name": name})
                     return redirect("audiences:segment", segment.pk)
             matching = selectors.segment_contacts(cleaned)
-            count = selectors.count_contacts(matching)
+            count = selectors.segment_count(cleaned)
             preview = _preview(matching)
     return render(
         request,
@@ -343,7 +343,7 @@ def segment_detail(request, segment_id):
                 segments.describe_rule(rule, oa_names=oa_names, list_names=list_names)
                 for rule in segment.definition.get("rules", [])
             ],
-            "count": selectors.count_contacts(matching),
+            "count": selectors.audience_count(segment_ids=[segment.pk]),
             "preview": _preview(matching),
             "can_manage": has_capability(request.user, "manage_audiences"),
         },

@@ -300,10 +300,10 @@ def _day_start(day: str) -> datetime:
     return datetime.combine(date.fromisoformat(day), time.min, tzinfo=VIETNAM)
 
 
-def _attribute_equals(key: str, value: str) -> Q:
+def _attribute_equals(key: str, value: str, prefix: str = "") -> Q:
     if connection.vendor == "postgresql":
-        return Q(attributes__contains={key: value})  # @>, GIN jsonb_path_ops
-    return Q(**{f"attributes__{key}": value})
+        return Q(**{f"{prefix}attributes__contains": {key: value}})  # @>, GIN jsonb_path_ops
+    return Q(**{f"{prefix}attributes__{key}": value})
 
 
 def _time_rule(column: str, op: str, rule: dict, now: datetime) -> Q:
@@ -342,35 +342,106 @@ def suppressed_contacts() -> Q:
     earliest such erasure are digested (none when nobody on the list was erased)."""
     suppressed = SuppressionState.objects.filter(suppressed=True)
     by_phone = Q(phone__in=suppressed.exclude(phone="").values("phone"))
+    matched = erased_digest_matches()
+    return (by_phone | Q(pk__in=matched)) if matched else by_phone
+
+
+def erased_digest_matches() -> list[int]:
+    """The contacts (ids) whose phone is on the do-not-contact list only by digest: entries whose
+    plain phone an erasure blanked, caught again when the person comes back (see
+    `suppressed_contacts`). Usually none; the facts' `suppressed` covers the plain phones."""
+    suppressed = SuppressionState.objects.filter(suppressed=True)
     erased = set(suppressed.filter(phone="").values_list("phone_hash", flat=True))
     if not erased:
-        return by_phone
+        return []
     requests = DataRequest.objects.filter(kind=DataRequest.Kind.ERASURE, phone_hash__in=erased)
     since = requests.aggregate(at=Min(Coalesce("completed_at", "received_at")))["at"]
     candidates = Contact.objects.filter(erased_at__isnull=True)
     if since is not None and set(requests.values_list("phone_hash", flat=True)) == erased:
         candidates = candidates.filter(created_at__gte=since - ERASURE_MARGIN)
-    matched = [
+    return [
         pk for pk, phone in candidates.values_list("pk", "phone").iterator() if phone_digest(phone) in erased
     ]
-    return (by_phone | Q(pk__in=matched)) if matched else by_phone
 
 
-def compile_rule(rule: dict, *, now: datetime) -> Q:
+# Where a compiled rule is evaluated (`compile_rule(..., base=)`):
+# - CONTACT: a Q on Contact reading the source tables (consent state, follower statuses, the
+#   do-not-contact state) through semi-joins: SQLite, and the reference the facts are tested against;
+# - CONTACT_FACTS: a Q on Contact reading consent, follower status and do-not-contact from the
+#   contact's `ContactFacts` row (`facts__…`, a join): what the audience's contacts are read with on
+#   PostgreSQL;
+# - FACTS: a Q on ContactFacts, attributes through `contact__…`: the counts on PostgreSQL, which then
+#   read one narrow table unless an attribute rule needs the contact's row.
+CONTACT, CONTACT_FACTS, FACTS = "contact", "contact_facts", "facts"
+# Rules the facts answer; attribute rules need the contact row, the others are on both.
+FACTS_FIELDS = frozenset({"consent", "follower", "suppression"})
+
+
+def facts_available() -> bool:
+    """PostgreSQL keeps `ContactFacts` (migration 0007's triggers); SQLite leaves it empty."""
+    return connection.vendor == "postgresql"
+
+
+def default_base() -> str:
+    return CONTACT_FACTS if facts_available() else CONTACT
+
+
+def _attribute_rule(rule: dict, prefix: str) -> Q:
+    key, op = rule["key"], rule["op"]
+    if op == "equals":
+        return _attribute_equals(key, rule["value"], prefix)
+    if op == "in":
+        combined = Q()
+        for value in rule["values"]:
+            combined |= _attribute_equals(key, value, prefix)
+        return combined
+    if op == "contains":
+        return Q(**{f"{prefix}attributes__{key}__icontains": rule["value"]})
+    has_key = Q(**{f"{prefix}attributes__has_key": key})
+    return has_key if op == "is_set" else ~has_key
+
+
+def _facts_rule(rule: dict, *, now: datetime, base: str) -> Q:
+    """A rule over the facts: `base` FACTS (a Q on ContactFacts) or CONTACT_FACTS (on Contact)."""
+    field, op = rule["field"], rule["op"]
+    on_facts = base == FACTS
+    fact = "" if on_facts else "facts__"  # a ContactFacts column
+    own = "contact__" if on_facts else ""  # a Contact column
+    pk = "contact_id" if on_facts else "pk"
+    if field == "attribute":
+        return _attribute_rule(rule, own)
+    if field == "consent":
+        column = f"{fact}consent_{rule['purpose']}"
+        if op == "none":
+            return Q(**{f"{column}__isnull": True})
+        return Q(**{column: op == "granted"})
+    if field == "follower":
+        marker = f",{int(rule['oa'])},"
+        follows = Q(**{f"{fact}follows__contains": marker})
+        does_not = Q(**{f"{fact}does_not_follow__contains": marker})
+        return {"follows": follows, "does_not_follow": does_not}.get(op, ~follows & ~does_not)
+    if field in ("last_sent", "last_bad_report"):
+        return _time_rule(f"{field}_at", op, rule, now)  # a column of both tables
+    if field == "list":
+        members = ContactListMember.objects.filter(contact_list_id=rule["list"])
+        if op == "member":
+            return Q(**{f"{pk}__in": members.values("contact_id")})
+        return ~Q(Exists(members.filter(contact_id=OuterRef(pk))))
+    if field == "suppression":
+        suppressed = Q(**{f"{fact}suppressed": True})
+        matched = erased_digest_matches()
+        if matched:
+            suppressed |= Q(**{f"{pk}__in": matched})
+        return ~suppressed if op == "not_suppressed" else suppressed
+    raise AssertionError(field)
+
+
+def compile_rule(rule: dict, *, now: datetime, base: str = CONTACT) -> Q:
+    if base != CONTACT:
+        return _facts_rule(rule, now=now, base=base)
     field, op = rule["field"], rule["op"]
     if field == "attribute":
-        key = rule["key"]
-        if op == "equals":
-            return _attribute_equals(key, rule["value"])
-        if op == "in":
-            combined = Q()
-            for value in rule["values"]:
-                combined |= _attribute_equals(key, value)
-            return combined
-        if op == "contains":
-            return Q(**{f"attributes__{key}__icontains": rule["value"]})
-        has_key = Q(attributes__has_key=key)
-        return has_key if op == "is_set" else ~has_key
+        return _attribute_rule(rule, "")
     if field == "consent":
         states = ContactConsentState.objects.filter(purpose=rule["purpose"])
         if op == "none":
@@ -397,10 +468,12 @@ def compile_rule(rule: dict, *, now: datetime) -> Q:
     raise AssertionError(field)
 
 
-def compile_definition(definition: dict, *, now: datetime | None = None) -> Q:
-    """The Q on Contact of a validated definition (`validate` first: this trusts its input)."""
+def compile_definition(definition: dict, *, now: datetime | None = None, base: str | None = None) -> Q:
+    """The Q of a validated definition (`validate` first: this trusts its input): on Contact, or on
+    ContactFacts for `base=FACTS`; `base` defaults to `default_base()`."""
     now = now or timezone.now()
-    compiled = [compile_rule(rule, now=now) for rule in definition["rules"]]
+    base = base or default_base()
+    compiled = [compile_rule(rule, now=now, base=base) for rule in definition["rules"]]
     combined = compiled[0]
     for part in compiled[1:]:
         combined = (combined | part) if definition.get("match") == "any" else (combined & part)

@@ -17,6 +17,7 @@ from audiences.models import (
     ConsentEvent,
     Contact,
     ContactConsentState,
+    ContactFacts,
     ContactSource,
     FollowerStatus,
     Purpose,
@@ -29,6 +30,7 @@ from audiences.selectors import (
     audience_count,
     consent_counts,
     segment_contacts,
+    segment_count,
     suppressed_among,
 )
 from oas.models import OfficialAccount
@@ -302,7 +304,20 @@ def _random_rule(rng, facts, now):
     return rule
 
 
-def test_every_condition_counts_what_a_brute_force_count_finds(population):
+# The three ways a definition is evaluated: from the source tables, from the contact's facts row
+# (joined), and over the facts table alone (the counts on PostgreSQL): each must equal brute force.
+BASES = [segments.CONTACT, segments.CONTACT_FACTS, segments.FACTS]
+
+
+def _count(definition, base) -> int:
+    if base == segments.FACTS:
+        compiled = segments.compile_definition(definition, base=base)
+        return ContactFacts.objects.filter(erased=False).filter(compiled).count()
+    return segment_contacts(definition, base=base).count()
+
+
+@pytest.mark.parametrize("base", BASES)
+def test_every_condition_counts_what_a_brute_force_count_finds(population, base):
     rng, now = population["rng"], timezone.now()
     for (field, op), _params in segments.OPERATIONS.items():
         for _attempt in range(3):
@@ -310,11 +325,12 @@ def test_every_condition_counts_what_a_brute_force_count_finds(population):
             while (rule["field"], rule["op"]) != (field, op):
                 rule = _random_rule(rng, population, now)
             definition = validate({"rules": [rule]})
-            got = segment_contacts(definition).count()
+            got = _count(definition, base)
             assert got == _python_count(definition, population, now), rule
 
 
-def test_random_combinations_count_what_a_brute_force_count_finds(population):
+@pytest.mark.parametrize("base", BASES)
+def test_random_combinations_count_what_a_brute_force_count_finds(population, base):
     rng = population["rng"]
     checked = nonzero = 0
     for _attempt in range(60):
@@ -326,7 +342,7 @@ def test_random_combinations_count_what_a_brute_force_count_finds(population):
             }
         )
         expected = _python_count(definition, population, now)
-        assert segment_contacts(definition).count() == expected, definition
+        assert _count(definition, base) == expected, definition
         checked += 1
         nonzero += expected > 0
     assert checked == 60 and nonzero > 20  # the cases are not all empty
@@ -565,3 +581,154 @@ def test_a_bad_report_feedback_sets_last_bad_report(source, oa):
     contact.refresh_from_db()
     assert contact.last_bad_report_at >= before
     assert not ConsentEvent.objects.filter(contact=contact).exists()  # a report is not an opt-out
+
+
+# The facts table against its sources ---------------------------------------------------------------
+
+
+def _derived_facts():
+    """Each contact's facts as the ledgers and tables say them (the reference for ContactFacts)."""
+    followers = {}
+    for row in FollowerStatus.objects.all():
+        followers.setdefault(row.contact_id, {}).setdefault(row.status, []).append(row.oa_id)
+
+    def listed(contact_id, status):
+        oas = sorted(followers.get(contact_id, {}).get(status, []))
+        return f",{','.join(map(str, oas))}," if oas else ""
+
+    derived = {}
+    for contact in Contact.objects.all():
+        consent = {}
+        for purpose in Purpose.values:
+            status = services.current_consent(contact, purpose).status
+            consent[purpose] = {"granted": True, "withdrawn": False}.get(status)
+        suppression = None if contact.erased_at else services.current_suppression(contact.phone)
+        derived[contact.pk] = (
+            contact.erased_at is not None,
+            suppression is not None and suppression.phone != "",  # by plain phone (digests: Python)
+            consent["transactional"],
+            consent["customer_care"],
+            consent["marketing"],
+            listed(contact.pk, "follows"),
+            listed(contact.pk, "does_not_follow"),
+            contact.last_sent_at,
+            contact.last_bad_report_at,
+        )
+    return derived
+
+
+def _facts():
+    return {
+        row.contact_id: (
+            row.erased,
+            row.suppressed,
+            row.consent_transactional,
+            row.consent_customer_care,
+            row.consent_marketing,
+            row.follows,
+            row.does_not_follow,
+            row.last_sent_at,
+            row.last_bad_report_at,
+        )
+        for row in ContactFacts.objects.all()
+    }
+
+
+needs_facts = pytest.mark.skipif(not segments.facts_available(), reason="facts are kept on PostgreSQL")
+
+
+@needs_facts
+def test_the_facts_equal_their_sources_after_every_kind_of_change(population, source, tmp_path, settings):
+    assert _facts() == _derived_facts()
+    oa, other_oa = population["oas"]
+    contacts = list(Contact.objects.filter(erased_at__isnull=True).order_by("pk")[:12])
+    now = timezone.now()
+    # Withdrawal and a grant after it; a back-dated grant that does not win.
+    _withdraw(contacts[0])
+    _grant(contacts[1], purpose=Purpose.CUSTOMER_CARE)
+    _grant(contacts[2], at=now - timedelta(days=400))
+    # Suppression, lift, suppression by opt-out (which also withdraws marketing).
+    services.suppress_phone(actor=ACTOR, phone=contacts[3].phone, reason="asked", source="manual")
+    services.suppress_phone(actor=ACTOR, phone=contacts[4].phone, reason="asked", source="manual")
+    services.lift_suppression(actor=ACTOR, phone=contacts[4].phone, reason="came back")
+    services.record_opt_out(
+        actor=ACTOR, phone=contacts[5].phone, channel="opt_out_reply", source="opt_out_reply", reason="STOP"
+    )
+    # Follow, unfollow, a row removed.
+    services.set_follower_status(actor=ACTOR, contact=contacts[6], oa=oa, status="follows")
+    services.set_follower_status(actor=ACTOR, contact=contacts[6], oa=other_oa, status="follows")
+    services.set_follower_status(actor=ACTOR, contact=contacts[6], oa=oa, status="does_not_follow")
+    FollowerStatus.objects.filter(contact=contacts[7]).delete()
+    # Sends and bad reports; erasure (and a phone put on the list before the person is created).
+    services.record_contact_sent([c.phone for c in contacts[8:10]], now)
+    services.record_contact_bad_report(contacts[9].phone, now)
+    erase_person(contacts[10].phone, ACTOR)
+    services.suppress_phone(actor=ACTOR, phone="84917777777", reason="asked", source="manual")
+    created = _contact(source, 7777777)
+    assert ContactFacts.objects.get(contact=created).suppressed
+    assert _facts() == _derived_facts()
+
+    # An import: new and existing contacts, a consent basis, one contact whose withdrawal holds.
+    settings.CONTACT_IMPORT_DIR = tmp_path / "imports"
+    rows = [f"0{c.phone[2:]},N" for c in contacts[:6]] + ["0987654321,New", "0917777777,Back"]
+    path = tmp_path / "c.csv"
+    path.write_text("phone,name\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    item = imports.create_import(actor=ACTOR, uploaded_file=path)
+    item = imports.map_columns(
+        item,
+        actor=ACTOR,
+        phone="phone",
+        name="name",
+        consent_purpose=Purpose.MARKETING,
+        consent_collector="staff",
+        consent_wording="Đồng ý",
+        consent_evidence_text="signed forms",
+    )
+    imports.run_import(item.pk)
+    item.refresh_from_db()
+    assert item.status == "done"
+    assert _facts() == _derived_facts()
+    new = ContactFacts.objects.get(contact__phone="84987654321")
+    assert new.consent_marketing is True and not new.suppressed and new.follows == ""
+    assert ContactFacts.objects.get(contact=contacts[0]).consent_marketing is False  # withdrawal holds
+
+
+@needs_facts
+def test_counts_over_the_facts_follow_withdrawal_suppression_follow_and_erasure(population):
+    oa = population["oas"][0]
+    definition = validate(
+        {
+            "rules": [
+                _rule("consent", "granted", purpose="marketing"),
+                _rule("follower", "follows", oa=oa.pk),
+                _rule("suppression", "not_suppressed"),
+            ]
+        }
+    )
+    segment = lists.create_segment(actor=ACTOR, name="Reachable", definition=definition)
+    now = timezone.now()
+
+    def check():
+        expected = _python_count(definition, population, now)
+        assert segment_count(definition) == expected
+        assert audience_count(segment_ids=[segment.pk]) == expected
+        assert audience_count(segment_ids=[segment.pk], base=segments.CONTACT) == expected
+        union = audience_count(list_ids=[population["lists"][0].pk], segment_ids=[segment.pk])
+        assert union == audience_count(
+            list_ids=[population["lists"][0].pk], segment_ids=[segment.pk], base=segments.CONTACT
+        )
+        return expected
+
+    before = check()
+    reachable = list(segment_contacts(definition).order_by("pk"))
+    assert len(reachable) >= 3, "the population should give a few reachable contacts"
+    _withdraw(reachable[0])
+    services.suppress_phone(actor=ACTOR, phone=reachable[1].phone, reason="asked", source="manual")
+    services.set_follower_status(actor=ACTOR, contact=reachable[2], oa=oa, status="does_not_follow")
+    population["followers"][(reachable[2].pk, oa.pk)] = "does_not_follow"
+    assert check() == before - 3
+    erase_person(reachable[0].phone, ACTOR)  # already not counted: erasure changes nothing here
+    assert check() == before - 3
+    services.set_follower_status(actor=ACTOR, contact=reachable[2], oa=oa, status="follows")
+    population["followers"][(reachable[2].pk, oa.pk)] = "follows"
+    assert check() == before - 2
