@@ -1,12 +1,15 @@
 """Benchmark: segment and audience counts (`audiences.selectors.audience_count`) on 1,000,000
 contacts (target: each count well under 1 s).
 
-Uses its own database (bench_segments), dropped and created anew. Seeds by COPY: contacts with two
-attributes (city of 63, tier of 4) and last sent / last bad report times, 70 % marketing grants
-then 5 % withdrawals written to the consent ledger (the current-state table is kept by the
-migration's trigger: its COPY time is printed), follower statuses for one OA (40 % follow, 30 % do
+Uses its own database (bench_segments, or BENCH_SEGMENT_DATABASE), dropped and created anew.
+Seeds by COPY: contacts with two attributes (city of 63, tier of 4) and last sent / last bad
+report times, 70 % marketing grants then 5 % withdrawals written to the consent ledger (the
+current-state table and the contact facts are kept by the migrations' triggers: the COPY times
+are printed), follower statuses for one OA (40 % follow, 30 % do
 not, 30 % unknown), 5,000 do-not-contact entries and two overlapping lists (100,000 and 50,000).
-Each count is run 3 times after ANALYZE; the best and the worst are printed. Not a test.
+Each count is run 3 times after ANALYZE; the best and the worst are printed, with the load average.
+Counts whose segment reads consent, follower status or do-not-contact read the per-contact facts
+(`ContactFacts`, kept by the seeding's own triggers). Not a test.
 BENCH_SEGMENT_CONTACTS changes the size.
 """
 
@@ -20,7 +23,7 @@ from datetime import timedelta
 import psycopg
 from _benchdb import SERVER, setup_django
 
-DATABASE = "bench_segments"
+DATABASE = os.environ.get("BENCH_SEGMENT_DATABASE", "bench_segments")
 CONTACTS = int(os.environ.get("BENCH_SEGMENT_CONTACTS", "1000000"))
 TARGET_SECONDS = 1.0
 TIERS = ("gold", "silver", "bronze", "basic")
@@ -280,7 +283,8 @@ def main() -> int:
         slowest = max(slowest, min(timings))
         print(
             f"{label:52} {count:>9,} contacts  "
-            f"best {min(timings) * 1000:6.0f} ms  worst {max(timings) * 1000:6.0f} ms",
+            f"best {min(timings) * 1000:6.0f} ms  worst {max(timings) * 1000:6.0f} ms  "
+            f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     verdict = "OK" if slowest < TARGET_SECONDS else "SLOW"
