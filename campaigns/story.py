@@ -64,7 +64,12 @@ class MessageStory:
 
     @property
     def reports(self) -> list[CampaignMessageEvent]:
-        return [e for e in self.events if e.error_code in REPORT_CODES or e.to_state == "delivered"]
+        return [
+            e
+            for e in self.events
+            if e.error_code in REPORT_CODES
+            or (e.to_state == CampaignMessage.State.DELIVERED and e.error_code not in FEEDBACK_CODES)
+        ]
 
     @property
     def feedback(self) -> list[CampaignMessageEvent]:

@@ -94,6 +94,8 @@ PAGES = [
         label="quotas-oa_detail-forecast",
     ),
     Page("compliance:index"),
+    Page("compliance:messages", query="?q=%23"),  # "#" alone: the search's empty answer
+    Page("compliance:story", lambda o: {"message_id": o.message.pk}),
 ]
 
 # GET routes that are not pages of their own, with the reason. POST-only views are found by their
