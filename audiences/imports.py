@@ -71,6 +71,7 @@ from django.utils.translation import gettext as _
 from audiences.models import ContactImport, ContactSource, ImportRejection, Purpose
 from compliance import actions
 from compliance.services import actor_name, record_audit_event
+from teams.defaults import default_team_pk
 from zalo_admin.jobs import enqueue
 from zalo_admin.lib.phones import PhoneRejected, parse_vietnamese_mobile
 
@@ -263,7 +264,8 @@ def _chunks(uploaded_file):
         yield from iter(lambda: uploaded_file.read(1 << 20), b"")
 
 
-def create_import(*, actor, uploaded_file, original_name: str = "") -> ContactImport:
+def create_import(*, actor, uploaded_file, original_name: str = "", team=None) -> ContactImport:
+    """Store and inspect an uploaded file as a new import of `team` (by default the default team)."""
     actor = actor_name(actor)
     original_name = (
         original_name or os.path.basename(str(getattr(uploaded_file, "name", uploaded_file))) or "import.csv"
@@ -299,6 +301,7 @@ def create_import(*, actor, uploaded_file, original_name: str = "") -> ContactIm
             delimiter=info.delimiter,
             header=info.header,
             created_by=actor,
+            team_id=team.pk if team is not None else default_team_pk(),
         )
         record_audit_event(
             actor=actor,

@@ -18,6 +18,7 @@ from audiences.models import Contact, ContactImport, ContactList, ContactListMem
 from audiences.segments import validate
 from compliance import actions
 from compliance.services import actor_name, record_audit_event
+from teams.defaults import default_team_pk
 from zalo_admin.lib.phones import PhoneRejected, mask_phone, parse_vietnamese_mobile
 
 MAX_PASTED_LINES = 10000
@@ -42,8 +43,9 @@ def _clean_name(name) -> str:
     return name
 
 
-def _unique(model, name, exclude_pk=None):
-    rows = model.objects.filter(name__iexact=name)
+def _unique(model, name, team_id, exclude_pk=None):
+    # Within the team only: another team's names are not for this team to learn.
+    rows = model.objects.filter(name__iexact=name, team_id=team_id)
     if exclude_pk is not None:
         rows = rows.exclude(pk=exclude_pk)
     if rows.exists():
@@ -53,15 +55,17 @@ def _unique(model, name, exclude_pk=None):
 # Lists ---------------------------------------------------------------------------------------------
 
 
-def create_list(*, actor, name: str, description: str = "") -> ContactList:
+def create_list(*, actor, name: str, description: str = "", team=None) -> ContactList:
+    """A new list in `team` (by default the default team, `teams.defaults`)."""
     actor = actor_name(actor)
     name = _clean_name(name)
+    team_id = team.pk if team is not None else default_team_pk()
     with transaction.atomic():
-        _unique(ContactList, name)
+        _unique(ContactList, name, team_id)
         try:
             with transaction.atomic():
                 contact_list = ContactList.objects.create(
-                    name=name, description=str(description or "").strip(), created_by=actor
+                    name=name, description=str(description or "").strip(), created_by=actor, team_id=team_id
                 )
         except IntegrityError:  # a concurrent create of the same name
             raise InvalidInput("name", _("Another one already has this name.")) from None
@@ -80,7 +84,7 @@ def update_list(*, actor, contact_list: ContactList, name: str, description: str
     description = str(description or "").strip()
     with transaction.atomic():
         locked = ContactList.objects.select_for_update().get(pk=contact_list.pk)
-        _unique(ContactList, name, exclude_pk=locked.pk)
+        _unique(ContactList, name, locked.team_id, exclude_pk=locked.pk)
         changed = [
             field_name
             for field_name, value in (("name", name), ("description", description))
@@ -184,6 +188,8 @@ def add_import_members(*, actor, contact_list: ContactList, contact_import: Cont
     actor = actor_name(actor)
     if contact_import.status != ContactImport.Status.DONE:
         raise InvalidInput("contact_import", _("Only a finished import can fill a list."))
+    if contact_import.team_id != contact_list.team_id:
+        raise InvalidInput("contact_import", _("Only an import of the list's own team can fill it."))
     with transaction.atomic():
         locked = ContactList.objects.select_for_update().get(pk=contact_list.pk)
         before = ContactListMember.objects.filter(contact_list=locked).count()
@@ -316,15 +322,21 @@ def remove_members(*, actor, contact_list: ContactList, contact_ids) -> int:
 # Segments ------------------------------------------------------------------------------------------
 
 
-def create_segment(*, actor, name: str, definition, description: str = "") -> Segment:
-    """Raises InvalidInput (name) or SegmentError (the definition, naming each bad part)."""
+def create_segment(*, actor, name: str, definition, description: str = "", team=None) -> Segment:
+    """A new segment in `team` (by default the default team). Raises InvalidInput (name) or
+    SegmentError (the definition, naming each bad part)."""
     actor = actor_name(actor)
     name = _clean_name(name)
     cleaned = validate(definition)
+    team_id = team.pk if team is not None else default_team_pk()
     with transaction.atomic():
-        _unique(Segment, name)
+        _unique(Segment, name, team_id)
         segment = Segment.objects.create(
-            name=name, description=str(description or "").strip(), definition=cleaned, created_by=actor
+            name=name,
+            description=str(description or "").strip(),
+            definition=cleaned,
+            created_by=actor,
+            team_id=team_id,
         )
         record_audit_event(
             actor=actor,
@@ -347,7 +359,7 @@ def update_segment(*, actor, segment: Segment, name: str, definition, descriptio
     cleaned = validate(definition)
     with transaction.atomic():
         locked = Segment.objects.select_for_update().get(pk=segment.pk)
-        _unique(Segment, name, exclude_pk=locked.pk)
+        _unique(Segment, name, locked.team_id, exclude_pk=locked.pk)
         values = {"name": name, "description": description, "definition": cleaned}
         changed = [field_name for field_name, value in values.items() if getattr(locked, field_name) != value]
         if not changed:

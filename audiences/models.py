@@ -17,6 +17,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
+from teams.defaults import default_team_pk
+
 # Checked by the database: PostgreSQL evaluates `phone ~ '^84[0-9]{9}$'`, SQLite the REGEXP function
 # Django registers on each of its connections (the plain `LIKE '84%'` part holds for any client).
 PHONE_PATTERN = r"^84[0-9]{9}$"
@@ -327,6 +329,14 @@ class ContactImport(models.Model):
         FAILED = "failed", _("failed")
 
     source = models.OneToOneField(ContactSource, on_delete=models.PROTECT, related_name="contact_import")
+    # The team that owns it (`teams.scoping`); contacts and consent stay global.
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.PROTECT,
+        related_name="+",
+        default=default_team_pk,
+        verbose_name=_("team"),
+    )
     file_path = models.CharField(_("stored file"), max_length=500)
     file_sha256 = models.CharField(_("file SHA-256"), max_length=64)
     original_name = models.CharField(_("file name"), max_length=255)
@@ -512,7 +522,15 @@ class ContactFacts(models.Model):
 class ContactList(models.Model):
     """A static list of contacts, filled by hand (pasted phones) or from an import."""
 
-    name = models.CharField(_("name"), max_length=120, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    # The team that owns it (`teams.scoping`); contacts and consent stay global.
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.PROTECT,
+        related_name="+",
+        default=default_team_pk,
+        verbose_name=_("team"),
+    )
     description = models.TextField(_("description"), blank=True)
     created_by = models.CharField(_("created by"), max_length=150)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -522,6 +540,8 @@ class ContactList(models.Model):
     class Meta:
         verbose_name = _("contact list")
         ordering = ["name", "id"]
+        # Names are unique within a team: another team's names are not for this team to learn.
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="audiences_list_name_per_team")]
 
     def __str__(self):
         return self.name
@@ -551,7 +571,15 @@ class ContactListMember(models.Model):
 class Segment(models.Model):
     """A saved filter on contacts (`definition`, validated by `audiences.segments.validate`)."""
 
-    name = models.CharField(_("name"), max_length=120, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    # The team that owns it (`teams.scoping`); contacts and consent stay global.
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.PROTECT,
+        related_name="+",
+        default=default_team_pk,
+        verbose_name=_("team"),
+    )
     description = models.TextField(_("description"), blank=True)
     definition = models.JSONField(_("filter"), default=dict)
     created_by = models.CharField(_("created by"), max_length=150)
@@ -562,6 +590,9 @@ class Segment(models.Model):
     class Meta:
         verbose_name = _("segment")
         ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="audiences_segment_name_per_team")
+        ]
 
     def __str__(self):
         return self.name

@@ -99,6 +99,10 @@ ALERT_WEBHOOK_CREATE = "alert.webhook.create"
 ALERT_WEBHOOK_UPDATE = "alert.webhook.update"
 ALERT_WEBHOOK_ROTATE = "alert.webhook.rotate_secret"
 ALERT_WEBHOOK_TEST = "alert.webhook.test"
+TEAM_CREATE = "team.create"
+TEAM_MEMBER_ADD = "team.member.add"
+TEAM_MEMBER_UPDATE = "team.member.update"
+TEAM_MEMBER_REMOVE = "team.member.remove"
 
 MESSAGES = {
     OA_CREATE: _("Created OA %(name)s (%(zalo_oa_id)s)"),
@@ -265,6 +269,11 @@ MESSAGES = {
     ),
     ALERT_WEBHOOK_ROTATE: _("Replaced the signing secret of alert webhook #%(endpoint_id)s “%(name)s”"),
     ALERT_WEBHOOK_TEST: _("Sent a test message to alert webhook #%(endpoint_id)s “%(name)s”"),
+    # Teams (teams.services): who sees which team's OAs, audiences and campaigns.
+    TEAM_CREATE: _("Created team #%(team_id)s “%(name)s”"),
+    TEAM_MEMBER_ADD: _("Added %(username)s to team “%(team)s” (sees all teams: %(all_teams)s)"),
+    TEAM_MEMBER_UPDATE: _("%(username)s in team “%(team)s” now sees all teams: %(all_teams)s"),
+    TEAM_MEMBER_REMOVE: _("Removed %(username)s from team “%(team)s”"),
 }
 ACTIONS = frozenset(MESSAGES)
 # Who acted: `user:<username>` for a signed-in user, `system:<job>` for jobs, webhooks and services.

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from teams.defaults import default_team_pk
 from zalo_admin.lib.crypto import EncryptedTextField
 
 
@@ -16,6 +17,14 @@ class OfficialAccount(models.Model):
     zalo_oa_id = models.CharField(_("Zalo OA id"), max_length=64, unique=True)
     provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices, default=Provider.ZALO)
     owner_team = models.CharField(_("owner team"), max_length=120, blank=True)
+    # Who may see and act on the OA, its templates and campaigns (`teams.scoping`).
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.PROTECT,
+        related_name="oas",
+        default=default_team_pk,
+        verbose_name=_("team"),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     # Kill switch: every send of this OA stops until a quality admin resumes it.
     sending_stopped = models.BooleanField(_("sending stopped"), default=False)

@@ -7,6 +7,7 @@ webhook events are kept to recognise redeliveries, so none is deleted.
 from django.contrib import admin
 
 from providers.models import ProviderAlert, WebhookEvent
+from teams.admin import TeamScopedAdmin
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -21,13 +22,13 @@ class ReadOnly(admin.ModelAdmin):
 
 
 @admin.register(ProviderAlert)
-class ProviderAlertAdmin(ReadOnly):
+class ProviderAlertAdmin(TeamScopedAdmin, ReadOnly):
     list_display = ("created_at", "oa", "kind", "message", "resolved_at")
     list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnly):
+class WebhookEventAdmin(TeamScopedAdmin, ReadOnly):
     list_display = ("received_at", "provider", "event_name", "oa", "status", "attempts")
     list_filter = ("provider", "status", "event_name")
     search_fields = ("unique_key",)

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from quotas.models import LevelChange, OAQuotaState, Policy, QualityAlert
 from quotas.services import levels, policies
+from teams.admin import TeamScopedAdmin
 from zalo_admin.roles import has_capability
 
 
@@ -93,7 +94,7 @@ class PolicyAdmin(ManagedByQualityAdmins, admin.ModelAdmin):
 
 
 @admin.register(OAQuotaState)
-class OAQuotaStateAdmin(ReadOnlyForQualityAdmins, admin.ModelAdmin):
+class OAQuotaStateAdmin(TeamScopedAdmin, ReadOnlyForQualityAdmins, admin.ModelAdmin):
     """Read-only: each of these changes has its audited form on the OA's pages (linked)."""
 
     list_display = (
@@ -133,7 +134,7 @@ class OAQuotaStateAdmin(ReadOnlyForQualityAdmins, admin.ModelAdmin):
 
 
 @admin.register(LevelChange)
-class LevelChangeAdmin(ReadOnlyForQualityAdmins, admin.ModelAdmin):
+class LevelChangeAdmin(TeamScopedAdmin, ReadOnlyForQualityAdmins, admin.ModelAdmin):
     """The history is written by the engine and by corrections with a reason, never here."""
 
     list_display = ("oa", "effective_day", "old_limit", "new_limit", "reason", "changed_by")
@@ -141,7 +142,7 @@ class LevelChangeAdmin(ReadOnlyForQualityAdmins, admin.ModelAdmin):
 
 
 @admin.register(QualityAlert)
-class QualityAlertAdmin(ReadOnlyForQualityAdmins, admin.ModelAdmin):
+class QualityAlertAdmin(TeamScopedAdmin, ReadOnlyForQualityAdmins, admin.ModelAdmin):
     list_display = ("oa", "day", "kind", "campaigns_paused", "resolved_at", "resolved_by")
     list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
     actions = ["mark_handled"]

@@ -11,6 +11,8 @@ from django.contrib.auth.models import Group
 
 from quotas.policy_data import load_policies
 from sandbox.testing import sandbox_fixture
+from teams.defaults import default_team_pk
+from teams.models import Membership
 from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
 
 # Browser tests (in several folders) use Playwright's sync API, which runs an event loop in the
@@ -24,6 +26,9 @@ def _make_user(django_user_model, username, role=None, **extra):
     user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
     if role:
         user.groups.add(Group.objects.get(name=role))
+    # Members of the team that rows made without one belong to (teams.defaults), as the migration
+    # put every existing user: role tests see the objects they create (tests/teams for other teams).
+    Membership.objects.create(user=user, team_id=default_team_pk())
     return user
 
 

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "compliance",
     "alerts",
     "twofactor",
+    "teams",
 ]
 
 MIDDLEWARE = [

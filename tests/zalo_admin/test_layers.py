@@ -6,7 +6,18 @@ import re
 
 from django.conf import settings
 
-PRODUCT = ("zalo_admin", "compliance", "oas", "providers", "quotas", "campaigns", "audiences", "twofactor", "alerts")
+PRODUCT = (
+    "zalo_admin",
+    "compliance",
+    "oas",
+    "providers",
+    "quotas",
+    "campaigns",
+    "audiences",
+    "twofactor",
+    "alerts",
+    "teams",
+)
 
 
 def _layered_modules() -> set[str]:
