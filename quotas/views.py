@@ -28,6 +28,17 @@ from zalo_admin.roles import has_capability, require_capability
 def index(request):
     """The portfolio: every OA with what needs attention, sorted and filtered by query parameters."""
     board = portfolio.portfolio(request.GET)
+    # Each row's links from one reversed URL per kind (reverse() per row and kind costs more than
+    # the rest of a row).
+    links = {
+        "quality": reverse("quotas:oa_detail", args=[0]),
+        "oa": reverse("oas:detail", args=[0]),
+        "sources": reverse("campaigns:oa_attribution", args=[0]),
+        "stop": reverse("quotas:portfolio_stop", args=[0]),
+        "resume": reverse("quotas:portfolio_resume", args=[0]),
+    }
+    for row in board.rows:
+        row.urls = {name: url.replace("/0/", f"/{row.oa.pk}/", 1) for name, url in links.items()}
     query = request.GET.copy()
     query.pop("page", None)
     sort_query = query.copy()

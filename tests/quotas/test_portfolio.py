@@ -106,7 +106,7 @@ def test_sorting_and_filtering_by_query_parameters(board):
 
 
 def test_pages_of_rows_keep_the_filters(board, client, quality_admin):
-    board_page = portfolio.portfolio({"page": "2"}, page_size=2)
+    board_page = portfolio.portfolio({"page": "2"}, page_size=2)  # (50 a page by default)
     assert [row.oa.name for row in board_page.rows] == ["Low", "Fresh"] and board_page.pages == 3
     assert board_page.needing_attention == 4 and board_page.act_now == 2
 
