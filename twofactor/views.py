@@ -201,7 +201,6 @@ def setup(request):
         "manual_key": _grouped(b32encode(device.bin_key).decode()),
         "issuer": settings.OTP_TOTP_ISSUER,
         "required": services.two_factor_required(request.user),
-        "next": request.GET.get("next", ""),
     }
     return render(request, "twofactor/setup.html", context)
 
@@ -249,8 +248,9 @@ def manage(request):
         if action == "reset":
             reset_form = SelfResetForm(request.POST)
             if reset_form.is_valid() and user.check_password(reset_form.cleaned_data["password"]):
+                # Stored untranslated: the audit entry's parameters are language-neutral.
                 removed = services.reset_two_factor(
-                    actor=user, user=user, reason=_("reset by the user on the two-factor page")
+                    actor=user, user=user, reason="reset by the user on the two-factor page"
                 )
                 if removed:
                     messages.success(request, _("Two-factor sign-in is off. You can set it up again."))

@@ -115,3 +115,10 @@ def test_from_the_shell_an_unknown_user_is_one_line_without_traceback():
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == "reset_two_factor: no user named 'ghost'"
+
+
+def test_devices_change_only_through_the_audited_services_not_the_admin():
+    from django.contrib import admin
+
+    assert not admin.site.is_registered(TOTPDevice)
+    assert not admin.site.is_registered(StaticDevice)
