@@ -34,17 +34,16 @@ logger = logging.getLogger(__name__)
 BOM = "\ufeff"
 JOB = "campaigns.exports.run_log_export"  # takes the export id; safe to run twice
 TARGET_TYPE = "campaigns.campaignmessage"
-DEFAULT_KEEP_HOURS = 24
 # Progress is written to the export's row once per this many rows (a short UPDATE, committed).
 PROGRESS_EVERY = 20_000
 
 
 def export_dir() -> Path:
-    return Path(getattr(settings, "LOG_EXPORT_DIR", settings.VAR_DIR / "exports"))
+    return Path(settings.LOG_EXPORT_DIR)
 
 
 def keep_hours() -> int:
-    return int(getattr(settings, "LOG_EXPORT_KEEP_HOURS", DEFAULT_KEEP_HOURS))
+    return settings.LOG_EXPORT_KEEP_HOURS
 
 
 def _phone(phone: str, masked: bool) -> str:

@@ -47,6 +47,9 @@ DATA_REQUEST_DEADLINE_HOURS = {
     "export": envint("DATA_REQUEST_EXPORT_HOURS", 72, minimum=1),
     "erasure": envint("DATA_REQUEST_ERASURE_HOURS", 72, minimum=1),
 }
+# Message-log CSV exports prepared by a job (campaigns.exports), deleted after this many hours.
+LOG_EXPORT_DIR = Path(envstr("LOG_EXPORT_DIR") or VAR_DIR / "exports")
+LOG_EXPORT_KEEP_HOURS = envint("LOG_EXPORT_KEEP_HOURS", 24, minimum=1)
 # Evidence packs (compliance.evidence): ZIP files prepared by a job, downloaded by auditors.
 EVIDENCE_PACK_DIR = Path(envstr("EVIDENCE_PACK_DIR") or VAR_DIR / "evidence-packs")
 # Retention (compliance.retention, daily job and `manage.py run_retention`); 0 keeps forever.
