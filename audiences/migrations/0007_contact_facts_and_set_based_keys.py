@@ -132,7 +132,8 @@ $$ LANGUAGE plpgsql;
 SOURCE_DELETE = f"""
 CREATE OR REPLACE FUNCTION audiences_contactsource_deleted() RETURNS trigger AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM audiences_contact c WHERE c.source_id IN (SELECT id FROM audiences_old_sources)) THEN
+    IF EXISTS (SELECT 1 FROM audiences_contact c
+               WHERE c.source_id IN (SELECT id FROM audiences_old_sources)) THEN
         {_missing("audiences_contactsource: a source that contacts name cannot be deleted")}
     END IF;
     RETURN NULL;
@@ -289,13 +290,15 @@ TRIGGERS = (
     ("audiences_follower_facts_insert", "audiences_followerstatus", "INSERT",
      "NEW TABLE AS audiences_new_followers", "audiences_follower_inserted"),
     ("audiences_follower_facts_update", "audiences_followerstatus", "UPDATE",
-     "OLD TABLE AS audiences_old_followers NEW TABLE AS audiences_new_followers", "audiences_follower_updated"),
+     "OLD TABLE AS audiences_old_followers NEW TABLE AS audiences_new_followers",
+     "audiences_follower_updated"),
     ("audiences_follower_facts_delete", "audiences_followerstatus", "DELETE",
      "OLD TABLE AS audiences_old_followers", "audiences_follower_deleted"),
     ("audiences_suppression_facts_insert", "audiences_suppressionstate", "INSERT",
      "NEW TABLE AS audiences_new_states", "audiences_suppression_state_inserted"),
     ("audiences_suppression_facts_update", "audiences_suppressionstate", "UPDATE",
-     "OLD TABLE AS audiences_old_states NEW TABLE AS audiences_new_states", "audiences_suppression_state_updated"),
+     "OLD TABLE AS audiences_old_states NEW TABLE AS audiences_new_states",
+     "audiences_suppression_state_updated"),
 )  # fmt: skip
 FUNCTIONS = (
     CONTACT_INSERT,
@@ -344,26 +347,19 @@ GRANT_COMPLETE = models.CheckConstraint(
 )
 OLD_GRANT_COMPLETE = models.CheckConstraint(
     condition=(
-        Q(kind="granted")
-        & ~Q(wording="")
-        & Q(evidence_sha256__regex="^[0-9a-f]{64}$")
-        & Q(channel="")
+        Q(kind="granted") & ~Q(wording="") & Q(evidence_sha256__regex="^[0-9a-f]{64}$") & Q(channel="")
     )
     | (Q(kind="withdrawn") & ~Q(channel="")),
     name="audiences_consent_event_complete",
 )
 PHONE_NORMALISED = models.CheckConstraint(
-    condition=(
-        Q(erased_at__isnull=True) & Q(Exact(Length("phone"), 11)) & Q(phone__regex="^84[0-9]+$")
-    )
+    condition=(Q(erased_at__isnull=True) & Q(Exact(Length("phone"), 11)) & Q(phone__regex="^84[0-9]+$"))
     | (Q(erased_at__isnull=False) & Q(phone__regex="^x[0-9a-f]{10}$")),
     name="audiences_contact_phone_normalised",
     violation_error_message="The phone must be 84 followed by 9 digits.",
 )
 OLD_PHONE_NORMALISED = models.CheckConstraint(
-    condition=(
-        Q(erased_at__isnull=True) & Q(phone__regex="^84[0-9]{9}$") & Q(phone__startswith="84")
-    )
+    condition=(Q(erased_at__isnull=True) & Q(phone__regex="^84[0-9]{9}$") & Q(phone__startswith="84"))
     | (Q(erased_at__isnull=False) & Q(phone__regex="^x[0-9a-f]{10}$")),
     name="audiences_contact_phone_normalised",
     violation_error_message="The phone must be 84 followed by 9 digits.",
@@ -489,7 +485,9 @@ class Migration(migrations.Migration):
                     name="occurred_at",
                     field=models.DateTimeField(verbose_name="time"),
                 ),
-                migrations.RemoveConstraint(model_name="consentevent", name="audiences_consent_event_complete"),
+                migrations.RemoveConstraint(
+                    model_name="consentevent", name="audiences_consent_event_complete"
+                ),
                 migrations.AddConstraint(model_name="consentevent", constraint=GRANT_COMPLETE),
                 migrations.RemoveConstraint(model_name="contact", name="audiences_contact_phone_normalised"),
                 migrations.AddConstraint(model_name="contact", constraint=PHONE_NORMALISED),
