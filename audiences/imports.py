@@ -8,7 +8,10 @@ API (views call the first four; `audiences.jobs.run_contact_import` calls `run_i
   telling the user to save as "CSV UTF-8" in Excel. The delimiter is sniffed among , ; TAB |.
   Structural errors raise `ImportRefused(code, message)`: "empty", "binary", "excel" (an .xlsx/.xls
   workbook), "not_utf8", "no_header" (first row empty or holding a phone number instead of column
-  names), "duplicate_header".
+  names), "duplicate_header", "too_long" (a cell over the csv module's 131,072-character limit,
+  usually a stray quote). `create_import` also decodes the whole file: a byte that is not UTF-8 or a
+  NUL past the first 64 KB is refused there ("not_utf8" / "binary"), not half-way through the job; a
+  cell too long past the sampled rows fails the job ("too_long", with its line), contacts untouched.
 - `create_import(*, actor, uploaded_file, original_name="") -> ContactImport` (status "uploaded"):
   streams the upload (a Django `UploadedFile`, a binary file object, or a path) into
   `settings.CONTACT_IMPORT_DIR` (default `VAR_DIR / "imports"`) while hashing it, then inspects it.
@@ -172,6 +175,19 @@ def _looks_like_phone(cell: str) -> bool:
     return True
 
 
+def _cell_too_long(line: int) -> ImportRefused:
+    """The csv module stops at a cell over its field limit (131,072 characters): no contact list
+    has one, but a stray quote that swallows the rest of the file does."""
+    return ImportRefused(
+        "too_long",
+        _(
+            "Line %(line)s holds a cell longer than %(limit)s characters: this is not a contact list, "
+            "or its quotes do not match. No contact was changed."
+        )
+        % {"line": line, "limit": f"{csv.field_size_limit():,}"},
+    )
+
+
 def inspect_file(path) -> FileInfo:
     """Encoding, delimiter, header and a few rows of the file; ImportRefused when it cannot be read."""
     with open(path, "rb") as raw:
@@ -187,13 +203,16 @@ def inspect_file(path) -> FileInfo:
     delimiter = _sniff_delimiter(sample.lstrip("\ufeff"))
     with open(path, encoding=encoding, newline="", errors="replace") as text:
         reader = csv.reader(text, delimiter=delimiter)
-        header = next((row for row in reader if row), [])
-        preview = []
-        for row in reader:
-            if row:
-                preview.append(row)
-            if len(preview) >= PREVIEW_ROWS:
-                break
+        try:
+            header = next((row for row in reader if row), [])
+            preview = []
+            for row in reader:
+                if row:
+                    preview.append(row)
+                if len(preview) >= PREVIEW_ROWS:
+                    break
+        except csv.Error:
+            raise _cell_too_long(reader.line_num) from None
     header = [cell.strip() for cell in header]
     if not any(header) or any(_looks_like_phone(cell) for cell in header if cell):
         raise ImportRefused(
@@ -226,12 +245,15 @@ def _sample(path, info: FileInfo, limit: int) -> list[list[str]]:
     rows = []
     with open(path, encoding=info.encoding, newline="", errors="replace") as text:
         reader = csv.reader(text, delimiter=info.delimiter)
-        next((row for row in reader if row), None)  # the header
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                rows.append(row)
-            if len(rows) >= limit:
-                break
+        try:
+            next((row for row in reader if row), None)  # the header
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    rows.append(row)
+                if len(rows) >= limit:
+                    break
+        except csv.Error:
+            raise _cell_too_long(reader.line_num) from None
     return rows
 
 
@@ -252,6 +274,25 @@ def _check_rows(path, info: FileInfo) -> None:
                 "check that this is the right file."
             ),
         )
+
+
+def _check_whole_file(path, info: FileInfo) -> None:
+    """Inspection reads the first 64 KB: the rest of the file must decode too and hold no NUL (which
+    no text column can store), or the file is refused before anything is recorded ("not_utf8" /
+    "binary") rather than failing the job half-way."""
+    decoder = codecs.getincrementaldecoder(info.encoding)()
+    with open(path, "rb") as raw:
+        for block in iter(lambda: raw.read(1 << 20), b""):
+            try:
+                text = decoder.decode(block)
+            except UnicodeDecodeError:
+                raise ImportRefused("not_utf8", _(SAVE_AS_UTF8)) from None
+            if "\x00" in text:
+                raise ImportRefused("binary", _("This is not a CSV file (it contains binary data)."))
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ImportRefused("not_utf8", _(SAVE_AS_UTF8)) from None
 
 
 def _chunks(uploaded_file):
@@ -285,6 +326,7 @@ def create_import(*, actor, uploaded_file, original_name: str = "", team=None) -
                 out.write(chunk)
         info = inspect_file(target)
         _check_rows(target, info)
+        _check_whole_file(target, info)
     except ImportRefused:
         target.unlink(missing_ok=True)
         raise
@@ -584,6 +626,10 @@ def _run_locked(import_id: int) -> str:
             _drop_stage(table)
             return "cancelled"
         outcome = _merge(row, table)
+    except ImportRefused as refusal:  # the file cannot be read past some line: nothing was merged
+        _fail(row.pk, refusal)
+        _drop_stage(table)
+        return f"failed: {refusal.message}"
     except Exception as error:
         _fail(row.pk, error)
         raise
@@ -592,9 +638,13 @@ def _run_locked(import_id: int) -> str:
 
 
 def _fail(import_id: int, error: Exception) -> None:
-    message = (
-        _(SAVE_AS_UTF8) if isinstance(error, UnicodeDecodeError) else f"{type(error).__name__}: {error}"
-    )[:2000]
+    if isinstance(error, ImportRefused):
+        message = error.message
+    elif isinstance(error, UnicodeDecodeError):
+        message = _(SAVE_AS_UTF8)
+    else:
+        message = f"{type(error).__name__}: {error}"
+    message = message[:2000]
     with transaction.atomic():
         row = ContactImport.objects.select_for_update().get(pk=import_id)
         row.status = ContactImport.Status.FAILED
@@ -630,36 +680,39 @@ def _read_file(row: ContactImport, table: str) -> bool:
         next((record for record in reader if record), None)  # the header
         for _skipped in islice(reader, seen):
             pass
-        while True:
-            staged, rejected, count = [], [], 0
-            stage = staged.append
-            # The usual row (its phone parses, every mapped cell present) costs one parse, the
-            # strips and one tuple; anything else takes `_slow_row`, which decides exactly as the
-            # rules say (blank, padded, rejected with its line and reason).
-            for count, record in enumerate(islice(reader, CHUNK_ROWS), 1):  # noqa: B007
-                try:
-                    phone = parse(record[phone_at])
-                    name = record[name_at].strip() if name_at is not None else ""
-                    if len(name) > _NAME_MAX:
-                        raise PhoneRejected("name_too_long", _("The name is longer than 200 characters."))
-                    stage((reader.line_num, phone, name, *[record[at].strip() for at in attribute_at]))
-                except (PhoneRejected, IndexError) as problem:
-                    refusal = problem if isinstance(problem, PhoneRejected) else None
-                    outcome = _slow_row(
-                        row, record, reader.line_num, width, (phone_at, name_at, attribute_at), refusal
-                    )
-                    if outcome is None:
-                        blank += 1
-                    elif isinstance(outcome, ImportRejection):
-                        rejected.append(outcome)
-                    else:
-                        stage(outcome)
-            seen += count
-            final = count < CHUNK_ROWS
-            if not _commit_chunk(row, table, staged, rejected, seen, blank, final=final):
-                return False
-            if final:
-                return True
+        try:
+            while True:
+                staged, rejected, count = [], [], 0
+                stage = staged.append
+                # The usual row (its phone parses, every mapped cell present) costs one parse, the
+                # strips and one tuple; anything else takes `_slow_row`, which decides exactly as the
+                # rules say (blank, padded, rejected with its line and reason).
+                for count, record in enumerate(islice(reader, CHUNK_ROWS), 1):  # noqa: B007
+                    try:
+                        phone = parse(record[phone_at])
+                        name = record[name_at].strip() if name_at is not None else ""
+                        if len(name) > _NAME_MAX:
+                            raise PhoneRejected("name_too_long", _("The name is longer than 200 characters."))
+                        stage((reader.line_num, phone, name, *[record[at].strip() for at in attribute_at]))
+                    except (PhoneRejected, IndexError) as problem:
+                        refusal = problem if isinstance(problem, PhoneRejected) else None
+                        outcome = _slow_row(
+                            row, record, reader.line_num, width, (phone_at, name_at, attribute_at), refusal
+                        )
+                        if outcome is None:
+                            blank += 1
+                        elif isinstance(outcome, ImportRejection):
+                            rejected.append(outcome)
+                        else:
+                            stage(outcome)
+                seen += count
+                final = count < CHUNK_ROWS
+                if not _commit_chunk(row, table, staged, rejected, seen, blank, final=final):
+                    return False
+                if final:
+                    return True
+        except csv.Error:  # a cell over the csv module's field limit: the file cannot be read on
+            raise _cell_too_long(reader.line_num) from None
 
 
 def _slow_row(row, record, line, width, columns, refusal=None):
