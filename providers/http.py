@@ -61,6 +61,52 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+class EnvironmentOnceSession(requests.Session):
+    """A requests.Session that reads what it takes from the environment (proxies and no_proxy, the
+    CA bundle variables, ~/.netrc credentials) once per origin instead of on every request: requests
+    walks os.environ several times and stats ~/.netrc for each call, a large share of a send's CPU
+    at hundreds of sends per second. The process's environment is taken as fixed once read."""
+
+    def __init__(self):
+        super().__init__()
+        self._settings_by_origin: dict = {}
+        self._netrc_by_origin: dict = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        origin = _origin(url)
+        if not self.trust_env or proxies or origin is None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        key = (origin, stream, verify, cert)
+        merged = self._settings_by_origin.get(key)
+        if merged is None:
+            merged = self._settings_by_origin[key] = super().merge_environment_settings(
+                url, {}, stream, verify, cert
+            )
+        return {**merged, "proxies": dict(merged["proxies"])}
+
+    def prepare_request(self, request):
+        key = _origin(request.url)
+        if self.trust_env and not request.auth and not self.auth and key is not None:
+            if key not in self._netrc_by_origin:
+                self._netrc_by_origin[key] = requests.utils.get_netrc_auth(request.url)
+            # Netrc credentials of the origin, or a no-op so requests does not look again.
+            request.auth = self._netrc_by_origin[key] or _no_auth
+        return super().prepare_request(request)
+
+
+def _no_auth(prepared):
+    return prepared
+
+
+def _origin(url) -> str | None:
+    """scheme://host[:port] of a URL; None for one that does not parse (requests reports it)."""
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class HttpClient:
     def __init__(
         self,
@@ -75,7 +121,7 @@ class HttpClient:
         self.read_timeout = read_timeout or settings.PROVIDER_READ_TIMEOUT
         self.policy = policy or RetryPolicy.from_settings()
         self.sleep = sleep
-        self.session = requests.Session()
+        self.session = EnvironmentOnceSession()
         # Our own retry loop decides; urllib3's would retry POSTs without knowing what is safe.
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
         self.session.mount("http://", adapter)
