@@ -1,6 +1,6 @@
 """RQ entry points of the dispatcher: thin, take ids, safe to run twice (campaigns.dispatch)."""
 
-from campaigns import dispatch, failover, reports, seals
+from campaigns import dispatch, exports, failover, reports, seals
 
 
 def start_campaign(campaign_id: int) -> str:
@@ -45,3 +45,8 @@ def seal_campaigns() -> dict:
     (the root of each seal goes into the audit chain)."""
     sealed = [seal.campaign_id for cid in seals.campaigns_to_seal() if (seal := seals.seal_campaign(cid))]
     return {"sealed": len(sealed), "campaigns": sealed}
+
+
+def purge_log_exports() -> int:
+    """Periodic (hourly): delete message-log exports older than LOG_EXPORT_KEEP_HOURS (files and rows)."""
+    return exports.purge_expired_exports()

@@ -21,6 +21,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("oas.jobs.sync_all_templates", "15 * * * *"),  # message templates of every active OA
     PeriodicJob("oas.jobs.refresh_all_provider_readings", "*/15 * * * *"),  # quota/quality for the OA page
     PeriodicJob("campaigns.jobs.seal_campaigns", "*/15 * * * *"),  # message evidence into the chain
+    PeriodicJob("campaigns.jobs.purge_log_exports", "40 * * * *"),  # message-log CSVs past their time
     PeriodicJob("alerts.jobs.deliver_due", "* * * * *"),  # lost fan-outs, retries, report relays
     PeriodicJob("compliance.jobs.checkpoint_audit_log", "*/15 * * * *", "high"),
     PeriodicJob("compliance.jobs.verify_audit_log_full", "30 20 * * *"),  # 03:30 in Vietnam

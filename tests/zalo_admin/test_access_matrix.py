@@ -329,7 +329,10 @@ def _evidence_pack(objs):
     from compliance.models import EvidencePack
 
     pack = EvidencePack.objects.create(
-        requested_by_name="system:test", reason="Access matrix", scope="campaign", campaign_id=objs.campaign.pk
+        requested_by_name="system:test",
+        reason="Access matrix",
+        scope="campaign",
+        campaign_id=objs.campaign.pk,
     )
     return evidence.build_pack(pack.pk).pk
 
