@@ -44,6 +44,7 @@ from compliance import actions
 from compliance.services import actor_name, record_audit_event
 from oas.models import MessageTemplate, OfficialAccount
 from quotas.models import LevelChange
+from teams.scoping import visible
 from zalo_admin.jobs import enqueue
 from zalo_admin.lib.dates import today_in_vietnam
 from zalo_admin.roles import has_capability
@@ -328,7 +329,7 @@ def alerts_for(user, *, open_only: bool = False, kind: str = ""):
     kinds = visible_kinds(user)
     if kind:
         kinds = [k for k in kinds if k == kind]
-    rows = Alert.objects.filter(kind__in=kinds)
+    rows = visible(user, Alert.objects.filter(kind__in=kinds))  # not another team's OA or campaign
     if open_only:
         rows = rows.filter(acknowledged_at=None)
     return rows.select_related("acknowledged_by")
@@ -336,7 +337,7 @@ def alerts_for(user, *, open_only: bool = False, kind: str = ""):
 
 def home_alerts(user, limit: int = 5) -> tuple[list[Alert], int]:
     """The open alerts of the kinds this user keeps on the dashboard, and how many there are."""
-    rows = Alert.objects.filter(kind__in=dashboard_kinds(user), acknowledged_at=None)
+    rows = visible(user, Alert.objects.filter(kind__in=dashboard_kinds(user), acknowledged_at=None))
     return list(rows[:limit]), rows.count()
 
 
@@ -619,7 +620,12 @@ def fan_out(alert_id: int) -> list[int]:
         deliveries = []
         # Texts in the site's language: people have no language of their own on record.
         with translation.override(settings.LANGUAGE_CODE):
-            people = [user for user in recipients(alert.kind, Channel.EMAIL) if user.email]
+            # Only people whose teams see the alert's OA or campaign (teams.scoping).
+            people = [
+                user
+                for user in recipients(alert.kind, Channel.EMAIL)
+                if user.email and visible(user, Alert.objects.filter(pk=alert.pk)).exists()
+            ]
             if people:
                 subject, body = email_message(alert)
                 for user in people:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from alerts import services
 from alerts.forms import EndpointForm
 from alerts.models import PERSONAL_CHANNELS, Alert, Channel, Delivery, Kind, WebhookEndpoint
+from teams.scoping import get_visible_or_404
 from zalo_admin.roles import require_capability
 
 PAGE_SIZE = 50
@@ -46,7 +47,7 @@ def index(request):
 @require_capability("view_dashboard")
 @require_POST
 def acknowledge(request, dashboard_alert_id):
-    alert = get_object_or_404(Alert, pk=dashboard_alert_id)
+    alert = get_visible_or_404(request.user, Alert, pk=dashboard_alert_id)
     if alert.kind not in services.visible_kinds(request.user):
         raise Http404("No such alert")
     if services.acknowledge(alert.pk, request.user):

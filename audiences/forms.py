@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audiences.models import DataRequest, phone_digest
+from teams.forms import team_choice_field
 from zalo_admin.lib.phones import PhoneRejected, parse_vietnamese_mobile
 
 
@@ -137,9 +138,11 @@ class ImportUploadForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
     )
 
-    def __init__(self, *args, max_bytes: int, **kwargs):
+    def __init__(self, *args, max_bytes: int, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_bytes = max_bytes
+        if user is not None:  # the import (and the contacts it reaches) belongs to one of their teams
+            self.fields["team"] = team_choice_field(user)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -12,7 +12,7 @@ import math
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from audiences import imports
 from audiences.forms import ImportMappingForm, ImportUploadForm
 from audiences.models import ContactImport, Purpose
+from teams.scoping import get_visible_or_404, visible
 from zalo_admin.lib.phones import PhoneRejected, mask_phone, parse_vietnamese_mobile
 from zalo_admin.roles import has_capability, require_capability
 
@@ -125,7 +126,7 @@ def _who(actor: str) -> str:
 
 @require_capability("view_audiences")
 def import_list(request):
-    page = Paginator(ContactImport.objects.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(visible(request.user, ContactImport), PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = [(item, _who(item.created_by)) for item in page.object_list]
     return render(
         request,
@@ -141,11 +142,17 @@ def import_upload(request):
         request.POST if posted else None,
         request.FILES if posted else None,
         max_bytes=imports.max_upload_bytes(),
+        user=request.user,
     )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            item = imports.create_import(actor=request.user, uploaded_file=upload, original_name=upload.name)
+            item = imports.create_import(
+                actor=request.user,
+                uploaded_file=upload,
+                original_name=upload.name,
+                team=form.cleaned_data["team"],
+            )
         except imports.ImportRefused as refused:
             form.add_error("file", refused.message)
         else:
@@ -159,7 +166,7 @@ def import_upload(request):
 
 @require_capability("manage_audiences")
 def import_map(request, import_id):
-    item = get_object_or_404(ContactImport, pk=import_id)
+    item = get_visible_or_404(request.user, ContactImport, pk=import_id)
     if item.status not in (ContactImport.Status.UPLOADED, ContactImport.Status.MAPPED):
         messages.info(request, _("This import has already started; its columns can no longer be changed."))
         return redirect("audiences:import_detail", item.pk)
@@ -220,7 +227,7 @@ def import_map(request, import_id):
 
 @require_capability("view_audiences")
 def import_detail(request, import_id):
-    item = get_object_or_404(ContactImport, pk=import_id)
+    item = get_visible_or_404(request.user, ContactImport, pk=import_id)
     can_manage = has_capability(request.user, "manage_audiences")
     return render(
         request,
@@ -242,14 +249,14 @@ def import_detail(request, import_id):
 @require_capability("view_audiences")
 @require_GET
 def import_progress(request, import_id):
-    item = get_object_or_404(ContactImport, pk=import_id)
+    item = get_visible_or_404(request.user, ContactImport, pk=import_id)
     return JsonResponse(_progress(item))
 
 
 @require_capability("manage_audiences")
 @require_POST
 def import_cancel(request, import_id):
-    item = get_object_or_404(ContactImport, pk=import_id)
+    item = get_visible_or_404(request.user, ContactImport, pk=import_id)
     try:
         item = imports.cancel_import(item, actor=request.user)
     except ValueError as refused:
@@ -283,7 +290,7 @@ def _report_lines(item: ContactImport):
 def import_rejections(request, import_id):
     """The rejected rows as CSV (UTF-8 with a BOM, for Excel), streamed; each download is audited:
     the raw rows may hold phone numbers."""
-    item = get_object_or_404(ContactImport, pk=import_id)
+    item = get_visible_or_404(request.user, ContactImport, pk=import_id)
     imports.record_report_download(item, actor=request.user)
     response = StreamingHttpResponse(_report_lines(item), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{item.pk}-rejections.csv"'

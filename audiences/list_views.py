@@ -11,7 +11,7 @@ shows how many contacts match and a masked preview. A GET never calls a provider
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -20,6 +20,8 @@ from audiences import lists, segments, selectors
 from audiences.models import ContactList, Purpose, Segment
 from audiences.views import masked_phone
 from oas.models import OfficialAccount
+from teams.forms import chosen_team, team_choice_field
+from teams.scoping import creation_teams, get_visible_or_404, visible
 from zalo_admin.roles import has_capability, require_capability
 
 PAGE_SIZE = 50
@@ -32,6 +34,11 @@ class ListForm(forms.Form):
     description = forms.CharField(
         label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user is not None:  # a new list: in one of the creator's teams (an existing one stays put)
+            self.fields["team"] = team_choice_field(user)
 
 
 class PasteForm(forms.Form):
@@ -60,13 +67,14 @@ def _preview(matching) -> list:
 @require_capability("view_audience_counts")
 def lists_index(request):
     segment_rows = [
-        (segment, selectors.audience_count(segment_ids=[segment.pk])) for segment in Segment.objects.all()
+        (segment, selectors.audience_count(segment_ids=[segment.pk]))
+        for segment in visible(request.user, Segment).select_related("team")
     ]
     return render(
         request,
         "audiences/lists/index.html",
         {
-            "contact_lists": selectors.lists_with_counts(),
+            "contact_lists": visible(request.user, selectors.lists_with_counts()).select_related("team"),
             "segments": segment_rows,
             "can_view": has_capability(request.user, "view_audiences"),
             "can_manage": has_capability(request.user, "manage_audiences"),
@@ -79,7 +87,7 @@ def lists_index(request):
 
 @require_capability("manage_audiences")
 def list_create(request):
-    form = ListForm(request.POST or None)
+    form = ListForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             contact_list = lists.create_list(actor=request.user, **form.cleaned_data)
@@ -93,7 +101,7 @@ def list_create(request):
 
 @require_capability("manage_audiences")
 def list_edit(request, list_id):
-    contact_list = get_object_or_404(ContactList, pk=list_id)
+    contact_list = get_visible_or_404(request.user, ContactList, pk=list_id)
     initial = {"name": contact_list.name, "description": contact_list.description}
     form = ListForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -109,7 +117,7 @@ def list_edit(request, list_id):
 
 @require_capability("view_audiences")
 def list_detail(request, list_id):
-    contact_list = get_object_or_404(ContactList, pk=list_id)
+    contact_list = get_visible_or_404(request.user, ContactList, pk=list_id)
     members = selectors.list_members(contact_list)
     page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = [(member, masked_phone(member.contact.phone)) for member in page.object_list]
@@ -129,7 +137,7 @@ def list_detail(request, list_id):
 @require_capability("manage_audiences")
 @require_POST
 def list_delete(request, list_id):
-    contact_list = get_object_or_404(ContactList, pk=list_id)
+    contact_list = get_visible_or_404(request.user, ContactList, pk=list_id)
     try:
         lists.delete_list(actor=request.user, contact_list=contact_list)
     except lists.InvalidInput as error:
@@ -141,7 +149,7 @@ def list_delete(request, list_id):
 
 @require_capability("manage_audiences")
 def list_add(request, list_id):
-    contact_list = get_object_or_404(ContactList, pk=list_id)
+    contact_list = get_visible_or_404(request.user, ContactList, pk=list_id)
     form = PasteForm(request.POST or None)
     refused = []
     if request.method == "POST" and form.is_valid():
@@ -186,7 +194,7 @@ def list_add(request, list_id):
 @require_capability("manage_audiences")
 @require_POST
 def list_remove(request, list_id):
-    contact_list = get_object_or_404(ContactList, pk=list_id)
+    contact_list = get_visible_or_404(request.user, ContactList, pk=list_id)
     ids = [value for value in request.POST.getlist("contact") if value.isdigit()]
     try:
         removed = lists.remove_members(actor=request.user, contact_list=contact_list, contact_ids=ids)
@@ -242,7 +250,26 @@ def _definition_from_rows(match: str, rows: list[dict]) -> tuple[dict, list[int]
     return {"match": match, "rules": [_rule_from_row(rows[index]) for index in filled]}, filled
 
 
+def _foreign_references(definition: dict, team_id) -> list[str]:
+    """The OAs and lists a segment's rules name that are not its team's: refused like unknown ones
+    (another team's ids are not for this team to learn)."""
+    oa_ids = {rule["oa"] for rule in definition["rules"] if rule.get("oa")}
+    list_ids = {rule["list"] for rule in definition["rules"] if rule.get("list")}
+    foreign = []
+    if oa_ids - set(
+        OfficialAccount.objects.filter(pk__in=oa_ids, team_id=team_id).values_list("pk", flat=True)
+    ):
+        foreign.append(_("oa: no such OA in this team"))
+    if list_ids - set(
+        ContactList.objects.filter(pk__in=list_ids, team_id=team_id).values_list("pk", flat=True)
+    ):
+        foreign.append(_("list: no such list in this team"))
+    return foreign
+
+
 def _builder(request, segment):
+    teams = [] if segment is not None else list(creation_teams(request.user).order_by("name", "id"))
+    team = segment.team if segment is not None else chosen_team(request.user, request.POST.get("team"))
     if request.method == "POST":
         action = request.POST.get("action", "count")
         name = request.POST.get("name", "").strip()
@@ -271,12 +298,23 @@ def _builder(request, segment):
                 if item.rule:
                     row_errors.setdefault(origin[item.rule - 1], []).append(f"{item.part}: {item.message}")
                 errors.append(str(item))
-        else:
+            cleaned = None
+        if cleaned is not None and team is None:
+            errors.append(_("team: you are in no team, so you cannot make a segment"))
+            cleaned = None
+        if cleaned is not None and (foreign := _foreign_references(cleaned, team.pk if team else None)):
+            errors.extend(foreign)
+            cleaned = None
+        if cleaned is not None:
             if action == "save":
                 try:
                     if segment is None:
                         segment = lists.create_segment(
-                            actor=request.user, name=name, description=description, definition=cleaned
+                            actor=request.user,
+                            name=name,
+                            description=description,
+                            definition=cleaned,
+                            team=team,
                         )
                     else:
                         lists.update_segment(
@@ -291,7 +329,7 @@ def _builder(request, segment):
                 else:
                     messages.success(request, _("Segment “%(name)s” saved.") % {"name": name})
                     return redirect("audiences:segment", segment.pk)
-            matching = selectors.segment_contacts(cleaned)
+            matching = visible(request.user, selectors.segment_contacts(cleaned))
             count = selectors.segment_count(cleaned)
             preview = _preview(matching)
     return render(
@@ -309,10 +347,12 @@ def _builder(request, segment):
             "errors": errors,
             "conditions": segments.condition_choices(),
             "purposes": Purpose.choices,
-            "oas": OfficialAccount.objects.order_by("name", "id"),
-            "contact_lists": ContactList.objects.order_by("name", "id"),
+            "oas": visible(request.user, OfficialAccount).order_by("name", "id"),
+            "contact_lists": visible(request.user, ContactList).order_by("name", "id"),
             "count": count,
             "preview": preview,
+            "teams": teams,
+            "team_id": team.pk if team else None,
         },
     )
 
@@ -324,15 +364,15 @@ def segment_create(request):
 
 @require_capability("manage_audiences")
 def segment_edit(request, segment_id):
-    return _builder(request, get_object_or_404(Segment, pk=segment_id))
+    return _builder(request, get_visible_or_404(request.user, Segment, pk=segment_id))
 
 
 @require_capability("view_audiences")
 def segment_detail(request, segment_id):
-    segment = get_object_or_404(Segment, pk=segment_id)
-    oa_names = dict(OfficialAccount.objects.values_list("pk", "name"))
-    list_names = dict(ContactList.objects.values_list("pk", "name"))
-    matching = selectors.audience_contacts(segment_ids=[segment.pk])
+    segment = get_visible_or_404(request.user, Segment, pk=segment_id)
+    oa_names = dict(visible(request.user, OfficialAccount).values_list("pk", "name"))
+    list_names = dict(visible(request.user, ContactList).values_list("pk", "name"))
+    matching = visible(request.user, selectors.audience_contacts(segment_ids=[segment.pk]))
     return render(
         request,
         "audiences/lists/segment_detail.html",
@@ -353,7 +393,7 @@ def segment_detail(request, segment_id):
 @require_capability("manage_audiences")
 @require_POST
 def segment_delete(request, segment_id):
-    segment = get_object_or_404(Segment, pk=segment_id)
+    segment = get_visible_or_404(request.user, Segment, pk=segment_id)
     lists.delete_segment(actor=request.user, segment=segment)
     messages.success(request, _("Segment “%(name)s” deleted.") % {"name": segment.name})
     return redirect("audiences:lists")

@@ -9,7 +9,7 @@ import time
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -17,6 +17,7 @@ from audiences import selectors, services
 from audiences.forms import SuppressionForm
 from audiences.models import Contact, Purpose, Suppression
 from oas.models import OfficialAccount
+from teams.scoping import get_visible_or_404, visible
 from zalo_admin.lib.phones import PhoneRejected, mask_phone, national_format, parse_vietnamese_mobile
 from zalo_admin.roles import has_capability, require_capability
 
@@ -49,7 +50,7 @@ def index(request):
                 phone = parse_vietnamese_mobile(query)
             except PhoneRejected as rejected:
                 search_error = str(rejected)
-        rows = Contact.objects.none() if search_error else selectors.contacts(phone)
+        rows = Contact.objects.none() if search_error else visible(request.user, selectors.contacts(phone))
         page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
         page.object_list = [(contact, masked_phone(contact.phone)) for contact in page.object_list]
         context.update({"page": page, "q": query, "search_error": search_error})
@@ -79,8 +80,8 @@ def _chosen_oa(request, oas):
 
 @require_capability("view_audiences")
 def contact_detail(request, contact_id):
-    contact = get_object_or_404(Contact.objects.select_related("source"), pk=contact_id)
-    oas = list(OfficialAccount.objects.order_by("name", "id"))
+    contact = get_visible_or_404(request.user, Contact.objects.select_related("source"), pk=contact_id)
+    oas = list(visible(request.user, OfficialAccount).order_by("name", "id"))
     oa = _chosen_oa(request, oas)
     decisions = (
         [(label, services.may_send(contact.phone, purpose, oa)) for purpose, label in Purpose.choices]
@@ -109,7 +110,7 @@ def contact_detail(request, contact_id):
 @require_capability("reveal_phones")
 @require_POST
 def reveal_phone(request, contact_id):
-    contact = get_object_or_404(Contact, pk=contact_id)
+    contact = get_visible_or_404(request.user, Contact, pk=contact_id)
     services.record_phone_reveal(actor=request.user, contact=contact)
     request.session[REVEAL_SESSION_KEY] = {"contact_id": contact.pk, "at": time.time()}
     return redirect("audiences:contact", contact.pk)

@@ -3,18 +3,20 @@ and an OA's bad-report attribution; each table also as CSV. Thin: parse, check, 
 campaigns.analytics (rollups only), render."""
 
 from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 
 from campaigns import analytics
 from campaigns.models import Campaign
 from oas.models import OfficialAccount
+from teams.scoping import get_visible_or_404
 from zalo_admin.lib.figures import table_csv
 from zalo_admin.roles import has_capability, require_capability
 
 
-def _campaign(campaign_id: int) -> Campaign:
-    return get_object_or_404(Campaign.objects.select_related("oa", "template"), pk=campaign_id)
+def _campaign(request, campaign_id: int) -> Campaign:
+    """The campaign, when the user's teams see it (another team's: 404, see teams.scoping)."""
+    return get_visible_or_404(request.user, Campaign.objects.select_related("oa", "template"), pk=campaign_id)
 
 
 def _days(request) -> int:
@@ -27,7 +29,7 @@ def _days(request) -> int:
 
 @require_capability("view_campaigns")
 def campaign_analytics(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     return render(
         request,
         "campaigns/analytics.html",
@@ -58,13 +60,13 @@ def _csv(table: dict, name: str) -> StreamingHttpResponse:
 def campaign_analytics_csv(request, campaign_id: int, table: str):
     if table not in CAMPAIGN_TABLES:
         raise Http404("No such table.")
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     report = analytics.campaign_analytics(campaign)
     return _csv(CAMPAIGN_TABLES[table](report), f"campaign-{campaign.pk}-{table}")
 
 
 def _attribution(request, oa_id: int):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     days = _days(request)
 
     def campaign_url(pk):

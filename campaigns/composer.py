@@ -43,6 +43,7 @@ from oas import template_rules
 from oas.models import MessageTemplate, OfficialAccount, RSAKey
 from oas.services.clients import client_for
 from providers.base import ACCEPTED, MessageRequest
+from teams.scoping import visible
 from zalo_admin.lib.phones import PhoneRejected, mask_phone, parse_vietnamese_mobile
 
 TARGET_TYPE = "campaigns.campaign"
@@ -553,19 +554,24 @@ def sendable_templates(oa: OfficialAccount | None = None):
     return rows.filter(oa=oa) if oa is not None else rows
 
 
-def _oa_and_template(data, errors: dict, current: Campaign | None):
+def _scoped(actor, rows):
+    """The rows a signed-in actor's teams see (teams.scoping); a system actor (a job) sees all."""
+    return visible(actor, rows) if getattr(actor, "is_authenticated", False) else rows
+
+
+def _oa_and_template(data, errors: dict, current: Campaign | None, actor=None):
     oa = template = None
     oa_text, template_text = _text(data, "oa"), _text(data, "template")
     if not oa_text and current is not None:
         oa = current.oa
     elif not oa_text.isdigit() or not (
-        oa := OfficialAccount.objects.filter(pk=int(oa_text), is_active=True).first()
+        oa := _scoped(actor, OfficialAccount.objects.filter(pk=int(oa_text), is_active=True)).first()
     ):
         _add(errors, "oa", _("Choose an active Official Account."))
     if not template_text and current is not None:
         template = current.template
     elif template_text.isdigit():
-        template = MessageTemplate.objects.filter(pk=int(template_text)).first()
+        template = _scoped(actor, MessageTemplate.objects.filter(pk=int(template_text))).first()
     if template is None:
         _add(errors, "template", _("Choose a template."))
     elif oa is not None and template.oa_id != oa.pk:
@@ -582,16 +588,28 @@ def _oa_and_template(data, errors: dict, current: Campaign | None):
     return oa, template
 
 
-def _audience(data, errors: dict) -> tuple[list[int] | None, list[int] | None]:
+def _audience(data, errors: dict, oa=None, actor=None) -> tuple[list[int] | None, list[int] | None]:
+    """The chosen lists and segments: ones the actor sees, and of the OA's team (a campaign's team
+    is its OA's team, and it sends only to its own team's audiences)."""
+
     def ids(name, model):
         raw = _list(data, name)
         if any(not str(v).isdigit() for v in raw):
             _add(errors, name, _("Choose from the list."))
             return None
         wanted = sorted({int(v) for v in raw})
-        known = set(model.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        rows = _scoped(actor, model.objects.filter(pk__in=wanted))
+        known = set(rows.values_list("pk", flat=True))
         if len(known) != len(wanted):
             _add(errors, name, _("One of the chosen entries no longer exists."))
+            return None
+        if oa is not None and rows.exclude(team_id=oa.team_id).exists():
+            _add(
+                errors,
+                name,
+                _("Choose lists and segments of the team of %(oa)s (%(team)s).")
+                % {"oa": oa, "team": oa.team},
+            )
             return None
         return wanted
 
@@ -644,10 +662,10 @@ def _apply(campaign: Campaign, values: dict, template: MessageTemplate | None, o
 # --- the actions -------------------------------------------------------------------------------
 
 
-def _validate_full(data, current: Campaign | None, now=None):
+def _validate_full(data, current: Campaign | None, now=None, actor=None):
     errors: dict[str, list[str]] = {}
-    oa, template = _oa_and_template(data, errors, current)
-    lists, segments = _audience(data, errors)
+    oa, template = _oa_and_template(data, errors, current, actor)
+    lists, segments = _audience(data, errors, oa, actor)
     values: dict = {}
     if template is not None:
         values, field_errors = parse_input(data, template, now=now)
@@ -675,7 +693,7 @@ def _check_mapping_for(campaign: Campaign, template, values, lists, segments) ->
 @transaction.atomic
 def create_draft(*, actor, data, now=None) -> Result:
     """A new draft from the compose form, validated in full; nothing is created when a field is wrong."""
-    oa, template, lists, segments, values, errors = _validate_full(data, None, now)
+    oa, template, lists, segments, values, errors = _validate_full(data, None, now, actor)
     if not errors:
         for message in _check_mapping_for(Campaign(), template, values, lists, segments):
             _add(errors, "mapping", message)
@@ -721,7 +739,7 @@ def update_draft(campaign_id: int, *, actor, data, now=None) -> Result:
     """Save the compose form over a campaign, validated in full: nothing changes when a field is
     wrong. CampaignNotEditable once it runs or is over."""
     campaign = _locked(campaign_id)
-    oa, template, lists, segments, values, errors = _validate_full(data, campaign, now)
+    oa, template, lists, segments, values, errors = _validate_full(data, campaign, now, actor)
     if not errors:
         for message in _check_mapping_for(campaign, template, values, lists, segments):
             _add(errors, "mapping", message)
@@ -740,12 +758,12 @@ def autosave_draft(campaign_id: int, *, actor, data, now=None) -> Result:
     their stored value and are reported. Audited when something changed."""
     campaign = _locked(campaign_id)
     errors: dict[str, list[str]] = {}
-    oa, template = _oa_and_template(data, errors, campaign)
-    lists, segments = _audience(data, errors)
+    oa, template = _oa_and_template(data, errors, campaign, actor)
     template = template or campaign.template
     if oa is None or template.oa_id != oa.pk:
         oa = campaign.oa
         template = campaign.template if campaign.template.oa_id == oa.pk else template
+    lists, segments = _audience(data, errors, oa, actor)
     values, field_errors = parse_input(data, template, now=now)
     for name, messages in field_errors.items():
         errors.setdefault(name, []).extend(messages)

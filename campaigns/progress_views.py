@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.contrib import messages
 from django.db.models import Sum
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ from campaigns.models import Campaign, CampaignDispatch, CampaignMessage
 from compliance import actions
 from compliance.models import AuditEvent
 from quotas.models import CampaignDailyStats
+from teams.scoping import get_visible_or_404
 from zalo_admin import jobs
 from zalo_admin.lib.dates import VIETNAM
 from zalo_admin.lib.phones import mask_phone
@@ -48,8 +49,9 @@ FINISHED = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED)
 CONTROL_STATUSES = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PAUSED)
 
 
-def _campaign(campaign_id: int) -> Campaign:
-    return get_object_or_404(Campaign.objects.select_related("oa", "template"), pk=campaign_id)
+def _campaign(request, campaign_id: int) -> Campaign:
+    """The campaign, when the user's teams see it (another team's: 404, see teams.scoping)."""
+    return get_visible_or_404(request.user, Campaign.objects.select_related("oa", "template"), pk=campaign_id)
 
 
 def vietnam_time(moment: datetime | None, with_date: bool = True) -> str:
@@ -173,7 +175,7 @@ def detail_context(request, campaign: Campaign) -> dict:
 @never_cache
 def progress(request, campaign_id: int):
     """Read-only figures for the live panel (polled every 2 s)."""
-    return JsonResponse(progress_figures(_campaign(campaign_id)))
+    return JsonResponse(progress_figures(_campaign(request, campaign_id)))
 
 
 # --- control ----------------------------------------------------------------------------------------
@@ -182,7 +184,7 @@ def progress(request, campaign_id: int):
 @require_capability("approve_campaigns")
 @require_POST
 def pause(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     reason = (request.POST.get("reason") or "").strip()
     errors = []
     if not reason:
@@ -203,7 +205,7 @@ def pause(request, campaign_id: int):
 @require_capability("approve_campaigns")
 @require_POST
 def resume(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     try:
         dispatch.resume_campaign(campaign.pk, actor=request.user)
     except dispatch.DispatchRefused as exc:
@@ -216,7 +218,7 @@ def resume(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def cancel(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     if request.POST.get("confirm") != "yes":
         request.session[f"campaign-{campaign.pk}-cancel-errors"] = [
             _("Tick the box to confirm: a cancelled campaign cannot be resumed.")
@@ -236,7 +238,7 @@ def cancel(request, campaign_id: int):
 def start_now(request, campaign_id: int):
     """An approved campaign that is due: hand its start to a worker now (the start re-checks the
     approval, creates the messages and is audited there) rather than at the next periodic check."""
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     due = campaign.send_at is None or campaign.send_at <= timezone.now()
     if campaign.status != Campaign.Status.SCHEDULED or approval.live_approval(campaign) is None:
         messages.error(request, _("Only an approved, scheduled campaign can be started."))
@@ -261,7 +263,7 @@ def _masked(phone: str) -> str:
 @require_capability("view_campaigns")
 def recipients(request, campaign_id: int):
     """Every recipient of a started campaign, by id (keyset pagination: `after`), filtered by state."""
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     state = request.GET.get("state", "")
     if state not in S.values:
         state = ""
@@ -303,7 +305,7 @@ def recipients(request, campaign_id: int):
 def timeline(request, campaign_id: int, message_id: int):
     """One recipient's message: every state with its time (Vietnam), the request and response codes,
     the reports and the failover leg."""
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     message = CampaignMessage.objects.filter(campaign_id=campaign.pk, pk=message_id).first()
     if message is None:
         raise Http404(_("No such recipient in this campaign."))

@@ -6,8 +6,9 @@ renders. No provider is called on a GET (the test send is a POST).
 
 from django.contrib import messages
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -15,27 +16,42 @@ from audiences.models import ContactList, Segment
 from campaigns import approval, composer, dispatch, mapping, progress_views
 from campaigns.models import Campaign, DeliveryDay, SpeedLimitTimeUnit, ValidityTimeUnit
 from oas.models import OfficialAccount
+from teams.scoping import get_visible_or_404, visible
 from zalo_admin import jobs
+from zalo_admin.lib.keyset import keyset_page
 from zalo_admin.roles import has_capability, require_capability
 
 
-def _campaign(campaign_id: int) -> Campaign:
-    return get_object_or_404(Campaign.objects.select_related("oa", "template", "author"), pk=campaign_id)
+def _campaign(request, campaign_id: int) -> Campaign:
+    """The campaign, when the user's teams see it (another team's: 404, see teams.scoping)."""
+    return get_visible_or_404(
+        request.user, Campaign.objects.select_related("oa", "template", "author"), pk=campaign_id
+    )
 
 
 @require_capability("view_campaigns")
 def index(request):
     status = request.GET.get("status", "")
-    rows = Campaign.objects.select_related("oa", "template", "author")
+    rows = visible(request.user, Campaign.objects.select_related("oa", "template", "author"))
     if status in Campaign.Status.values:
         rows = rows.filter(status=status)
     else:
         status = ""
+    # Newest first, 50 a page (keyset on (created_at, id): no OFFSET, no COUNT).
+    page = keyset_page(
+        rows, "created_at", after=request.GET.get("after"), before=request.GET.get("before"), descending=True
+    )
+    query = {"status": status} if status else {}
     return render(
         request,
         "campaigns/index.html",
         {
-            "campaigns": rows[:200],
+            "campaigns": page.rows,
+            "next_url": "?" + urlencode({**query, "after": page.next_after}) if page.next_after else "",
+            "previous_url": "?" + urlencode({**query, "before": page.previous_before})
+            if page.previous_before
+            else "",
+            "first_url": "?" + urlencode(query) if page.previous_before else "",
             "statuses": Campaign.Status.choices,
             "status": status,
             "can_compose": has_capability(request.user, "manage_campaigns"),
@@ -107,8 +123,10 @@ def _mapping_rows(template, values: dict, prefix: str = "map", names=None) -> li
 
 
 def _compose_context(request, campaign, template, values, errors) -> dict:
-    oas = OfficialAccount.objects.filter(is_active=True).order_by("name")
-    templates = composer.sendable_templates().select_related("oa").order_by("oa__name", "name")
+    oas = visible(request.user, OfficialAccount.objects.filter(is_active=True)).order_by("name")
+    templates = (
+        visible(request.user, composer.sendable_templates()).select_related("oa").order_by("oa__name", "name")
+    )
     sms_extra = (
         composer.sms_placeholders_outside_template(values.get("sms_failover_text") or "", template)
         if template
@@ -121,8 +139,9 @@ def _compose_context(request, campaign, template, values, errors) -> dict:
         "errors": errors,
         "oas": oas,
         "templates": templates,
-        "lists": ContactList.objects.order_by("name"),
-        "segments": Segment.objects.order_by("name"),
+        # Every list the user sees, with its team: the composer refuses another team than the OA's.
+        "lists": visible(request.user, ContactList).select_related("team").order_by("name"),
+        "segments": visible(request.user, Segment).select_related("team").order_by("name"),
         "mapping_rows": _mapping_rows(template, values),
         "sms_rows": _mapping_rows(template, values, "smsmap", sms_extra),
         "sources": mapping.SOURCES.items(),
@@ -138,7 +157,12 @@ def _compose_context(request, campaign, template, values, errors) -> dict:
 def _chosen_template(request, campaign):
     raw = request.POST.get("template") or request.GET.get("template") or ""
     if raw.isdigit():
-        found = composer.sendable_templates().select_related("oa").filter(pk=int(raw)).first()
+        found = (
+            visible(request.user, composer.sendable_templates())
+            .select_related("oa")
+            .filter(pk=int(raw))
+            .first()
+        )
         if found is not None:
             return found
     return campaign.template if campaign else None
@@ -162,7 +186,7 @@ def new(request):
 
 @require_capability("manage_campaigns")
 def edit(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     if campaign.status not in approval.EDITABLE_STATUSES:
         messages.error(request, _("This campaign can no longer be edited."))
         return redirect("campaigns:detail", campaign.pk)
@@ -188,7 +212,7 @@ def edit(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def autosave(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     try:
         result = composer.autosave_draft(campaign.pk, actor=request.user, data=request.POST)
     except composer.CampaignNotEditable:
@@ -208,7 +232,7 @@ def autosave(request, campaign_id: int):
 
 @require_capability("view_campaigns")
 def detail(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     user = request.user
     can_manage = has_capability(user, "manage_campaigns")
     can_approve = has_capability(user, "approve_campaigns")
@@ -242,7 +266,7 @@ def detail(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def submit(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     result = composer.submit_for_approval(campaign.pk, actor=request.user)
     if result.ok:
         messages.success(request, _("Submitted for approval."))
@@ -255,7 +279,7 @@ def submit(request, campaign_id: int):
 @require_capability("approve_campaigns")
 @require_POST
 def approve(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     try:
         record = approval.approve_campaign(campaign.pk, user=request.user)
     except approval.ApprovalRefused as exc:
@@ -274,7 +298,7 @@ def approve(request, campaign_id: int):
 @require_capability("approve_campaigns")
 @require_POST
 def reject(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     try:
         approval.reject_campaign(campaign.pk, user=request.user, reason=request.POST.get("reason", ""))
     except approval.ApprovalRefused as exc:
@@ -287,7 +311,7 @@ def reject(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def clone(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     copy = composer.clone_campaign(campaign.pk, actor=request.user)
     messages.success(request, _("Cloned as a new draft."))
     return redirect("campaigns:edit", copy.pk)
@@ -296,7 +320,7 @@ def clone(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def test_send(request, campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(request, campaign_id)
     outcomes, errors = composer.test_send(
         campaign.pk, actor=request.user, phones_text=request.POST.get("phones", "")
     )

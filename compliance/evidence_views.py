@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from campaigns.models import Campaign
 from compliance import evidence
 from compliance.models import EvidencePack
+from teams.scoping import get_visible_or_404, sees_all_teams, visible
 from zalo_admin.lib.phones import PhoneRejected, parse_vietnamese_mobile
 from zalo_admin.roles import require_capability
 
@@ -50,9 +51,20 @@ class PackRequestForm(forms.Form):
         ),
     )
 
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user is not None:
+            self.fields["campaign"].queryset = visible(user, self.fields["campaign"].queryset)
+
     def clean(self):
         data = super().clean()
         scope = data.get("scope")
+        if scope in (EvidencePack.Scope.PHONE, EvidencePack.Scope.PERIOD) and not sees_all_teams(self.user):
+            # Such a pack holds the messages of every team: for auditors who see all teams.
+            self.add_error(
+                "scope", _("Only an auditor who sees all teams can ask for a pack by phone or dates.")
+            )
         if scope == EvidencePack.Scope.CAMPAIGN and not data.get("campaign"):
             self.add_error("campaign", _("Choose the campaign."))
         if scope == EvidencePack.Scope.PHONE:
@@ -81,7 +93,9 @@ def _initial(request) -> dict:
 @require_capability(CAPABILITY)
 def pack_list(request):
     """The packs requested so far (newest first) and the request form."""
-    form = PackRequestForm(request.POST if request.method == "POST" else None, initial=_initial(request))
+    form = PackRequestForm(
+        request.POST if request.method == "POST" else None, initial=_initial(request), user=request.user
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -101,7 +115,7 @@ def pack_list(request):
                 request, _("Evidence pack #%(id)s requested: it is being built.") % {"id": pack.pk}
             )
             return redirect("compliance:evidence_pack", pack.pk)
-    packs = Paginator(EvidencePack.objects.order_by("-created_at", "-id"), PAGE_SIZE)
+    packs = Paginator(visible(request.user, EvidencePack).order_by("-created_at", "-id"), PAGE_SIZE)
     return render(
         request,
         "compliance/evidence_list.html",
@@ -138,7 +152,7 @@ def _progress(pack: EvidencePack) -> dict:
 @require_capability(CAPABILITY)
 @require_GET
 def pack_detail(request, pack_id: int):
-    pack = get_object_or_404(EvidencePack, pk=pack_id)
+    pack = get_visible_or_404(request.user, EvidencePack, pk=pack_id)
     return render(
         request,
         "compliance/evidence_detail.html",
@@ -154,7 +168,7 @@ def pack_detail(request, pack_id: int):
 @require_capability(CAPABILITY)
 @require_GET
 def pack_progress(request, pack_id: int):
-    response = JsonResponse(_progress(get_object_or_404(EvidencePack, pk=pack_id)))
+    response = JsonResponse(_progress(get_visible_or_404(request.user, EvidencePack, pk=pack_id)))
     patch_cache_control(response, no_cache=True, no_store=True)
     return response
 
@@ -163,7 +177,7 @@ def pack_progress(request, pack_id: int):
 @require_GET
 def pack_download(request, pack_id: int):
     """The ZIP, streamed from disk; each download is audited."""
-    pack = get_object_or_404(EvidencePack, pk=pack_id, status=EvidencePack.Status.DONE)
+    pack = get_visible_or_404(request.user, EvidencePack, pk=pack_id, status=EvidencePack.Status.DONE)
     path = evidence.pack_path(pack.file_name)
     if pack.file_deleted_at or not path.is_file():
         raise Http404("the pack's file is gone (retention)")

@@ -9,6 +9,8 @@ from oas.services.accounts import (
     rebinding_errors,
 )
 from quotas.models import Policy
+from teams.forms import TeamChoiceField
+from teams.models import Team
 
 
 class OfficialAccountForm(forms.Form):
@@ -43,9 +45,16 @@ class OfficialAccountForm(forms.Form):
     infobip_api_key = forms.CharField(label=_("Infobip API key"), required=False, widget=forms.PasswordInput)
     infobip_sender = forms.CharField(label=_("Infobip sender"), max_length=64, required=False)
 
-    def __init__(self, *args, oa: OfficialAccount | None = None, **kwargs):
+    def __init__(self, *args, oa: OfficialAccount | None = None, user=None, **kwargs):
         self.oa = oa
         super().__init__(*args, **kwargs)
+        # Who sees and acts on the OA (teams.scoping): one of the editor's own teams.
+        if user is not None:
+            editing = oa is not None and oa.pk is not None
+            self.fields["team"] = TeamChoiceField(user, fallback=oa.team if editing else None)
+            if editing:  # its own team stays a choice
+                ids = [*self.fields["team"].queryset.values_list("pk", flat=True), oa.team_id]
+                self.fields["team"].queryset = Team.objects.filter(pk__in=ids).order_by("name", "id")
         self.stored = getattr(oa, "credentials", None) if oa else None
         for name in SECRET_FIELDS:
             widget = self.fields[name].widget

@@ -24,12 +24,14 @@ from zalo_admin.lib import figures
 from zalo_admin.lib.dates import today_in_vietnam, vietnam_day, vietnam_hour
 
 
-def messages_per_day_figure(days: int = 30) -> dict:
-    """Messages sent per Vietnam day over the last `days` days, all OAs together."""
+def messages_per_day_figure(days: int = 30, stats=None) -> dict:
+    """Messages sent per Vietnam day over the last `days` days, all OAs of `stats` (a queryset of
+    OADailyStats, by default every OA's; the home page passes the user's teams') together."""
     today = today_in_vietnam()
     start = today - timedelta(days=days - 1)
+    stats = OADailyStats.objects.all() if stats is None else stats
     rows = (
-        OADailyStats.objects.filter(day__gte=start, day__lte=today)
+        stats.filter(day__gte=start, day__lte=today)
         .values("day")
         .order_by("day")
         .annotate(sent=Sum("sent"), bad=Sum("bad_reports"))

@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from quotas.models import OAQuotaState, Policy, QualityAlert
 from quotas.services import levels
 from quotas.services.policies import rules_policy
 from quotas.services.state import limit_on, quota_state
+from teams.scoping import get_visible_or_404, visible
 from zalo_admin.lib import figures
 from zalo_admin.lib.dates import today_in_vietnam
 from zalo_admin.roles import has_capability, require_capability
@@ -27,18 +29,8 @@ from zalo_admin.roles import has_capability, require_capability
 @require_capability("view_quality")
 def index(request):
     """The portfolio: every OA with what needs attention, sorted and filtered by query parameters."""
-    board = portfolio.portfolio(request.GET)
-    # Each row's links from one reversed URL per kind (reverse() per row and kind costs more than
-    # the rest of a row).
-    links = {
-        "quality": reverse("quotas:oa_detail", args=[0]),
-        "oa": reverse("oas:detail", args=[0]),
-        "sources": reverse("campaigns:oa_attribution", args=[0]),
-        "stop": reverse("quotas:portfolio_stop", args=[0]),
-        "resume": reverse("quotas:portfolio_resume", args=[0]),
-    }
-    for row in board.rows:
-        row.urls = {name: url.replace("/0/", f"/{row.oa.pk}/", 1) for name, url in links.items()}
+    board = portfolio.portfolio(request.GET, accounts=visible(request.user, OfficialAccount))
+    here = request.get_full_path()
     query = request.GET.copy()
     query.pop("page", None)
     sort_query = query.copy()
@@ -65,8 +57,17 @@ def index(request):
             "providers": OfficialAccount.Provider.choices,
             "page_query": query.urlencode(),
             "sort_query": sort_query.urlencode(),
-            "here": request.get_full_path(),
-            "alerts": QualityAlert.objects.filter(resolved_at__isnull=True).select_related("oa")[:100],
+            "here": here,
+            "rows_html": portfolio.table_rows_html(
+                board.rows,
+                csrf_token=get_token(request),
+                here=here,
+                can_stop=has_capability(request.user, "stop_sends"),
+                can_resume=has_capability(request.user, "manage_oas"),
+            ),
+            "alerts": visible(
+                request.user, QualityAlert.objects.filter(resolved_at__isnull=True)
+            ).select_related("oa")[:100],
             "can_manage": has_capability(request.user, "manage_quality"),
             "can_stop": has_capability(request.user, "stop_sends"),
             "can_resume": has_capability(request.user, "manage_oas"),
@@ -84,7 +85,7 @@ def _back_to_portfolio(request):
 
 
 def _kill_switch(request, oa_id: int, action, done: str):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     form = ReasonForm(request.POST)
     if form.is_valid():
         action(actor=request.user, oa_id=oa.pk, reason=form.cleaned_data["reason"])
@@ -115,9 +116,10 @@ def policies(request):
     return render(request, "quotas/policies.html", {"policies": versions})
 
 
-def _oa_and_state(oa_id: int) -> tuple[OfficialAccount, OAQuotaState]:
-    """The OA and its quota state; 404 for an unknown OA or one without a state (never created here)."""
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+def _oa_and_state(request, oa_id: int) -> tuple[OfficialAccount, OAQuotaState]:
+    """The OA and its quota state; 404 for an unknown OA, another team's, or one without a state
+    (never created here)."""
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     try:
         return oa, quota_state(oa.pk)
     except OAQuotaState.DoesNotExist:
@@ -173,14 +175,14 @@ def _detail_context(request, oa: OfficialAccount, state: OAQuotaState, **forms) 
 
 @require_capability("view_quality")
 def oa_detail(request, oa_id: int):
-    oa, state = _oa_and_state(oa_id)
+    oa, state = _oa_and_state(request, oa_id)
     return render(request, "quotas/oa_detail.html", _detail_context(request, oa, state))
 
 
 @require_capability("view_quality")
 def oa_chart_csv(request, oa_id: int, chart: str):
     """The table behind one chart of the OA's quality page, as CSV (the same rollup rows)."""
-    oa, _state = _oa_and_state(oa_id)
+    oa, _state = _oa_and_state(request, oa_id)
     figure = charts.load_oa_quality(oa.pk).charts.get(chart)
     if figure is None:
         raise Http404("No such chart.")
@@ -196,7 +198,7 @@ def oa_chart_csv(request, oa_id: int, chart: str):
 @require_capability("manage_quality")
 @require_POST
 def correct_level(request, oa_id: int):
-    oa, state = _oa_and_state(oa_id)
+    oa, state = _oa_and_state(request, oa_id)
     form = CorrectionForm(request.POST, levels=state.policy.levels)
     if form.is_valid():
         try:
@@ -215,7 +217,7 @@ def correct_level(request, oa_id: int):
 @require_capability("manage_quality")
 @require_POST
 def update_guardrail(request, oa_id: int):
-    oa, state = _oa_and_state(oa_id)
+    oa, state = _oa_and_state(request, oa_id)
     form = GuardrailForm(request.POST)
     if not form.is_valid():
         context = _detail_context(request, oa, state, guardrail_form=form)
@@ -233,7 +235,7 @@ def update_guardrail(request, oa_id: int):
 @require_capability("manage_quality")
 @require_POST
 def resolve_alert(request, alert_id: int):
-    alert = get_object_or_404(QualityAlert, pk=alert_id)
+    alert = get_visible_or_404(request.user, QualityAlert, pk=alert_id)
     levels.resolve_alert(alert.pk, request.user)
     messages.success(request, _("Alert marked as handled."))
     return redirect("quotas:index")

@@ -53,12 +53,22 @@ def _alert_rows(user, team_ids) -> Q:
     )
 
 
+def _contact_reach(team_ids=None) -> Q:
+    """Contacts in a list, an import or a follower status of the teams (of any team: None)."""
+    member = apps.get_model("audiences", "ContactListMember").objects.filter(contact=OuterRef("pk"))
+    imported = apps.get_model("audiences", "ContactImport").objects.filter(source=OuterRef("source_id"))
+    follows = apps.get_model("audiences", "FollowerStatus").objects.filter(contact=OuterRef("pk"))
+    if team_ids is not None:
+        member = member.filter(contact_list__team__in=team_ids)
+        imported = imported.filter(team__in=team_ids)
+        follows = follows.filter(oa__team__in=team_ids)
+    return Q(Exists(member)) | Q(Exists(imported)) | Q(Exists(follows))
+
+
 def _contact_rows(user, team_ids) -> Q:
-    member = apps.get_model("audiences", "ContactListMember")
-    contact_import = apps.get_model("audiences", "ContactImport")
-    return Q(Exists(member.objects.filter(contact=OuterRef("pk"), contact_list__team__in=team_ids))) | Q(
-        Exists(contact_import.objects.filter(source=OuterRef("source_id"), team__in=team_ids))
-    )
+    # Reachable through the team's lists, imports or OAs; a contact no team reaches (typed in by
+    # hand, never listed) is everyone's. Another team's contacts stay hidden.
+    return _contact_reach(team_ids) | ~_contact_reach()
 
 
 def _log_export_rows(user, team_ids) -> Q:
@@ -153,7 +163,9 @@ def creation_teams(user) -> QuerySet:
     team = apps.get_model("teams", "Team")
     if user.is_superuser:
         return team.objects.all()
-    return team.objects.filter(memberships__user=user).distinct()
+    return team.objects.filter(
+        pk__in=apps.get_model("teams", "Membership").objects.filter(user=user).values("team")
+    )
 
 
 def user_in_team(user, team_id) -> bool:

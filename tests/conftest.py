@@ -22,13 +22,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 PASSWORD = "correct-horse-battery-staple"
 
 
-def _make_user(django_user_model, username, role=None, **extra):
+def _make_user(django_user_model, username, role=None, all_teams=False, **extra):
     user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
     if role:
         user.groups.add(Group.objects.get(name=role))
     # Members of the team that rows made without one belong to (teams.defaults), as the migration
     # put every existing user: role tests see the objects they create (tests/teams for other teams).
-    Membership.objects.create(user=user, team_id=default_team_pk())
+    # The auditor sees all teams, as compliance auditors are meant to (phone and period packs).
+    Membership.objects.create(user=user, team_id=default_team_pk(), all_teams=all_teams)
     return user
 
 
@@ -44,7 +45,7 @@ def quality_admin(db, django_user_model):
 
 @pytest.fixture
 def auditor(db, django_user_model):
-    return _make_user(django_user_model, "auditor", COMPLIANCE_AUDITOR)
+    return _make_user(django_user_model, "auditor", COMPLIANCE_AUDITOR, all_teams=True)
 
 
 @pytest.fixture

@@ -19,9 +19,15 @@ from oas.services.report_urls import issue_infobip_webhook_token
 from quotas.models import Policy
 from quotas.services.rollups import record_bad_report, record_sent
 from quotas.services.state import create_quota_state
+from teams import services as team_services
+from teams.models import DEFAULT_TEAM_NAME, Team
 from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
 
 DEMO_USERS = (("marketer", MARKETER), ("quality", QUALITY_ADMIN), ("auditor", COMPLIANCE_AUDITOR))
+# Two teams (the demo OAs' owner teams): the demo users are in the first, which owns the first OA,
+# the lists, the segment and the campaigns; the second owns the Infobip OA. The auditor sees all teams.
+DEMO_TEAMS = ("E-commerce", "Cards")
+DEMO_ALL_TEAMS_USERS = ("auditor",)
 
 
 @dataclass
@@ -44,8 +50,15 @@ def ensure_demo_users(reset_passwords: bool = False) -> list[DemoUser]:
             user.set_password(password)
             user.save()
         user.groups.set([Group.objects.get(name=role)])
+        team_services.add_member(
+            actor=DEMO_ACTOR, user=user, team=demo_team(), all_teams=username in DEMO_ALL_TEAMS_USERS
+        )
         result.append(DemoUser(username, role, password))
     return result
+
+
+def demo_team(name: str = DEMO_TEAMS[0]) -> Team:
+    return Team.objects.get_or_create(name=name)[0]
 
 
 # Credentials the local sandbox seeds (sandbox/seed.py), so `make run` works end to end.
@@ -91,7 +104,12 @@ DEMO_ACCOUNTS = (
 def _ensure_account(spec: dict) -> tuple[OfficialAccount, bool]:
     oa, created = OfficialAccount.objects.get_or_create(
         zalo_oa_id=spec["zalo_oa_id"],
-        defaults={"name": spec["name"], "provider": spec["provider"], "owner_team": spec["owner_team"]},
+        defaults={
+            "name": spec["name"],
+            "provider": spec["provider"],
+            "owner_team": spec["owner_team"],
+            "team": demo_team(spec["owner_team"]),
+        },
     )
     if created:
         credentials = dict(spec["credentials"])
@@ -131,6 +149,22 @@ def ensure_demo_data() -> None:
                 )
     ensure_demo_audience()
     ensure_demo_campaigns(now)
+    _demo_rows_into_their_teams()
+
+
+def _demo_rows_into_their_teams() -> None:
+    """Demo data seeded before teams existed sits in the "Default" team (the migration's): move the
+    demo OAs, lists and segment into the demo teams, so an older `make run` database shows them too."""
+    default = Team.objects.filter(name=DEFAULT_TEAM_NAME).first()
+    if default is None:
+        return
+    for spec in DEMO_ACCOUNTS:
+        OfficialAccount.objects.filter(zalo_oa_id=spec["zalo_oa_id"], team=default).update(
+            team=demo_team(spec["owner_team"])
+        )
+    names = [name for name, _description, _phones in DEMO_LISTS] + list(DEMO_ORDER_LISTS)
+    ContactList.objects.filter(name__in=names, team=default).update(team=demo_team())
+    Segment.objects.filter(name=DEMO_SEGMENT, team=default).update(team=demo_team())
 
 
 # Demo contacts: phones of the 84 90x/91x ranges no real subscriber is expected to answer at.
@@ -187,12 +221,15 @@ def ensure_demo_lists(first_oa) -> None:
     for name, description, phones in DEMO_LISTS:
         contact_list = ContactList.objects.filter(name=name).first()
         if contact_list is None:
-            contact_list = audience_lists.create_list(actor=DEMO_ACTOR, name=name, description=description)
+            contact_list = audience_lists.create_list(
+                actor=DEMO_ACTOR, name=name, description=description, team=demo_team()
+            )
             ids = Contact.objects.filter(phone__in=phones).values_list("pk", flat=True)
             audience_lists.add_members(actor=DEMO_ACTOR, contact_list=contact_list, contact_ids=ids)
     if first_oa is not None and not Segment.objects.filter(name=DEMO_SEGMENT).exists():
         audience_lists.create_segment(
             actor=DEMO_ACTOR,
+            team=demo_team(),
             name=DEMO_SEGMENT,
             description="Follow the demo OA, consented to marketing, not on the do-not-contact list.",
             definition={
@@ -241,7 +278,9 @@ def _demo_order_list(name: str, first_phone: int, count: int, source) -> Contact
     contact_list = ContactList.objects.filter(name=name).first()
     if contact_list is not None:
         return contact_list
-    contact_list = audience_lists.create_list(actor=DEMO_ACTOR, name=name, description="Demo orders")
+    contact_list = audience_lists.create_list(
+        actor=DEMO_ACTOR, name=name, description="Demo orders", team=demo_team()
+    )
     ids = []
     for n in range(count):
         phone = str(first_phone + n)

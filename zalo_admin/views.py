@@ -17,20 +17,26 @@ from rq.job import Job
 from alerts.services import alert_path, alert_text, alert_title, home_alerts
 from providers.models import ProviderAlert
 from quotas.charts import messages_per_day_figure
-from quotas.models import QualityAlert
+from quotas.models import OADailyStats, QualityAlert
+from teams.scoping import visible
 from zalo_admin.health import check_health
 from zalo_admin.roles import has_capability, public_view, require_capability
 
 
 @require_capability("view_dashboard")
 def home(request):
-    context = {"messages_chart": messages_per_day_figure()}
+    # Every figure and list here is of the user's teams (teams.scoping).
+    context = {"messages_chart": messages_per_day_figure(stats=visible(request.user, OADailyStats))}
     # What a person must act on, shown to those who can act: quality alerts and OAs whose Zalo
     # authorisation broke.
     if has_capability(request.user, "view_quality"):
-        context["quality_alerts"] = QualityAlert.objects.filter(resolved_at=None).select_related("oa")[:10]
+        context["quality_alerts"] = visible(
+            request.user, QualityAlert.objects.filter(resolved_at=None).select_related("oa")
+        )[:10]
     if has_capability(request.user, "manage_oas"):
-        context["provider_alerts"] = ProviderAlert.objects.filter(resolved_at=None).select_related("oa")[:10]
+        context["provider_alerts"] = visible(
+            request.user, ProviderAlert.objects.filter(resolved_at=None).select_related("oa")
+        )[:10]
     # The open alerts of the kinds this person keeps on the dashboard (alerts/settings/).
     alerts, context["alerts_open"] = home_alerts(request.user)
     context["alerts"] = [

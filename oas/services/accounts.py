@@ -43,6 +43,10 @@ class PolicyChangeRefused(ValueError):
     """An OA that has already sent stays on its policy; levels are corrected in Quality & quota."""
 
 
+class TeamChangeRefused(ValueError):
+    """An OA with campaigns stays in its team: their lists and segments belong to that team."""
+
+
 class CredentialsRefused(ValidationError):
     """Credentials that would send a stored secret somewhere new, or a malformed endpoint; the
     message dict is keyed by form field. Nothing was saved."""
@@ -160,6 +164,12 @@ def save_official_account(
     changed = [name for name in ACCOUNT_FIELDS if getattr(oa, name) != data[name]]
     for name in ACCOUNT_FIELDS:
         setattr(oa, name, data[name])
+    team = data.get("team")  # None: the OA keeps its team (a new one gets the default team)
+    if team is not None and team.pk != oa.team_id:
+        if not creating and before.campaigns.exists():
+            raise TeamChangeRefused(before.team.name)
+        oa.team = team
+        changed.append("team")
     oa.save()
 
     creds, _ = OACredentials.objects.select_for_update().get_or_create(oa=oa)
@@ -198,6 +208,7 @@ def save_official_account(
             "changed": changed,
             "secrets_replaced": replaced_secrets,
             "policy": policy.code,
+            "team": oa.team.name,
             **({"webhook_token_issued": True} if token_issued else {}),
         },
     )

@@ -6,9 +6,11 @@ Refresh and Test connection buttons (POST) and a periodic job write.
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -24,7 +26,9 @@ from providers.http import interactive_client
 from quotas.models import OAQuotaState
 from quotas.selectors import level_history, next_review_day
 from quotas.services.state import limit_on, quota_state
+from teams.scoping import get_visible_or_404, visible
 from zalo_admin.lib.dates import today_in_vietnam
+from zalo_admin.lib.keyset import keyset_page
 from zalo_admin.roles import has_capability, require_capability
 
 OAUTH_SESSION_KEY = "oa_oauth"
@@ -32,8 +36,30 @@ OAUTH_SESSION_KEY = "oa_oauth"
 
 @require_capability("view_oas")
 def account_list(request):
-    accounts = OfficialAccount.objects.select_related("credentials", "quota__policy").order_by("name")
-    return render(request, "oas/list.html", {"accounts": accounts})
+    accounts = visible(
+        request.user, OfficialAccount.objects.select_related("credentials", "quota__policy", "team")
+    ).order_by("name")
+    # 50 a page by (name, id), narrowed by a search (a thousand OAs on one page cost a second).
+    search = (request.GET.get("q") or "").strip()[:100]
+    if search:
+        accounts = accounts.filter(
+            Q(name__icontains=search) | Q(zalo_oa_id__icontains=search) | Q(owner_team__icontains=search)
+        )
+    page = keyset_page(accounts, "name", after=request.GET.get("after"), before=request.GET.get("before"))
+    query = {"q": search} if search else {}
+    return render(
+        request,
+        "oas/list.html",
+        {
+            "accounts": page.rows,
+            "search": search,
+            "next_url": "?" + urlencode({**query, "after": page.next_after}) if page.next_after else "",
+            "previous_url": "?" + urlencode({**query, "before": page.previous_before})
+            if page.previous_before
+            else "",
+            "first_url": "?" + urlencode(query) if page.previous_before else "",
+        },
+    )
 
 
 def _quota_state_or_none(oa_id: int) -> OAQuotaState | None:
@@ -47,6 +73,7 @@ def _quota_state_or_none(oa_id: int) -> OAQuotaState | None:
 def _initial(oa: OfficialAccount) -> dict:
     creds = getattr(oa, "credentials", None)
     initial = {name: getattr(oa, name) for name in service.ACCOUNT_FIELDS}
+    initial["team"] = oa.team_id
     state = _quota_state_or_none(oa.pk)
     if state is not None:  # without one, saving the form gives the OA the chosen policy
         initial["policy"] = state.policy.code
@@ -64,6 +91,13 @@ def _save(request, form, oa):
     except service.CredentialsRefused as refused:  # a concurrent change the form could not see
         form.add_error(None, refused)
         return None
+    except service.TeamChangeRefused as refused:
+        form.add_error(
+            "team",
+            _("This OA has campaigns, whose lists and segments belong to %(team)s: it stays in that team.")
+            % {"team": str(refused)},
+        )
+        return None
     except service.PolicyChangeRefused as refused:
         form.add_error(
             "policy",
@@ -78,7 +112,7 @@ def _save(request, form, oa):
 
 @require_capability("manage_oas")
 def account_create(request):
-    form = OfficialAccountForm(request.POST or None)
+    form = OfficialAccountForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         oa = _save(request, form, None)
         if oa is not None:
@@ -89,8 +123,8 @@ def account_create(request):
 
 @require_capability("manage_oas")
 def account_edit(request, oa_id):
-    oa = get_object_or_404(OfficialAccount.objects.select_related("credentials"), pk=oa_id)
-    form = OfficialAccountForm(request.POST or None, oa=oa, initial=_initial(oa))
+    oa = get_visible_or_404(request.user, OfficialAccount.objects.select_related("credentials"), pk=oa_id)
+    form = OfficialAccountForm(request.POST or None, oa=oa, user=request.user, initial=_initial(oa))
     if request.method == "POST" and form.is_valid() and _save(request, form, oa) is not None:
         messages.success(request, _("Changes saved."))
         return redirect("oas:detail", oa.pk)
@@ -121,7 +155,9 @@ def _quality_labels(reading) -> dict:
 
 @require_capability("view_oas")
 def account_detail(request, oa_id):
-    oa = get_object_or_404(OfficialAccount.objects.select_related("credentials", "stopped_by"), pk=oa_id)
+    oa = get_visible_or_404(
+        request.user, OfficialAccount.objects.select_related("credentials", "stopped_by", "team"), pk=oa_id
+    )
     state = _quota_state_or_none(oa.pk)
     today = today_in_vietnam()
     reading = readings.last_reading(oa.pk)  # stored: a hung provider cannot stall this page
@@ -148,7 +184,7 @@ def account_detail(request, oa_id):
 @require_capability("manage_oas")
 @require_POST
 def account_toggle_active(request, oa_id):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     service.set_account_active(actor=request.user, oa_id=oa.pk, active=not oa.is_active)
     messages.success(
         request, _("Official Account enabled.") if not oa.is_active else _("Official Account disabled.")
@@ -160,7 +196,7 @@ def account_toggle_active(request, oa_id):
 @require_POST
 def test_connection(request, oa_id):
     """Read the provider now (quota and quality), store the reading and say whether it worked."""
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     reading = readings.refresh_provider_reading(oa.pk, http=interactive_client())
     if reading.ok:
         messages.success(
@@ -185,7 +221,7 @@ def test_connection(request, oa_id):
 @require_POST
 def refresh_reading(request, oa_id):
     """The Refresh button of the OA page: read quota and quality from the provider now, store them."""
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     reading = readings.refresh_provider_reading(oa.pk, http=interactive_client())
     if reading.ok:
         messages.success(request, _("Read from the provider just now."))
@@ -200,7 +236,7 @@ def refresh_reading(request, oa_id):
 
 
 def _stop_or_resume(request, oa_id, action, done_message):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     form = ReasonForm(request.POST)
     if form.is_valid():
         action(actor=request.user, oa_id=oa.pk, reason=form.cleaned_data["reason"])
@@ -227,7 +263,7 @@ def resume_sending(request, oa_id):
 @require_capability("manage_oas")
 def connect(request, oa_id):
     """Start Zalo's OAuth v4 flow (PKCE); the verifier stays in the session, never in the URL."""
-    oa = get_object_or_404(OfficialAccount.objects.select_related("credentials"), pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount.objects.select_related("credentials"), pk=oa_id)
     creds = getattr(oa, "credentials", None)
     if oa.provider != OfficialAccount.Provider.ZALO or creds is None or not creds.app_id:
         messages.error(request, _("Only a Zalo-direct OA with an app id can be connected with Zalo OAuth."))
@@ -248,7 +284,7 @@ def oauth_callback(request):
         return HttpResponseBadRequest(
             _("This authorisation link is unknown or was already used. Start again.")
         )
-    oa = get_object_or_404(OfficialAccount, pk=pending["oa_id"])
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=pending["oa_id"])
     code = request.GET.get("code", "")
     if not code:
         messages.error(

@@ -1,7 +1,7 @@
 """RSA keys for encrypted template data: create new or get existing at the provider."""
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -11,12 +11,13 @@ from oas.services import clients
 from oas.services import keys as service
 from oas.services.accounts import provider_error_text
 from providers.base import ProviderError
+from teams.scoping import get_visible_or_404
 from zalo_admin.lib.rsa import MIN_KEY_BITS, REQUIRED_EXPONENT
 from zalo_admin.roles import require_capability
 
 
 def _key_action(request, oa_id, action):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     try:
         outcome = action(actor=request.user, oa=oa)
     except ProviderError as exc:

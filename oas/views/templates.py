@@ -5,7 +5,7 @@ import json
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -16,6 +16,7 @@ from oas.models import MessageTemplate, OfficialAccount
 from oas.services.keys import active_public_key
 from oas.services.template_sync import sync_templates
 from providers.http import interactive_client
+from teams.scoping import get_visible_or_404
 from zalo_admin.lib import jsoninput
 from zalo_admin.roles import has_capability, require_capability
 
@@ -97,7 +98,7 @@ def _json_problem(exc: jsoninput.JSONInputError) -> str:
 
 @require_capability("view_oas")
 def template_list(request, oa_id):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     # Sendable templates first, then those waiting for review, then the ones that cannot send.
     rank = {Status.ENABLED: 0, Status.PENDING_REVIEW: 1, Status.REJECTED: 2, Status.DISABLED: 3}
     rows = sorted(MessageTemplate.objects.filter(oa=oa), key=lambda t: (rank.get(t.status, 4), t.template_id))
@@ -117,7 +118,7 @@ def template_list(request, oa_id):
 @require_capability("manage_oas")
 @require_POST
 def templates_sync(request, oa_id):
-    oa = get_object_or_404(OfficialAccount, pk=oa_id)
+    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
     result = sync_templates(oa.pk, actor=request.user, http=interactive_client())
     if result.ok:
         messages.success(
@@ -145,7 +146,9 @@ def templates_sync(request, oa_id):
 
 @require_capability("view_oas")
 def template_detail(request, oa_id, pk):
-    template = get_object_or_404(MessageTemplate.objects.select_related("oa"), pk=pk, oa_id=oa_id)
+    template = get_visible_or_404(
+        request.user, MessageTemplate.objects.select_related("oa"), pk=pk, oa_id=oa_id
+    )
     can_use = has_capability(request.user, "use_templates")
     preview = None
     action = ""
