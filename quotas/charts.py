@@ -231,14 +231,15 @@ def _recipient_totals(oa_id: int, month_start: date, next_month: date) -> list[t
         return [(int(n), int(recipients)) for n, recipients in cursor.fetchall()]
 
 
-def load_oa_quality(oa_id: int, now: datetime | None = None) -> OAQuality:
-    """The OA's quality data from its rollups, with every figure of its page in `charts`.
+def load_oa_quality(oa_id: int, now: datetime | None = None, state: OAQuotaState | None = None) -> OAQuality:
+    """The OA's quality data from its rollups, with every figure of its page in `charts`; `state`:
+    the OA's quota state with its policy when the caller has it already.
 
     Raises `OAQuotaState.DoesNotExist` for an OA without a quota state (never created here).
     """
     now = now or datetime.now(UTC)
     today = vietnam_day(now)
-    state = quota_state(oa_id)
+    state = state if state is not None else quota_state(oa_id)
     policy = rules_policy(state.policy)
     size = policy.review_window_days
     first = today - timedelta(days=2 * size - 1)
@@ -270,7 +271,11 @@ def load_oa_quality(oa_id: int, now: datetime | None = None) -> OAQuality:
         limit=limit_on(state, today),
         days=[today - timedelta(days=back) for back in range(size - 1, -1, -1)],
         daily=daily,
-        changes=list(LevelChange.objects.filter(oa_id=oa_id).order_by("effective_day", "created_at", "id")),
+        changes=list(
+            LevelChange.objects.filter(oa_id=oa_id)
+            .select_related("changed_by")  # (the page's level history shows who)
+            .order_by("effective_day", "created_at", "id")
+        ),
         hourly_bad=hourly_bad,
         reserved_today=usage.get(today, {}).get("reserved", 0),
         marketing_by_day={day: row["marketing_reserved"] for day, row in usage.items()},

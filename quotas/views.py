@@ -140,7 +140,9 @@ def _detail_context(request, oa: OfficialAccount, state: OAQuotaState, **forms) 
             bad_report_rate=None if rate is None else rate / 100,
         )
     limit = limit_on(state, today)
-    quality = charts.load_oa_quality(oa.pk)
+    quality = charts.load_oa_quality(oa.pk, state=state)
+    # selectors.level_history (the last 100, newest first) from the changes the charts read.
+    history = sorted(quality.changes, key=lambda change: (change.created_at, change.pk), reverse=True)[:100]
     return {
         "oa": oa,
         "state": state,
@@ -148,7 +150,11 @@ def _detail_context(request, oa: OfficialAccount, state: OAQuotaState, **forms) 
         "violation_threshold": rules.violation_threshold(policy, limit),
         "guardrail_threshold": rules.guardrail_threshold(policy, limit, state.guardrail_share),
         "can_send_marketing": rules.can_send_tag(policy, limit, rules.MARKETING_TAG),
-        "marketing_share": selectors.marketing_share_today(oa.pk, today),
+        # From the rows load_oa_quality read (selectors.marketing_share_today's figure, without
+        # reading the state and today's usage again).
+        "marketing_share": selectors._marketing_share(
+            state, policy, quality.today, quality.marketing_by_day.get(quality.today, 0)
+        ),
         "in_penalty_zone": rules.is_in_penalty_zone(policy, limit),
         "next_review": selectors.next_review_day(state, policy, today),
         "quality": quality,
@@ -157,7 +163,7 @@ def _detail_context(request, oa: OfficialAccount, state: OAQuotaState, **forms) 
             name: reverse("quotas:oa_chart_csv", kwargs={"oa_id": oa.pk, "chart": name})
             for name in quality.charts
         },
-        "history": selectors.level_history(oa.pk),
+        "history": history,
         "alerts": oa.quality_alerts.filter(resolved_at__isnull=True),
         "forecast_form": forecast_form,
         "forecast": forecast,
