@@ -39,6 +39,11 @@ def main() -> None:
     except ImproperlyConfigured as exc:
         hint = " (for local use, `make run` writes .env with DEBUG=1)" if "DEBUG is off" in str(exc) else ""
         _fail(f"configuration error: {exc}{hint}")
+    except ModuleNotFoundError as exc:
+        wanted = os.environ.get("DJANGO_SETTINGS_MODULE", "")  # --settings has been copied there
+        if not exc.name or not (wanted == exc.name or wanted.startswith(f"{exc.name}.")):
+            raise
+        _fail(f"no settings module {wanted!r} (from --settings or DJANGO_SETTINGS_MODULE)")
     except DatabaseError as exc:
         problem = _database_problem(exc)
         if problem is None:

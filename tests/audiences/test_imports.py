@@ -301,10 +301,23 @@ def test_cancel_of_an_import_not_started(tmp_path):
 
 
 @pytest.mark.django_db
-def test_a_file_not_utf8_after_the_sample_fails_the_job_and_changes_nothing(tmp_path, monkeypatch):
+def test_a_file_not_utf8_after_the_sample_is_refused_at_upload_and_changes_nothing(
+    tmp_path, monkeypatch, import_dir
+):
     monkeypatch.setattr(imports, "SNIFF_BYTES", 64)
     data = b"phone,name\n" + b"0912345678,Lan\n" * 10 + "0987654321,Đoàn\n".encode("cp1258")
-    item = _upload(tmp_path, data, name="name")
+    with pytest.raises(ImportRefused) as refused:  # the whole file is decoded before anything is recorded
+        _upload(tmp_path, data, name="name")
+    assert refused.value.code == "not_utf8" and "CSV UTF-8" in refused.value.message
+    assert not ContactImport.objects.exists() and not list(import_dir.glob("*.csv"))
+    assert Contact.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_file_not_utf8_found_by_the_job_fails_it_and_changes_nothing(tmp_path):
+    item = _upload(tmp_path, b"phone,name\n" + b"0912345678,Lan\n" * 10)
+    with open(item.file_path, "ab") as stored:  # the stored copy changed after its upload
+        stored.write("0987654321,Đoàn\n".encode("cp1258"))
     with pytest.raises(UnicodeDecodeError):
         imports.run_import(item.pk)
     item.refresh_from_db()

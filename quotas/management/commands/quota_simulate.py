@@ -13,6 +13,11 @@ class Command(BaseCommand):
     # A filter-style tool: skip the project-wide system checks (they import every view and URL).
     requires_system_checks = []
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.error = self._fail  # a usage error is one line and exit status 2 too, not a usage page
+        return parser
+
     def add_arguments(self, parser):
         parser.add_argument("file", help="scenario JSON file, or - for standard input")
 
