@@ -52,6 +52,52 @@ def test_concurrent_sends_are_all_recorded_exactly_once(sb):
     assert sb.oa("demo-oa-1")["sent_today"] == 200
 
 
+def test_concurrent_sends_written_together_still_see_each_other(sb, receiver):
+    """Sends arriving together share one transaction (sandbox.batch.Combiner): each is still checked
+    against the writes of those before it (daily limit, counters), keeps its own error code, and every
+    accepted one is delivered and announced exactly once."""
+    sb.app("demo-app-1", webhook_url=receiver.url)
+    sb.oa(
+        "demo-oa-1",
+        policy_overrides={
+            "levels": [40],
+            "starting_level": 40,
+            "penalty_zone": 40,
+            "marketing_min_level": None,
+        },
+        initial_limit=40,
+    )
+    phone = reachable_phone(sb)
+    headers = {"access_token": DEMO_TOKENS["demo-oa-1"]}
+
+    def send(i):
+        data = {"otp": "123456"} if i % 5 else {}  # every fifth one is refused on its own (-111)
+        body = {"phone": phone, "template_id": "100004", "template_data": data, "tracking_id": f"g-{i}"}
+        response = requests.post(f"{sb.zalo_base}/message/template", json=body, headers=headers, timeout=30)
+        assert "Content-Security-Policy" in response.headers  # the lean front keeps the header
+        return response.json()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(send, range(75)))
+    errors = [r["error"] for r in results]
+    assert [errors[i] for i in range(0, 75, 5)] == [-111] * 15
+    accepted = [r for r in results if r["error"] == 0]
+    assert len(accepted) == 40 and errors.count(-144) == 20
+    # Each accepted send saw those before it: the remaining quotas it answered are 39 … 0, once each.
+    remaining = sorted(int(r["data"]["quota"]["remainingQuota"]) for r in accepted)
+    assert remaining == list(range(40))
+    assert sb.oa("demo-oa-1")["sent_today"] == 40
+    assert sb.ledger_summary()["received"] == 75
+    assert sb.drain()
+    delivered = [
+        body["message"]["tracking_id"]
+        for body in receiver.json_bodies()
+        if body["event_name"] == "user_received_message"
+    ]
+    expected = {r["tracking_id"] for r in sb.ledger(accepted=1)}
+    assert len(expected) == 40 and sorted(delivered) == sorted(expected)
+
+
 def test_the_management_command_serves_with_its_flags(tmp_path):
     port = free_port()
     env = {**os.environ, "DEBUG": "1"}
