@@ -128,7 +128,12 @@ def _failing_job():
 class MatrixObjects:
     """What the routes' parameters name, created on first use: an OA with the sandbox's demo
     credentials (so provider actions reach the sandbox), its template, a quality alert, and in Redis a
-    failed job with its result, a registered worker and a cron scheduler."""
+    failed job with its result, a registered worker and a cron scheduler. Every team-owned row is of
+    team A (the default team, `teams.defaults`, of the role users); `owner` is the team A user whose
+    own rows (a log export) the routes name."""
+
+    def __init__(self, owner=None):
+        self.owner = owner
 
     @cached_property
     def oa(self):
@@ -296,7 +301,10 @@ def _log_export(objs):
     from campaigns.models import LogExport
 
     export = LogExport.objects.create(
-        requested_by_name="system:test", status=LogExport.Status.DONE, file_name="matrix-export.csv"
+        requested_by=objs.owner,  # an export is its requester's (teams.scoping)
+        requested_by_name="system:test",
+        status=LogExport.Status.DONE,
+        file_name="matrix-export.csv",
     )
     exports.export_dir().mkdir(parents=True, exist_ok=True)
     exports.export_path(export).write_text("\ufeffmatrix\n", encoding="utf-8")
@@ -308,7 +316,12 @@ def _dashboard_alert(objs):
     from alerts.models import Alert, Kind
 
     alert, _created = Alert.objects.get_or_create(
-        dedup_key="matrix", defaults={"kind": Kind.CAMPAIGN_PAUSED, "params": {"campaign_name": "Matrix"}}
+        dedup_key="matrix",
+        defaults={
+            "kind": Kind.CAMPAIGN_PAUSED,
+            "params": {"campaign_name": "Matrix"},
+            "campaign": objs.campaign,  # of team A (teams.scoping)
+        },
     )
     return alert.pk
 
@@ -344,7 +357,7 @@ PARAM_VALUES = {
     "table": lambda objs: "sources",  # campaigns:analytics_csv, campaigns:oa_attribution_csv
     "pk": lambda objs: objs.template.pk,  # oas:template_detail
     "alert_id": lambda objs: objs.alert.pk,
-    "contact_id": lambda objs: objs.contact.pk,
+    "contact_id": lambda objs: (objs.contact_list, objs.contact)[1].pk,  # reached through team A's list
     "campaign_id": lambda objs: objs.campaign.pk,
     "message_id": lambda objs: _campaign_message(objs).pk,  # campaigns:timeline
     "pack_id": _evidence_pack,  # compliance:evidence_*
@@ -541,8 +554,8 @@ def test_every_route_declares_a_capability_or_why_it_is_public(route):
 @pytest.mark.parametrize(("route", "principal", "method"), list(_cases()))
 def test_access_matrix(request, client, role_users, route, principal, method):
     access = _access(route)
-    objs = MatrixObjects()
     user = None if principal == ANONYMOUS else role_users[principal]
+    objs = MatrixObjects(owner=user)
     required = set(access.capabilities)
     extra, _why = INNER_CAPABILITIES.get((route.name, method), (set(), ""))
     required |= extra
@@ -579,6 +592,111 @@ def test_access_matrix(request, client, role_users, route, principal, method):
         assert response.status_code not in (403, 404, 405), f"POST {url} as {principal}: {answer}"
         assert not _is_login_redirect(response), f"POST {url} as {principal}: {answer}"
         assert response.status_code < 500, f"POST {url} as {principal}: {answer}"
+
+
+# --- the team dimension (teams.scoping) ---------------------------------------------------------------
+
+# Parameters that name a team-owned row (every one of team A here). Data requests, alert webhooks and
+# users are not team-owned: they stay out of this dimension.
+TEAM_OWNED_PARAMS = {
+    "oa_id",
+    "pk",
+    "alert_id",
+    "contact_id",
+    "campaign_id",
+    "message_id",
+    "pack_id",
+    "export_id",
+    "import_id",
+    "list_id",
+    "segment_id",
+    "dashboard_alert_id",
+}
+TEAM_ROUTES = [route for route in ROUTES if TEAM_OWNED_PARAMS & set(route.params)]
+OTHER_TEAM = ("marketer", "quality_admin", "auditor")  # members of team B only
+ALL_TEAMS = ("marketer", "auditor")  # members of team B whose membership sees every team
+
+
+@pytest.fixture
+def team_b_users(db, django_user_model):
+    from django.contrib.auth.models import Group
+
+    from teams.models import Membership, Team
+    from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
+
+    team = Team.objects.create(name="Matrix team B")
+    roles = {"marketer": MARKETER, "quality_admin": QUALITY_ADMIN, "auditor": COMPLIANCE_AUDITOR}
+    users = {}
+    for scope, names in (("other", OTHER_TEAM), ("all", ALL_TEAMS)):
+        for name in names:
+            user = django_user_model.objects.create_user(username=f"{name}-{scope}-teams")
+            user.groups.add(Group.objects.get(name=roles[name]))
+            Membership.objects.create(user=user, team=team, all_teams=scope == "all")
+            users[(scope, name)] = user
+    return users
+
+
+def _team_cases():
+    for route in TEAM_ROUTES:
+        for scope, names in (("other", OTHER_TEAM), ("all", ALL_TEAMS)):
+            for principal in names:
+                for method in METHODS:
+                    yield pytest.param(
+                        route, scope, principal, method, id=f"{route.key}-{principal}-{scope}-team-{method}"
+                    )
+
+
+def test_the_team_dimension_covers_every_kind_of_team_owned_route():
+    names = {route.name for route in TEAM_ROUTES}
+    assert len(TEAM_ROUTES) > 50
+    assert {"oas:stop", "campaigns:detail", "campaigns:pause", "campaigns:log_export_download"} <= names
+    assert {"audiences:list", "audiences:import_detail", "quotas:oa_detail", "compliance:story"} <= names
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "scope", "principal", "method"), list(_team_cases()))
+def test_access_matrix_across_teams(
+    request, client, role_users, team_b_users, route, scope, principal, method
+):
+    """Team A's rows asked for by a member of team B: whoever holds the capability gets 404 (never 403:
+    ids do not leak), GET and POST alike; whoever does not, 403 as in the matrix above. A member
+    whose membership sees all teams gets what team A's own members get."""
+    access = _access(route)
+    user = team_b_users[(scope, principal)]
+    objs = MatrixObjects(owner=role_users[principal])  # e.g. a log export of team A's marketer
+    required = set(access.capabilities) | INNER_CAPABILITIES.get((route.name, method), (set(), ""))[0]
+    holds = all(has_capability(user, capability) for capability in required)
+    # The view loads its object before the checks inside it (INNER_CAPABILITIES): another team's is
+    # not found first.
+    passes_declaration = all(has_capability(user, capability) for capability in access.capabilities)
+    if holds:
+        request.getfixturevalue("sb")
+    if route.name in SETUP:
+        SETUP[route.name](objs)
+    url = _url(route, objs)
+    client.force_login(user)
+    data = POST_DATA[route.name](objs) if method == "POST" and route.name in POST_DATA else None
+    response = client.post(url, data or {}) if method == "POST" else client.get(url)
+    answer = _describe(response)
+    who = f"{principal} of {'another team' if scope == 'other' else 'all teams'}"
+
+    allowed, guard_first = _method_guard(route.callback)
+    refused_method = allowed is not None and method not in allowed
+    if refused_method and (guard_first or holds):
+        assert response.status_code == 405, f"{method} {url} as {who}: {answer}, expected 405"
+    elif scope == "other" and passes_declaration:
+        assert response.status_code == 404, f"{method} {url} as {who}: {answer}, expected 404"
+    elif not holds:
+        assert response.status_code == 403, f"{method} {url} as {who}: {answer}, expected 403"
+    elif (route.name, method) in HOLDER_ANSWERS:
+        statuses, _why = HOLDER_ANSWERS[(route.name, method)]
+        assert response.status_code in statuses, f"{method} {url} as {who}: {answer}"
+    elif method == "GET":
+        assert response.status_code == 200, f"GET {url} as {who}: {answer}, expected 200"
+    else:
+        assert response.status_code not in (403, 404, 405), f"POST {url} as {who}: {answer}"
+        assert not _is_login_redirect(response), f"POST {url} as {who}: {answer}"
+        assert response.status_code < 500, f"POST {url} as {who}: {answer}"
 
 
 def test_a_route_whose_view_declares_nothing_fails_naming_the_route():
