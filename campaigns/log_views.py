@@ -6,9 +6,11 @@ on the page for every role (as on the audience pages); an export carries full nu
 role that may reveal them (`reveal_phones`), and says so in its audit entry.
 """
 
+import dataclasses
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
@@ -22,6 +24,7 @@ from campaigns import exports, logs
 from campaigns.models import Campaign, CampaignMessage, LogExport
 from campaigns.progress_views import vietnam_time
 from oas.models import OfficialAccount
+from teams.scoping import get_visible_or_404, team_ids, visible
 from zalo_admin.roles import has_capability, require_capability
 
 # A streamed download this big or bigger is better prepared as a file (the page suggests it).
@@ -42,6 +45,15 @@ def _options(rows, chosen: str):
     )
 
 
+def _parse(request, params) -> logs.ParsedFilter:
+    """The typed filter, narrowed to the campaigns of the user's teams (teams.scoping)."""
+    parsed = logs.parse_filter(params)
+    teams = team_ids(request.user)
+    if teams is not None:
+        parsed.filter = dataclasses.replace(parsed.filter, teams=tuple(sorted(teams)))
+    return parsed
+
+
 def _masked_phones(user) -> bool:
     return not has_capability(user, "reveal_phones")
 
@@ -49,7 +61,7 @@ def _masked_phones(user) -> bool:
 @require_capability("view_campaigns")
 @require_GET
 def log_page(request):
-    parsed = logs.parse_filter(request.GET)
+    parsed = _parse(request, request.GET)
     page = None
     if not parsed.errors:
         page = logs.page(parsed.filter, after=request.GET.get("after"), before=request.GET.get("before"))
@@ -62,7 +74,7 @@ def log_page(request):
     oa_campaigns = []
     if parsed.filter.oa:
         oa_campaigns = list(
-            Campaign.objects.filter(oa_id=parsed.filter.oa)
+            visible(request.user, Campaign.objects.filter(oa_id=parsed.filter.oa))
             .order_by("-created_at", "-id")
             .values("id", "name")
         )
@@ -75,7 +87,8 @@ def log_page(request):
             "errors": parsed.errors,
             "page": page,
             "oa_options": _options(
-                OfficialAccount.objects.order_by("name").values_list("id", "name"), parsed.raw.get("oa", "")
+                visible(request.user, OfficialAccount).order_by("name").values_list("id", "name"),
+                parsed.raw.get("oa", ""),
             ),
             "oa_campaigns": oa_campaigns,
             "states": CampaignMessage.State.choices,
@@ -96,7 +109,7 @@ def log_page(request):
 @require_GET
 def log_csv(request):
     """The filter's rows as CSV, streamed at any size (constant memory), audited when it ends."""
-    parsed = logs.parse_filter(request.GET)
+    parsed = _parse(request, request.GET)
     if parsed.errors:
         messages.error(request, _("Correct the filter before exporting it."))
         return redirect(f"{reverse('campaigns:logs')}?{_query(parsed)}")
@@ -114,7 +127,7 @@ def log_csv(request):
 @require_POST
 def request_export(request):
     """Prepare the filter's CSV as a file in the background (large exports), with its progress page."""
-    parsed = logs.parse_filter(request.POST)
+    parsed = _parse(request, request.POST)
     if parsed.errors:
         messages.error(request, _("Correct the filter before exporting it."))
         return redirect(f"{reverse('campaigns:logs')}?{_query(parsed)}")
@@ -124,9 +137,10 @@ def request_export(request):
 
 
 def _own_export(request, export_id: int) -> LogExport:
-    """An export with masked phones is open to everyone who reads the log (it holds what the page
-    shows); one with full numbers only to whoever asked for it, while they may still reveal phones."""
-    export = get_object_or_404(LogExport, pk=export_id)
+    """An export is open to whoever asked for it (it holds the rows of their teams) and to those who
+    see every team (teams.scoping); one with full numbers only to whoever asked for it, while they
+    may still reveal phones."""
+    export = get_visible_or_404(request.user, LogExport, pk=export_id)  # the requester's (teams.scoping)
     if not export.masked and not (
         export.requested_by_id == request.user.pk and has_capability(request.user, "reveal_phones")
     ):

@@ -59,12 +59,17 @@ class LogFilter:
     date_from: date | None = None  # Vietnam calendar days, both included
     date_to: date | None = None
     error_code: str = ""
+    # The teams whose campaigns the reader sees (teams.scoping); None: every team. Set by the views
+    # from the signed-in user, kept in an export's filter so that its job writes only those rows.
+    teams: tuple[int, ...] | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready (the export job's argument, the audit entry's parameter)."""
         values = asdict(self)
         for key in ("date_from", "date_to"):
             values[key] = values[key].isoformat() if values[key] else None
+        if values["teams"] is not None:
+            values["teams"] = sorted(values["teams"])
         return {key: value for key, value in values.items() if value not in (None, "")}
 
     @classmethod
@@ -77,6 +82,7 @@ class LogFilter:
             date_from=date.fromisoformat(values["date_from"]) if values.get("date_from") else None,
             date_to=date.fromisoformat(values["date_to"]) if values.get("date_to") else None,
             error_code=values.get("error_code", ""),
+            teams=tuple(values["teams"]) if values.get("teams") is not None else None,
         )
 
     @property
@@ -151,6 +157,10 @@ def _is_provider_code(code: str) -> bool:
 def filtered(log_filter: LogFilter) -> QuerySet:
     """The messages the filter selects (unordered)."""
     rows = CampaignMessage.objects.all()
+    if log_filter.teams is not None:
+        rows = rows.filter(
+            campaign_id__in=Campaign.objects.filter(oa__team__in=log_filter.teams).values("id")
+        )
     if log_filter.campaign:
         rows = rows.filter(campaign_id=log_filter.campaign)
     if log_filter.oa:
