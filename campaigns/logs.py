@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
@@ -236,19 +237,63 @@ class LogPage:
     previous_before: str | None
 
 
+def _by_campaigns(log_filter: LogFilter) -> bool:
+    """An OA filter with no other narrowing column: read each of the OA's campaigns in page order
+    (index campaigns_msg_log_campaign_idx) and merge, rather than sort all of the OA's messages."""
+    return bool(log_filter.oa) and not (
+        log_filter.campaign or log_filter.state or log_filter.phone or log_filter.error_code
+    )
+
+
+def _merged_ids(log_filter: LogFilter, cursor: Cursor | None, older: bool, limit: int) -> list[int]:
+    """The ids of the next `limit` rows of the OA's messages beyond `cursor`, merged from the first
+    `limit` rows of each of its campaigns (one LATERAL index range per campaign): the cost grows with
+    the OA's number of campaigns, not with its number of messages."""
+    campaigns, campaign_params = (
+        Campaign.objects.filter(oa_id=log_filter.oa).values("id").query.sql_with_params()
+    )
+    conditions, params = ["m.campaign_id = c.id"], []
+    if log_filter.date_from:
+        conditions.append("m.created_at >= %s")
+        params.append(vietnam_midnight(log_filter.date_from))
+    if log_filter.date_to:
+        conditions.append("m.created_at < %s")
+        params.append(vietnam_midnight(log_filter.date_to + timedelta(days=1)))
+    if cursor is not None:
+        conditions.append(f"(m.created_at, m.id) {'<' if older else '>'} (%s, %s)")
+        params += [cursor.created_at, cursor.id]
+    order = "DESC" if older else "ASC"
+    # The table, columns and subquery are ours; the values are parameters.
+    sql = (
+        f"SELECT m.id FROM ({campaigns}) c CROSS JOIN LATERAL ("  # noqa: S608
+        f'SELECT m.id, m.created_at FROM "{TABLE}" m WHERE {" AND ".join(conditions)} '
+        f"ORDER BY m.created_at {order}, m.id {order} LIMIT %s) m "
+        f"ORDER BY m.created_at {order}, m.id {order} LIMIT %s"
+    )
+    with connection.cursor() as db:
+        db.execute(sql, [*campaign_params, *params, limit, limit])
+        return [row[0] for row in db.fetchall()]
+
+
+def _rows(log_filter: LogFilter, cursor: Cursor | None, older: bool, limit: int, columns, flat: bool = False):
+    """Up to `limit` rows of the filter beyond `cursor` (older or newer), in that direction's order."""
+    rows = filtered(log_filter)
+    if _by_campaigns(log_filter):
+        rows = rows.filter(pk__in=_merged_ids(log_filter, cursor, older, limit))
+    elif cursor is not None:
+        rows = rows.filter(_beyond(cursor, older=older))
+    rows = _ordered(rows, older=older)
+    return list((rows.values_list(*columns) if flat else rows.values(*columns))[:limit])
+
+
 def page(
     log_filter: LogFilter, *, after: str | None = None, before: str | None = None, size: int = PAGE_SIZE
 ) -> LogPage:
     """One page of the log, newest first: the first page, the page after `after` (older rows) or the
-    page before `before` (newer rows). One query of `size + 1` rows."""
-    rows = filtered(log_filter)
+    page before `before` (newer rows). One query of `size + 1` rows (two for an OA filter)."""
     after_cursor, before_cursor = Cursor.parse(after), Cursor.parse(before)
     if before_cursor is not None and after_cursor is None:
-        found = list(
-            _ordered(rows.filter(_beyond(before_cursor, older=False)), older=False).values(*COLUMNS)[
-                : size + 1
-            ]
-        )
+        found = _rows(log_filter, before_cursor, older=False, limit=size + 1, columns=COLUMNS)
         if not found:  # nothing newer (any more): the top of the log
             return page(log_filter, size=size)
         more_newer = len(found) > size
@@ -259,9 +304,7 @@ def page(
             next_after=str(Cursor.of(found[-1])),
             previous_before=str(Cursor.of(found[0])) if found and more_newer else None,
         )
-    if after_cursor is not None:
-        rows = rows.filter(_beyond(after_cursor, older=True))
-    found = list(_ordered(rows, older=True).values(*COLUMNS)[: size + 1])
+    found = _rows(log_filter, after_cursor, older=True, limit=size + 1, columns=COLUMNS)
     more_older = len(found) > size
     found = found[:size]
     return LogPage(
@@ -275,12 +318,10 @@ def iter_chunks(log_filter: LogFilter, size: int = CHUNK_SIZE, columns=COLUMNS) 
     """Every row of the filter as tuples of `columns` (which hold "id" and "created_at"), newest first,
     `size` rows per query (keyset: constant memory, each query as cheap as the first, no long-running
     transaction)."""
-    rows = filtered(log_filter)
     at, key = columns.index("created_at"), columns.index("id")
     cursor: Cursor | None = None
     while True:
-        query = rows if cursor is None else rows.filter(_beyond(cursor, older=True))
-        chunk = list(_ordered(query, older=True).values_list(*columns)[:size])
+        chunk = _rows(log_filter, cursor, older=True, limit=size, columns=columns, flat=True)
         if not chunk:
             return
         yield chunk

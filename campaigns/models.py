@@ -217,6 +217,11 @@ class Campaign(models.Model):
                 name="campaigns_stage_threshold_range",
             ),
         ]
+        indexes = [
+            # The campaign list: newest first, keyset pages on (created_at, id), by status or not.
+            models.Index(fields=["created_at", "id"], name="campaigns_list_time_idx"),
+            models.Index(fields=["status", "created_at", "id"], name="campaigns_list_status_idx"),
+        ]
 
     def __str__(self):
         return self.name

@@ -144,6 +144,37 @@ def test_each_filter_and_a_combination(log_rows):
         assert seen == expected, log_filter
 
 
+
+def test_an_oa_filter_merges_its_campaigns_in_order_both_ways_and_in_chunks(log_rows):
+    # The OA filter alone (or with dates) reads each of the OA's campaigns and merges (logs._merged_ids).
+    oa0 = log_rows["oas"][0]
+    # A third campaign of the OA, newer than every other row: its rows alone fill the first pages.
+    a3 = Campaign.objects.create(oa=oa0, template=log_rows["campaigns"][0].template, name="A3")
+    CampaignMessage.objects.bulk_create(
+        CampaignMessage(campaign=a3, phone=f"8493{n:07d}", tracking_id=f"log-a3-{n}") for n in range(11)
+    )
+    CampaignMessage.objects.filter(campaign=a3).update(created_at=T0 + timedelta(days=30))
+    start = datetime(2026, 11, 20, 17, tzinfo=UTC)
+    for log_filter, predicate in [
+        (_parsed(oa=str(oa0.pk)), lambda r: r.campaign.oa_id == oa0.pk),
+        (
+            _parsed(oa=str(oa0.pk), date_from="2026-11-21"),
+            lambda r: r.campaign.oa_id == oa0.pk and r.created_at >= start,
+        ),
+    ]:
+        assert logs._by_campaigns(log_filter)
+        expected = _expected(predicate)
+        pages = _walk(log_filter, size=4)  # 4 cuts the groups of equal times, inside and across campaigns
+        assert [row["id"] for page in pages for row in page.rows] == expected
+        before = pages[-1].previous_before
+        for page in reversed(pages[:-1]):
+            back = logs.page(log_filter, before=before, size=4)
+            assert [row["id"] for row in back.rows] == [row["id"] for row in page.rows]
+            before = back.previous_before
+        assert before is None
+        chunks = list(logs.iter_chunks(log_filter, size=6, columns=("id", "created_at")))
+        assert [row[0] for chunk in chunks for row in chunk] == expected
+
 def test_the_date_range_is_vietnam_days(log_rows):
     # 2026-11-20 17:00 UTC is 00:00 on the 21st in Vietnam: it belongs to the 21st, not the 20th.
     log_filter = _parsed(date_from="2026-11-20", date_to="2026-11-20")

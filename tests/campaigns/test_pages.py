@@ -1,5 +1,7 @@
 """Campaign pages: list with status filter, compose, detail and its actions, through the client."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -93,3 +95,39 @@ def test_clone_through_the_page_opens_the_copy(client, marketer, draft):
     copy = Campaign.objects.exclude(pk=draft.pk).get()
     assert answer.url == reverse("campaigns:edit", args=[copy.pk])
     assert client.get(answer.url).status_code == 200
+
+
+def test_the_list_shows_50_campaigns_a_page_newest_first_with_links_both_ways(client, marketer, draft):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    base = timezone.now() - timedelta(days=1)
+    copies = [
+        Campaign(oa=draft.oa, template=draft.template, name=f"Copy {n:03d}", author=marketer)
+        for n in range(119)
+    ]
+    Campaign.objects.bulk_create(copies)
+    for n, campaign in enumerate(Campaign.objects.filter(name__startswith="Copy ")):
+        # Pairs of campaigns share one instant (ties broken by id).
+        Campaign.objects.filter(pk=campaign.pk).update(created_at=base + timedelta(minutes=n // 2))
+    expected = list(Campaign.objects.order_by("-created_at", "-pk").values_list("pk", flat=True))
+    client.force_login(marketer)
+
+    def ids(page):
+        return [int(pk) for pk in re.findall(r'<a href="/campaigns/(\d+)/">', page.text)]
+
+    def link(page, testid):
+        found = re.search(rf'<a href="([^"]+)" data-testid="{testid}">', page.text)
+        return reverse("campaigns:index") + found.group(1).replace("&amp;", "&") if found else None
+
+    pages, url = [], reverse("campaigns:index")
+    while url:
+        pages.append(client.get(url))
+        url = link(pages[-1], "next-page")
+    assert [pk for page in pages for pk in ids(page)] == expected and len(pages) == 3
+    back = client.get(link(pages[2], "previous-page"))
+    assert ids(back) == ids(pages[1])
+    assert link(pages[0], "previous-page") is None
+    drafts = client.get(reverse("campaigns:index"), {"status": "draft"})
+    assert "status=draft" in link(drafts, "next-page")
