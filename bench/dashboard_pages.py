@@ -81,6 +81,7 @@ def pages() -> list[tuple[str, str, str]]:
         ("quality portfolio /quality/", "quality", "quotas:index", []),
         ("quality portfolio, sorted by bad reports", "quality", "quotas:index", [], "?sort=bad"),
         ("OA quality page", "quality", "quotas:oa_detail", [busy_oa]),
+        ("quota policies", "quality", "quotas:policies", []),
         ("campaigns", "marketer", "campaigns:index", []),
         ("campaign page", "marketer", "campaigns:detail", [campaign.pk]),
         ("campaign analytics", "quality", "campaigns:analytics", [campaign.pk]),
@@ -100,9 +101,10 @@ def pages() -> list[tuple[str, str, str]]:
         ("message log, failed + 3 days", "auditor", "campaigns:logs", [], "?state=failed&" + _days(3)),
     ]
     found = []
-    only = os.environ.get("BENCH_PAGES", "")  # e.g. "message log": only the pages whose label has it
+    # e.g. "message log": only the pages whose label has it; "home,alerts": has one of them
+    only = [part for part in os.environ.get("BENCH_PAGES", "").split(",") if part]
     for label, role, name, args, *query in wanted:
-        if only and only not in label:
+        if only and not any(part in label for part in only):
             continue
         try:
             found.append((label, role, reverse(name, args=args) + (query[0] if query else "")))

@@ -40,13 +40,16 @@ class ContentSecurityPolicyMiddleware:
 
 # Unix time (seconds) of the session's latest request, kept in the session itself.
 LAST_ACTIVITY_KEY = "zalo_admin_last_activity"
+# The last activity is refreshed at most this often (a session may end this much early).
+ACTIVITY_WRITE_SECONDS = 15
 
 
 class SessionIdleTimeoutMiddleware:
     """Log out a session left idle longer than settings.SESSION_IDLE_TIMEOUT_SECONDS.
 
-    Every request of a signed-in user refreshes the session's last activity; the next request after a
-    longer pause flushes the session (the user then meets the login page, with a message saying why).
+    Requests of a signed-in user refresh the session's last activity (at most every
+    ACTIVITY_WRITE_SECONDS); the next request after a longer pause flushes the session (the user
+    then meets the login page, with a message saying why).
     Sits after the authentication and message middleware.
     """
 
@@ -77,7 +80,12 @@ class SessionIdleTimeoutMiddleware:
                 )
         response = self.get_response(request)
         if request.user.is_authenticated:  # signed in before this request or by it
-            request.session[LAST_ACTIVITY_KEY] = now
+            # Written when it moved on by ACTIVITY_WRITE_SECONDS (or the session is saved anyway):
+            # a session UPDATE and its commit on every page view cost more than many pages' queries.
+            last_activity = request.session.get(LAST_ACTIVITY_KEY)
+            step = min(ACTIVITY_WRITE_SECONDS, settings.SESSION_IDLE_TIMEOUT_SECONDS // 10)
+            if not isinstance(last_activity, int) or now - last_activity >= step or request.session.modified:
+                request.session[LAST_ACTIVITY_KEY] = now
         return response
 
 
