@@ -95,7 +95,7 @@ def _record_level_change(
         hooks.LEVEL_CHANGED,
         oa_id=oa_id,
         change_id=change.pk,
-        day=effective_day.isoformat(),
+        day=str(effective_day),  # a date, or its ISO text
         old_limit=old_limit,
         new_limit=new_limit,
         reason=reason,
