@@ -98,6 +98,13 @@ def _form_values(campaign: Campaign | None, data=None) -> dict:
     for name in ("stage_percent", "stage_bad_report_threshold"):
         if values[name] is not None:
             values[name] = f"{values[name].normalize():f}"
+    values.update(_mapping_values(campaign))
+    return values
+
+
+def _mapping_values(campaign: Campaign) -> dict:
+    """The form values of the campaign's parameter mappings (all the detail page needs of them)."""
+    values = {}
     for prefix, spec in (("map", campaign.mapping), ("smsmap", campaign.sms_failover_mapping)):
         for param, entry in (spec or {}).items():
             for part in ("source", "key", "value", "format"):
@@ -236,17 +243,18 @@ def detail(request, campaign_id: int):
     user = request.user
     can_manage = has_capability(user, "manage_campaigns")
     can_approve = has_capability(user, "approve_campaigns")
+    live = approval.live_approval(campaign)
     return render(
         request,
         "campaigns/detail.html",
         {
             "campaign": campaign,
             "local_send_at": _local(campaign.send_at, campaign.time_zone),
-            "mapping_rows": _mapping_rows(campaign.template, _form_values(campaign)),
+            "mapping_rows": _mapping_rows(campaign.template, _mapping_values(campaign)),
             "lists": campaign.audience_lists.order_by("name"),
             "segments": campaign.audience_segments.order_by("name"),
             "approvals": campaign.approvals.all()[:10],
-            "live_approval": approval.live_approval(campaign),
+            "live_approval": live,
             "purpose": composer.PURPOSE_BY_TAG.get(campaign.template.tag),
             "can_edit": can_manage and campaign.status in approval.EDITABLE_STATUSES,
             "can_submit": can_manage and campaign.status in (Campaign.Status.DRAFT, Campaign.Status.REJECTED),
@@ -258,7 +266,7 @@ def detail(request, campaign_id: int):
             "is_author": campaign.author_id == user.pk,
             "can_approve": can_approve,
             "submit_errors": request.session.pop(f"campaign-{campaign.pk}-submit-errors", None),
-            **progress_views.detail_context(request, campaign),
+            **progress_views.detail_context(request, campaign, live=live),
         },
     )
 
