@@ -22,6 +22,7 @@ from django.db.models import Count, Q, Sum
 from django.template.defaultfilters import floatformat
 from django.templatetags.l10n import unlocalize
 from django.urls import reverse
+from django.utils.formats import get_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -29,7 +30,7 @@ from django.utils.translation import ngettext
 from campaigns.models import Campaign
 from oas.models import MessageTemplate, OACredentials, OfficialAccount
 from quotas import rules
-from quotas.models import DailyQuotaUsage, OADailyStats, OAQuotaState, Policy, QualityAlert
+from quotas.models import DailyQuotaUsage, OADailyStats, Policy, QualityAlert
 from quotas.selectors import MarketingShare, _marketing_share
 from quotas.services.policies import rules_policy
 from quotas.services.state import limit_on
@@ -78,7 +79,14 @@ class StateValues:
     guardrail_share: Decimal
 
 
-STATE_FIELDS = ("oa_id", "policy_id", "current_limit", "pending_limit", "pending_from_day", "guardrail_share")
+# Read through the OA's reverse one-to-one (OfficialAccount.quota), in StateValues' order.
+STATE_FIELDS = (
+    "quota__policy_id",
+    "quota__current_limit",
+    "quota__pending_limit",
+    "quota__pending_from_day",
+    "quota__guardrail_share",
+)
 
 
 @dataclass
@@ -184,14 +192,18 @@ def _grouped(queryset, **aggregates) -> dict[int, dict]:
 
 def portfolio_rows(today: date | None = None, accounts=None) -> list[PortfolioRow]:
     """One row per OA of `accounts` (a queryset of OAs, by default every OA: the views pass the
-    user's, teams.scoping), with its reasons for attention (9 queries for any number of OAs)."""
+    user's, teams.scoping), with its reasons for attention (9 queries for any number of OAs: the
+    OAs with their states, policies, and one per kind of figure)."""
     today = today or today_in_vietnam()
     accounts = OfficialAccount.objects.all() if accounts is None else accounts
-    oas = [OARef(*values) for values in accounts.order_by("name", "pk").values_list(*OA_FIELDS)]
+    # Each OA with its quota state's fields (a LEFT JOIN: None where it has no state).
+    oas, states = [], {}
+    width = len(OA_FIELDS)
+    for values in accounts.order_by("name", "pk").values_list(*OA_FIELDS, *STATE_FIELDS):
+        oas.append(OARef(*values[:width]))
+        if values[width] is not None:
+            states[values[0]] = StateValues(*values[width:])
     policies = {policy.pk: (policy, rules_policy(policy)) for policy in Policy.objects.all()}
-    states = {
-        oa_id: StateValues(*values) for oa_id, *values in OAQuotaState.objects.values_list(*STATE_FIELDS)
-    }
     today_stats = {
         row["oa_id"]: row
         for row in OADailyStats.objects.filter(day=today).values("oa_id", "sent", "bad_reports")
@@ -369,7 +381,8 @@ def portfolio(params, today: date | None = None, page_size: int = PAGE_SIZE, acc
     sort = params.get("sort", "attention")
     sort = sort if sort in SORTS else "attention"
     order = "desc" if params.get("order") == "desc" else "asc"
-    kept = sorted((row for row in every if filters.keeps(row)), key=SORTS[sort], reverse=order == "desc")
+    kept = every if filters == Filters() else [row for row in every if filters.keeps(row)]
+    kept = sorted(kept, key=SORTS[sort], reverse=order == "desc")
     pages = max(1, -(-len(kept) // page_size))
     try:
         page = min(max(1, int(params.get("page", 1))), pages)
@@ -441,16 +454,32 @@ def _labels() -> dict:
     }
     t["tiers"] = {"HIGH": esc(_("High")), "MEDIUM": esc(_("Medium")), "LOW": esc(_("Low"))}
     t["providers"] = {value: esc(label) for value, label in OfficialAccount.Provider.choices}
+    t["group"] = _grouper()
     return t
+
+
+def _grouper():
+    """intcomma for ints, with the active language's separator looked up once per page (intcomma
+    looks up three formats per call). Anything but a plain int goes to intcomma."""
+    separator = get_format("THOUSAND_SEPARATOR")
+    if get_format("NUMBER_GROUPING") != 3:
+        return intcomma
+
+    def group(value) -> str:
+        if type(value) is not int:
+            return intcomma(value)
+        return f"{value:,}".replace(",", separator) if abs(value) >= 1000 else str(value)
+
+    return group
 
 
 def _threshold(value) -> str:
     return esc(floatformat(value, "-1"))
 
 
-def _bad_cell(row: PortfolioRow) -> str:
+def _bad_cell(row: PortfolioRow, group) -> str:
     if row.violation_threshold is None:
-        return esc(intcomma(row.bad_today))
+        return esc(group(row.bad_today))
     percent = row.bad_percent_of_threshold
     title = _text(_("%(percent)s %% of the automatic-violation threshold"), percent=percent)
     meta = _text(
@@ -460,7 +489,7 @@ def _bad_cell(row: PortfolioRow) -> str:
     )
     guardrail = unlocalize(row.guardrail_threshold)
     return (
-        f"<strong>{esc(intcomma(row.bad_today))}</strong> / {_threshold(row.violation_threshold)}\n"
+        f"<strong>{esc(group(row.bad_today))}</strong> / {_threshold(row.violation_threshold)}\n"
         f'<meter class="threshold" min="0" max="{unlocalize(row.violation_threshold)}" low="{guardrail}" '
         f'high="{guardrail}" optimum="0" value="{row.bad_today}" title="{title}">{percent} %</meter>\n'
         f'<div class="meta">{meta}</div>'
@@ -476,8 +505,8 @@ def _marketing_cell(row: PortfolioRow, labels) -> str:
     if not share.marketing_allowed:
         return labels["no_marketing"]
     return (
-        f'<span data-testid="marketing-share-used">{esc(intcomma(share.used))}</span> / '
-        f'<span data-testid="marketing-share-allowance">{esc(intcomma(share.allowance))}</span>'
+        f'<span data-testid="marketing-share-used">{esc(labels["group"](share.used))}</span> / '
+        f'<span data-testid="marketing-share-allowance">{esc(labels["group"](share.allowance))}</span>'
     )
 
 
@@ -538,6 +567,7 @@ def table_rows_html(
 ) -> SafeString:
     """The <tr>s of the portfolio table for `rows` (the page's rows)."""
     labels = _labels()
+    group = labels["group"]
     # Each row's links from one reversed URL per kind (reverse() per row and kind costs more than
     # the rest of a row).
     patterns = {
@@ -568,13 +598,13 @@ def table_rows_html(
         elif row.remaining_today is None:
             remaining = labels["unrestricted"]
         else:
-            remaining = f"<strong>{esc(intcomma(row.remaining_today))}</strong> / {esc(intcomma(row.limit))}"
+            remaining = f"<strong>{esc(group(row.remaining_today))}</strong> / {esc(group(row.limit))}"
         level = (
             _text(_("level %(level)s of %(levels)s"), level=row.level, levels=row.levels) + " · "
             if row.level
             else ""
         )
-        sent = _text(_("%(sent)s sent"), sent=intcomma(row.sent_today))
+        sent = _text(_("%(sent)s sent"), sent=group(row.sent_today))
         policy = f" · {esc(row.policy_code)}" if row.policy_code else ""
         provider = labels["providers"].get(oa.provider) or esc(oa.provider)
         tier = labels["tiers"].get(row.tier, labels["undefined"])
@@ -591,7 +621,7 @@ def table_rows_html(
             f'<span class="badge tier-{esc(row.tier)}">{tier}</span></td>\n'
             f'<td data-label="{labels["remaining"]}" data-testid="remaining">{remaining}\n'
             f'<div class="meta">{level}{sent}</div></td>\n'
-            f'<td data-label="{labels["bad"]}" data-testid="bad-today">{_bad_cell(row)}</td>\n'
+            f'<td data-label="{labels["bad"]}" data-testid="bad-today">{_bad_cell(row, group)}</td>\n'
             f'<td data-label="{labels["marketing"]}" data-testid="marketing-share">'
             f"{_marketing_cell(row, labels)}</td>\n"
             f'<td data-label="{labels["counts"]}">{_counts_cell(row)}</td>\n'

@@ -4,9 +4,11 @@ sorting and filtering by query parameters; a fixed number of queries; the kill s
 from datetime import timedelta
 
 import pytest
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from campaigns.models import Campaign
 from compliance.models import AuditEvent
@@ -182,3 +184,11 @@ def test_the_kill_switch_needs_a_reason_and_never_redirects_off_the_portfolio(bo
     response = client.post(reverse("quotas:portfolio_resume", args=[board["low"].pk]), {"reason": "Fixed"})
     board["low"].refresh_from_db()
     assert not board["low"].sending_stopped
+
+
+def test_the_rows_group_digits_as_intcomma_does_in_each_language():
+    for language in ("vi", "en"):
+        with translation.override(language):
+            group = portfolio._grouper()
+            for value in (0, 7, 999, 1000, 12345, 1234567, -4500, 10**12):
+                assert group(value) == intcomma(value), (language, value)
