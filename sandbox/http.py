@@ -14,6 +14,12 @@ def read_json(request):
     if not request.body or not request.body.strip():
         raise ValueError("empty")
     try:
-        return json.loads(request.body)
+        return json.loads(request.body, parse_constant=_not_json)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ValueError("invalid") from None
+
+
+def _not_json(constant: str):
+    """NaN, Infinity and -Infinity are Python's extension, not JSON (the providers refuse them, and
+    the ledger's JSON columns cannot hold them)."""
+    raise json.JSONDecodeError(f"{constant} is not JSON", constant, 0)

@@ -150,8 +150,13 @@ def _window(value, path, violations):
 def validate_schedule(body: dict) -> list:
     """Violations of the request-level `options.schedule` (both the Zalo and the SMS API)."""
     violations = []
-    schedule = ((body.get("options") or {}).get("schedule")) or {}
-    if schedule:
+    options = body.get("options") or {}
+    schedule = (options.get("schedule") or {}) if isinstance(options, dict) else {}
+    if not isinstance(options, dict):
+        violations.append(("options", "must be an object"))
+    elif not isinstance(schedule, dict):
+        violations.append(("options.schedule", "must be an object"))
+    elif schedule:
         if "sendAt" in schedule:
             try:
                 send_at = parse_send_at(str(schedule["sendAt"]))
@@ -184,14 +189,22 @@ def shared_message_violations(message: dict, options: dict, path: str) -> list[t
     if reference is not None and (not isinstance(reference, str) or len(reference) > 255):
         violations.append((f"{path}.options.campaignReferenceId", "size must be between 0 and 255"))
     platform = options.get("platform") or {}
+    if not isinstance(platform, dict):
+        violations.append((f"{path}.options.platform", "must be an object"))
+        platform = {}
     for key in ("entityId", "applicationId"):
         if len(str(platform.get(key) or "")) > 255:
             violations.append((f"{path}.options.platform.{key}", "size must be between 0 and 255"))
     hooks = message.get("webhooks") or {}
+    if not isinstance(hooks, dict):
+        violations.append((f"{path}.webhooks", "must be an object"))
+        return violations
     if len(str(hooks.get("callbackData") or "")) > 4000:
         violations.append((f"{path}.webhooks.callbackData", "size must be between 0 and 4000"))
     delivery = hooks.get("delivery") or {}
-    if delivery.get("url") and not str(delivery["url"]).startswith(("http://", "https://")):
+    if not isinstance(delivery, dict):
+        violations.append((f"{path}.webhooks.delivery", "must be an object"))
+    elif delivery.get("url") and not str(delivery["url"]).startswith(("http://", "https://")):
         violations.append((f"{path}.webhooks.delivery.url", "must be a valid URL"))
     return violations
 
