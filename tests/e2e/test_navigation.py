@@ -7,9 +7,9 @@ from tests.e2e.conftest import log_in
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 EXPECTED_NAV = {
-    "marketer": ["Official Accounts", "Audiences", "Campaigns", "Quality & quota"],
-    "quality_admin": ["Official Accounts", "Audiences", "Campaigns", "Quality & quota", "Jobs"],
-    "auditor": ["Official Accounts", "Audiences", "Campaigns", "Compliance"],
+    "marketer": ["Official Accounts", "Audiences", "Campaigns", "Quality & quota", "Alerts"],
+    "quality_admin": ["Official Accounts", "Audiences", "Campaigns", "Quality & quota", "Alerts", "Jobs"],
+    "auditor": ["Official Accounts", "Audiences", "Campaigns", "Compliance", "Alerts"],
 }
 
 
