@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
@@ -237,21 +238,43 @@ class LogPage:
     previous_before: str | None
 
 
+# Above this many campaigns a team's log (no OA filter) walks the time index instead of merging.
+MERGE_MAX_CAMPAIGNS = 2000
+
+
+def _campaign_set(log_filter: LogFilter) -> QuerySet:
+    """The campaigns whose messages the filter reads, by OA and team (unordered)."""
+    campaigns = Campaign.objects.all()
+    if log_filter.oa:
+        campaigns = campaigns.filter(oa_id=log_filter.oa)
+    if log_filter.teams is not None:
+        campaigns = campaigns.filter(oa__team__in=log_filter.teams)
+    return campaigns
+
+
 def _by_campaigns(log_filter: LogFilter) -> bool:
-    """An OA filter with no other narrowing column: read each of the OA's campaigns in page order
-    (index campaigns_msg_log_campaign_idx) and merge, rather than sort all of the OA's messages."""
-    return bool(log_filter.oa) and not (
-        log_filter.campaign or log_filter.state or log_filter.phone or log_filter.error_code
-    )
+    """A filter by OA (or a reader's teams) with no other narrowing column: read each of those
+    campaigns in page order (index campaigns_msg_log_campaign_idx) and merge, rather than sort all of
+    their messages or walk the whole log's time index past everyone else's rows (2.4 s for a team of
+    10 OAs among 1,000 on 10,000,000 messages; 19 ms merged). A team of many campaigns (or no team:
+    every campaign) walks the time index, which then finds its rows at once."""
+    if log_filter.campaign or log_filter.state or log_filter.phone or log_filter.error_code:
+        return False
+    if log_filter.oa:
+        return True
+    if log_filter.teams is None:
+        return False
+    return _campaign_set(log_filter).order_by()[: MERGE_MAX_CAMPAIGNS + 1].count() <= MERGE_MAX_CAMPAIGNS
 
 
 def _merged_ids(log_filter: LogFilter, cursor: Cursor | None, older: bool, limit: int) -> list[int]:
-    """The ids of the next `limit` rows of the OA's messages beyond `cursor`, merged from the first
-    `limit` rows of each of its campaigns (one LATERAL index range per campaign): the cost grows with
-    the OA's number of campaigns, not with its number of messages."""
-    campaigns, campaign_params = (
-        Campaign.objects.filter(oa_id=log_filter.oa).values("id").query.sql_with_params()
-    )
+    """The ids of the next `limit` rows of the campaigns' messages beyond `cursor`, merged from the
+    first `limit` rows of each campaign (one LATERAL index range per campaign): the cost grows with
+    the number of campaigns, not with their number of messages."""
+    try:
+        campaigns, campaign_params = _campaign_set(log_filter).values("id").query.sql_with_params()
+    except EmptyResultSet:  # no team at all: no campaign
+        return []
     conditions, params = ["m.campaign_id = c.id"], []
     if log_filter.date_from:
         conditions.append("m.created_at >= %s")

@@ -144,7 +144,6 @@ def test_each_filter_and_a_combination(log_rows):
         assert seen == expected, log_filter
 
 
-
 def test_an_oa_filter_merges_its_campaigns_in_order_both_ways_and_in_chunks(log_rows):
     # The OA filter alone (or with dates) reads each of the OA's campaigns and merges (logs._merged_ids).
     oa0 = log_rows["oas"][0]
@@ -174,6 +173,25 @@ def test_an_oa_filter_merges_its_campaigns_in_order_both_ways_and_in_chunks(log_
         assert before is None
         chunks = list(logs.iter_chunks(log_filter, size=6, columns=("id", "created_at")))
         assert [row[0] for chunk in chunks for row in chunk] == expected
+
+
+@pytest.mark.parametrize("merge_max", [2000, 1])
+def test_a_teams_log_holds_only_its_campaigns_merged_or_walked(log_rows, monkeypatch, merge_max):
+    from teams.models import Team
+
+    oa0, oa1 = log_rows["oas"]
+    other = Team.objects.create(name="Other team")
+    OfficialAccount.objects.filter(pk=oa1.pk).update(team=other)
+    monkeypatch.setattr(logs, "MERGE_MAX_CAMPAIGNS", merge_max)  # 1: too many campaigns, walk instead
+    for teams, oa, campaigns in (((oa0.team_id,), oa0, 2), ((other.pk,), oa1, 1)):
+        log_filter = logs.LogFilter(teams=teams)
+        assert logs._by_campaigns(log_filter) == (campaigns <= merge_max)
+        expected = _expected(lambda r, oa=oa: r.campaign.oa_id == oa.pk)
+        assert [row["id"] for page in _walk(log_filter, size=4) for row in page.rows] == expected
+        chunks = logs.iter_chunks(log_filter, size=5, columns=("id", "created_at"))
+        assert [row[0] for chunk in chunks for row in chunk] == expected
+    assert logs.page(logs.LogFilter(teams=())).rows == []
+
 
 def test_the_date_range_is_vietnam_days(log_rows):
     # 2026-11-20 17:00 UTC is 00:00 on the 21st in Vietnam: it belongs to the 21st, not the 20th.
