@@ -111,6 +111,8 @@ def limit_label(limit: int | None) -> str:
 
 def number(value, decimals: int | None = None) -> str:
     """A number grouped the reader's way (20.000 in Vietnamese, 20,000 in English)."""
+    if decimals is None and type(value) is int and -1000 < value < 1000:
+        return str(value)  # (nothing to group: number_format's three format lookups skipped)
     return formats.number_format(value, decimals, use_l10n=True, force_grouping=True)
 
 

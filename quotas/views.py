@@ -19,7 +19,7 @@ from quotas.forms import CorrectionForm, ForecastForm, GuardrailForm, parse_leve
 from quotas.models import OAQuotaState, Policy, QualityAlert
 from quotas.services import levels
 from quotas.services.policies import rules_policy
-from quotas.services.state import limit_on, quota_state
+from quotas.services.state import limit_on
 from teams.scoping import get_visible_or_404, visible
 from zalo_admin.lib import figures
 from zalo_admin.lib.dates import today_in_vietnam
@@ -119,9 +119,10 @@ def policies(request):
 def _oa_and_state(request, oa_id: int) -> tuple[OfficialAccount, OAQuotaState]:
     """The OA and its quota state; 404 for an unknown OA, another team's, or one without a state
     (never created here)."""
-    oa = get_visible_or_404(request.user, OfficialAccount, pk=oa_id)
+    # The OA with its state and policy in one query (quota_state's select_related, by the OA).
+    oa = get_visible_or_404(request.user, OfficialAccount.objects.select_related("quota__policy"), pk=oa_id)
     try:
-        return oa, quota_state(oa.pk)
+        return oa, oa.quota
     except OAQuotaState.DoesNotExist:
         raise Http404("This Official Account has no quota state.") from None
 
