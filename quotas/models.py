@@ -315,6 +315,9 @@ class OADailyStats(Counters):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["oa", "day"], name="unique_daily_stats_per_oa")]
+        # Every OA's rows of one day or a range of days (the portfolio, the home chart): bounded by
+        # the days read, not by the history kept (index-only with the counters on PostgreSQL).
+        indexes = [models.Index(fields=["day"], include=["sent", "bad_reports"], name="daily_stats_by_day")]
 
     def __str__(self):
         return f"{self.oa_id} {self.day}"
@@ -403,6 +406,7 @@ class DailyQuotaUsage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["oa", "day"], name="unique_quota_usage_per_oa_day")]
+        indexes = [models.Index(fields=["day"], name="quota_usage_by_day")]  # (every OA's today)
 
     def __str__(self):
         return f"{self.oa_id} {self.day}: {self.reserved}"
