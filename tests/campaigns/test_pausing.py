@@ -64,9 +64,10 @@ def test_an_unsendable_template_has_its_campaigns_paused_through_the_hook(oa):
         make_campaign(oa, Status.SCHEDULED, template_id="a"),
         make_campaign(oa, Status.RUNNING, template_id="b"),
     )
-    assert hooks.emit(
+    results = hooks.emit(
         hooks.TEMPLATE_UNSENDABLE, template_id=a.template_id, reason="disabled", actor="system:x"
-    ) == [[a.pk]]
+    )
+    assert [paused for paused in results if paused] == [[a.pk]]  # (the alerts receiver returns [])
     assert Campaign.objects.get(pk=b.pk).status == Status.RUNNING
 
 

@@ -96,6 +96,12 @@ PAGES = [
     Page("compliance:index"),
     Page("compliance:messages", query="?q=%23"),  # "#" alone: the search's empty answer
     Page("compliance:story", lambda o: {"message_id": o.message.pk}),
+    Page("compliance:evidence_packs"),
+    Page("campaigns:logs"),
+    Page("campaigns:logs", query="?state=failed", label="campaigns-logs-failed"),
+    Page("alerts:index"),
+    Page("alerts:settings"),
+    Page("alerts:webhooks"),
 ]
 
 # GET routes that are not pages of their own, with the reason. POST-only views are found by their
@@ -119,6 +125,14 @@ NOT_PAGES = {
     "quotas:oa_chart_csv": "CSV download",
     "campaigns:analytics_csv": "CSV download",
     "campaigns:oa_attribution_csv": "CSV download",
+    "campaigns:logs_csv": "CSV download",
+    "campaigns:log_export": "demo data has no prepared export",
+    "campaigns:log_export_progress": "JSON polled by the export page",
+    "campaigns:log_export_download": "CSV download",
+    "compliance:evidence_pack": "demo data has no evidence pack (tests/e2e/test_auditor_story.py opens one)",
+    "compliance:evidence_progress": "JSON polled by the pack page",
+    "compliance:evidence_download": "ZIP download",
+    "alerts:webhook_edit": "demo data has no webhook endpoint",
     "providers:zalo_webhook": "provider webhook",
     "providers:infobip_webhook": "provider webhook",
 }
