@@ -298,10 +298,21 @@ def _merged_ids(log_filter: LogFilter, cursor: Cursor | None, older: bool, limit
         return [row[0] for row in db.fetchall()]
 
 
-def _rows(log_filter: LogFilter, cursor: Cursor | None, older: bool, limit: int, columns, flat: bool = False):
-    """Up to `limit` rows of the filter beyond `cursor` (older or newer), in that direction's order."""
+def _rows(
+    log_filter: LogFilter,
+    cursor: Cursor | None,
+    older: bool,
+    limit: int,
+    columns,
+    flat: bool = False,
+    merge: bool = True,
+):
+    """Up to `limit` rows of the filter beyond `cursor` (older or newer), in that direction's order.
+    `merge`: read an OA's (or a small team's) campaigns one by one and merge (pages: at most `limit`
+    rows per campaign); exports do not, since a chunk of 5,000 rows would read up to 5,000 rows of
+    every campaign (1.6 s a chunk for 1,000 campaigns of 1,000 messages, against 0.28 s planned)."""
     rows = filtered(log_filter)
-    if _by_campaigns(log_filter):
+    if merge and _by_campaigns(log_filter):
         rows = rows.filter(pk__in=_merged_ids(log_filter, cursor, older, limit))
     elif cursor is not None:
         rows = rows.filter(_beyond(cursor, older=older))
@@ -344,7 +355,7 @@ def iter_chunks(log_filter: LogFilter, size: int = CHUNK_SIZE, columns=COLUMNS) 
     at, key = columns.index("created_at"), columns.index("id")
     cursor: Cursor | None = None
     while True:
-        chunk = _rows(log_filter, cursor, older=True, limit=size, columns=columns, flat=True)
+        chunk = _rows(log_filter, cursor, older=True, limit=size, columns=columns, flat=True, merge=False)
         if not chunk:
             return
         yield chunk
