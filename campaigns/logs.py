@@ -253,12 +253,13 @@ def _campaign_set(log_filter: LogFilter) -> QuerySet:
 
 
 def _by_campaigns(log_filter: LogFilter) -> bool:
-    """A filter by OA (or a reader's teams) with no other narrowing column: read each of those
-    campaigns in page order (index campaigns_msg_log_campaign_idx) and merge, rather than sort all of
+    """A filter by OA (or a reader's teams), maybe with a state, with no other narrowing column: read
+    each of those campaigns in page order (index campaigns_msg_log_campaign_idx, or
+    campaigns_msg_state_time_idx with a state) and merge, rather than sort all of
     their messages or walk the whole log's time index past everyone else's rows (2.4 s for a team of
     10 OAs among 1,000 on 10,000,000 messages; 19 ms merged). A team of many campaigns (or no team:
     every campaign) walks the time index, which then finds its rows at once."""
-    if log_filter.campaign or log_filter.state or log_filter.phone or log_filter.error_code:
+    if log_filter.campaign or log_filter.phone or log_filter.error_code:
         return False
     if log_filter.oa:
         return True
@@ -276,6 +277,9 @@ def _merged_ids(log_filter: LogFilter, cursor: Cursor | None, older: bool, limit
     except EmptyResultSet:  # no team at all: no campaign
         return []
     conditions, params = ["m.campaign_id = c.id"], []
+    if log_filter.state:  # index campaigns_msg_state_time_idx: (campaign, state, created_at, id)
+        conditions.append("m.state = %s")
+        params.append(log_filter.state)
     if log_filter.date_from:
         conditions.append("m.created_at >= %s")
         params.append(vietnam_midnight(log_filter.date_from))

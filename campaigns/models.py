@@ -416,7 +416,11 @@ class CampaignMessage(models.Model):
                 condition=Q(state__in=["claimed", "sending"]),
                 name="campaigns_msg_held_idx",
             ),
-            models.Index(fields=["campaign", "state"], name="campaigns_msg_state_idx"),
+            # A campaign's counts by state (its prefix), and the log's campaign (or OA, merged per
+            # campaign) + state filter in page order.
+            models.Index(
+                fields=["campaign", "state", "created_at", "id"], name="campaigns_msg_state_time_idx"
+            ),
             # The message log (campaigns.logs): newest first by (created_at, id), keyset-paginated; one
             # index per filter so that each filter, alone or combined, walks an index in page order.
             models.Index(fields=["created_at", "id"], name="campaigns_msg_log_time_idx"),

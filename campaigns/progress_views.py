@@ -2,9 +2,9 @@
 JSON endpoint polled by static/js/campaign-progress.js), the per-recipient list and timeline.
 
 Thin: every state change is one call of the dispatch services (campaigns.dispatch /
-campaigns.services), which audit it. The figures are one GROUP BY state over the campaign's
-messages (index campaigns_msg_state_idx) plus the campaign's bad-report rollup; no provider is
-called on a GET.
+campaigns.services), which audit it. The figures come from the campaign's rollups (messages per
+state: CampaignStateCount, kept by every transition; bad reports: CampaignDailyStats), never from a
+scan of its message rows; no provider is called on a GET.
 """
 
 from datetime import datetime, timedelta

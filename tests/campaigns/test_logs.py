@@ -160,6 +160,14 @@ def test_an_oa_filter_merges_its_campaigns_in_order_both_ways_and_in_chunks(log_
             _parsed(oa=str(oa0.pk), date_from="2026-11-21"),
             lambda r: r.campaign.oa_id == oa0.pk and r.created_at >= start,
         ),
+        (
+            _parsed(oa=str(oa0.pk), state="queued"),
+            lambda r: r.campaign.oa_id == oa0.pk and r.state == "queued",
+        ),
+        (
+            _parsed(oa=str(oa0.pk), state="failed"),
+            lambda r: r.campaign.oa_id == oa0.pk and r.state == "failed",
+        ),
     ]:
         assert logs._by_campaigns(log_filter)
         expected = _expected(predicate)
