@@ -8,14 +8,14 @@ Infobip OA (100 messages a request) and a Zalo-direct OA (one a request).
 Uses its own database (bench_dispatch, dropped and created anew) and REDIS_URL (default db 14). For
 each provider: N message rows of a running campaign (transactional OTP template, unlimited quota),
 then the raw loop first (so the dispatcher meets the fuller ledger), then, once the sandbox has
-simulated what the raw loop sent (deliveries, reads, reports: no phase pays for the one before),
-2 worker processes that loop `campaigns.dispatch.run_batch` until the campaign completes (each worker's Zalo pool:
-DISPATCH_ZALO_CONCURRENCY lanes; the raw loop uses 2 x that many threads for Zalo and 2 threads of
-100-message requests for Infobip). Prints msg/s of both, the ratio, the workers' CPU ms per message
-(user + system, all threads), their peak RSS and RSS sampled along the run (flat or growing), and
-checks the sandbox's ledger: every tracking id once. Goals (issue 13): Infobip >= 1,000 msg/s,
-ratio >= 0.5 on both, worker RSS flat and < 300 MB. Exit 1 only when a message was sent twice or
-left without a final state.
+simulated what the raw loop sent (deliveries, reads, reports: no phase pays for the one before), 2
+worker processes that loop `campaigns.dispatch.run_batch` until the campaign completes (each
+worker's Zalo pool: DISPATCH_ZALO_CONCURRENCY lanes; the raw loop uses 2 x that many threads for
+Zalo and 2 threads of 100-message requests for Infobip). Prints msg/s of both, the ratio, the
+workers' CPU ms per message (user + system, all threads), their peak RSS and RSS sampled along the
+run (flat or growing), and checks the sandbox's ledger: every tracking id once. Goals (issue 13):
+Infobip >= 1,000 msg/s, ratio >= 0.5 on both, worker RSS flat and < 300 MB. Exit 1 only when a
+message was sent twice or left without a final state.
 """
 
 import itertools

@@ -9,6 +9,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from quotas.models import OAQuotaState, Policy
+from teams.defaults import default_team_pk
+from teams.models import Membership
 from tests.conftest import PASSWORD
 from tests.providers.conftest import make_oa
 from zalo_admin.roles import COMPLIANCE_AUDITOR, MARKETER, QUALITY_ADMIN
@@ -65,6 +67,7 @@ def in_process_jobs(settings):
 def _user(django_user_model, name, role, email):
     user = django_user_model.objects.create_user(username=name, password=PASSWORD, email=email)
     user.groups.add(Group.objects.get(name=role))
+    Membership.objects.create(user=user, team_id=default_team_pk())  # the team rows made without one get
     return user
 
 

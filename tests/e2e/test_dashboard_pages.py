@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.urls import URLResolver, get_resolver, reverse
 from django.views.decorators.http import require_http_methods
 
@@ -194,6 +195,17 @@ def _seeded_objects() -> SimpleNamespace:
     )
 
 
+def _join_every_team(user) -> None:
+    """The demo's OAs belong to two teams: the test's role users join both, as an operator of both
+    would, so every page of every OA is theirs to open (tests/teams covers the other-team 404s)."""
+    from teams import services
+    from teams.models import Team
+
+    with transaction.atomic():
+        for team in Team.objects.all():
+            services.add_member(actor="system:test", user=user, team=team)
+
+
 def _may_open(user, page: Page) -> bool:
     from django.urls import resolve
 
@@ -255,6 +267,7 @@ def test_every_page_renders_its_charts_and_fits_a_phone(watched_page, live_serve
     call_command("seed_demo")
     objs = _seeded_objects()
     user = role_users[role]
+    _join_every_team(user)
     only = {name for name in os.environ.get("E2E_PAGES", "").split(",") if name}  # to debug a few pages
     pages = [page for page in PAGES if _may_open(user, page) and (not only or page.url_name in only)]
     assert pages, role
