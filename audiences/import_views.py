@@ -2,7 +2,7 @@
 
 Thin views over `audiences.imports`: the service stores and inspects the file, maps it, starts the
 job (`audiences.jobs.run_contact_import`, through `zalo_admin.jobs`) and cancels it. The progress
-page works without JavaScript (figures rendered here, a refresh link); `static/js/import-progress.js`
+page works without JavaScript (figures rendered here, a refresh link); `static/js/job-progress.js`
 polls `import_progress` (JSON) every second while the import runs.
 """
 

@@ -1,5 +1,5 @@
 """Evidence pack pages (compliance auditors and superusers: `export_audit`): request a pack, follow
-its build (progress bar polled by static/js/evidence-progress.js through static/js/progress-poll.js;
+its build (progress bar polled by static/js/job-progress.js through static/js/progress-poll.js;
 without JavaScript a refresh link), download it. Thin views over `compliance.evidence`, which
 audits the request and each download.
 

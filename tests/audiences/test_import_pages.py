@@ -246,7 +246,7 @@ def test_a_valid_mapping_starts_the_job_which_really_runs(
     html = _html(client.get(reverse("audiences:import_detail", args=[item.pk])))
     assert 'data-testid="summary"' in html and 'data-testid="merged">3<' in html
     assert reverse("audiences:import_rejections", args=[item.pk]) in html
-    assert 'value="100"' in html and "import-progress.js" not in html
+    assert 'value="100"' in html and "job-progress.js" not in html
 
 
 def test_a_started_import_cannot_be_mapped_again(client, marketer):
@@ -312,7 +312,7 @@ def test_the_progress_page_works_without_javascript(client, marketer):
     assert 'data-testid="rows">2,500 of 10,000<' in html
     assert "rows/s" in html and "15 seconds" in html
     assert f'href="{reverse("audiences:import_detail", args=[item.pk])}"' in html  # refresh link
-    assert "import-progress.js" in html and reverse("audiences:import_progress", args=[item.pk]) in html
+    assert "job-progress.js" in html and reverse("audiences:import_progress", args=[item.pk]) in html
     assert 'data-testid="cancel-import"' in html
 
 

@@ -52,7 +52,7 @@ def test_an_auditor_requests_follows_and_downloads_a_campaign_pack(
     }
 
     waiting = client.get(reverse("compliance:evidence_pack", args=[pack.pk])).content.decode()
-    assert "js/progress-poll.js" in waiting and "js/evidence-progress.js" in waiting
+    assert "js/progress-poll.js" in waiting and "js/job-progress.js" in waiting
     assert 'data-finished="false"' in waiting and 'data-testid="download-pack"' not in waiting
     assert client.get(reverse("compliance:evidence_progress", args=[pack.pk])).json()["finished"] is False
     assert client.get(reverse("compliance:evidence_download", args=[pack.pk])).status_code == 404

@@ -26,7 +26,7 @@ ROWS = 25_000  # three chunks of the job: the bar moves before it reaches 100 %
 # Every JavaScript update of the bar is kept in sessionStorage, across the reload at the end.
 RECORD_PERCENT = """
 document.addEventListener("DOMContentLoaded", () => {
-  const panel = document.querySelector("[data-import-progress]");
+  const panel = document.querySelector("[data-job-progress]");
   if (!panel) return;
   new MutationObserver(() => {
     const seen = JSON.parse(sessionStorage.getItem("percentSeen") || "[]");

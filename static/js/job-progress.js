@@ -1,12 +1,13 @@
-// Progress of a contact import: polls the JSON endpoint named by [data-import-progress] every second
-// (static/js/progress-poll.js) and updates the bar and figures; reloads the page once the import has
-// finished (the server then renders the summary). No inline code (CSP). Without JavaScript the page
-// shows the same figures.
+// Progress of a job shown on its page (a contact import, a message-log export, an evidence pack):
+// polls the JSON endpoint named by the [data-job-progress] panel's data-url every second
+// (static/js/progress-poll.js), writes its figures into the panel's [data-field] elements, and
+// reloads the page once the job has finished (the server then renders the summary, the download or
+// the error). No inline code (CSP). Without JavaScript the page shows the same figures on reload.
 (function () {
   "use strict";
 
   window.progressPoll.start({
-    selector: "[data-import-progress]",
+    selector: "[data-job-progress]",
     intervalMs: 1000,
     maxDelayMs: 10000,
     setup: function (panel) {
