@@ -7,16 +7,11 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from campaigns import analytics
-from campaigns.models import Campaign
+from campaigns.access import visible_campaign
 from oas.models import OfficialAccount
 from teams.scoping import get_visible_or_404
 from zalo_admin.lib.figures import table_csv
 from zalo_admin.roles import has_capability, require_capability
-
-
-def _campaign(request, campaign_id: int) -> Campaign:
-    """The campaign, when the user's teams see it (another team's: 404, see teams.scoping)."""
-    return get_visible_or_404(request.user, Campaign.objects.select_related("oa", "template"), pk=campaign_id)
 
 
 def _days(request) -> int:
@@ -29,7 +24,7 @@ def _days(request) -> int:
 
 @require_capability("view_campaigns")
 def campaign_analytics(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     return render(
         request,
         "campaigns/analytics.html",
@@ -60,7 +55,7 @@ def _csv(table: dict, name: str) -> StreamingHttpResponse:
 def campaign_analytics_csv(request, campaign_id: int, table: str):
     if table not in CAMPAIGN_TABLES:
         raise Http404("No such table.")
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     report = analytics.campaign_analytics(campaign)
     return _csv(CAMPAIGN_TABLES[table](report), f"campaign-{campaign.pk}-{table}")
 

@@ -14,8 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns import eligibility, preflight
-from campaigns.models import Campaign
-from teams.scoping import get_visible_or_404
+from campaigns.access import visible_campaign
 from zalo_admin.lib.dates import VIETNAM
 from zalo_admin.lib.phones import mask_phone, national_format
 from zalo_admin.roles import has_capability, require_capability
@@ -29,11 +28,6 @@ LIMITED_BY = {
     "done": gettext_lazy("all sent"),
     "": "—",
 }
-
-
-def _campaign(request, campaign_id: int) -> Campaign:
-    """The campaign, when the user's teams see it (another team's: 404, see teams.scoping)."""
-    return get_visible_or_404(request.user, Campaign.objects.select_related("oa", "template"), pk=campaign_id)
 
 
 def _moment(text):
@@ -77,7 +71,7 @@ def _view_model(summary: dict) -> dict:
 @require_capability("view_campaigns")
 @require_GET
 def preflight_page(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     run = preflight.last_run(campaign)
     return render(
         request,
@@ -96,7 +90,7 @@ def preflight_page(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def run_preflight(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     run = preflight.record_preflight(campaign.pk, actor=request.user)
     messages.success(
         request,
@@ -125,7 +119,7 @@ def _csv_lines(exclusions, titles: dict, full: bool, computed: datetime):
 def exclusions_csv(request, campaign_id: int):
     """Every excluded recipient with its rule and reason, as the rules find them now (UTF-8 with a
     BOM, for Excel), streamed; audited."""
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     evaluation = eligibility.evaluate(campaign)
     full = has_capability(request.user, "reveal_phones")
     preflight.record_exclusions_export(

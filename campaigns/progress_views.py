@@ -21,11 +21,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns import approval, dispatch, services
+from campaigns.access import visible_campaign
 from campaigns.models import Campaign, CampaignDispatch, CampaignMessage, CampaignStateCount
 from compliance import actions
 from compliance.models import AuditEvent
 from quotas.models import CampaignDailyStats
-from teams.scoping import get_visible_or_404
 from zalo_admin import jobs
 from zalo_admin.lib.dates import VIETNAM
 from zalo_admin.lib.phones import mask_phone
@@ -47,11 +47,6 @@ WAIT_REASONS = {
 # Campaign states whose figures no longer move.
 FINISHED = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED)
 CONTROL_STATUSES = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PAUSED)
-
-
-def _campaign(request, campaign_id: int) -> Campaign:
-    """The campaign, when the user's teams see it (another team's: 404, see teams.scoping)."""
-    return get_visible_or_404(request.user, Campaign.objects.select_related("oa", "template"), pk=campaign_id)
 
 
 def vietnam_time(moment: datetime | None, with_date: bool = True) -> str:
@@ -190,7 +185,7 @@ def detail_context(request, campaign: Campaign, live=_UNREAD) -> dict:
 @never_cache
 def progress(request, campaign_id: int):
     """Read-only figures for the live panel (polled every 2 s)."""
-    return JsonResponse(progress_figures(_campaign(request, campaign_id)))
+    return JsonResponse(progress_figures(visible_campaign(request.user, campaign_id)))
 
 
 # --- control ----------------------------------------------------------------------------------------
@@ -199,7 +194,7 @@ def progress(request, campaign_id: int):
 @require_capability("approve_campaigns")
 @require_POST
 def pause(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     reason = (request.POST.get("reason") or "").strip()
     errors = []
     if not reason:
@@ -220,7 +215,7 @@ def pause(request, campaign_id: int):
 @require_capability("approve_campaigns")
 @require_POST
 def resume(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     try:
         dispatch.resume_campaign(campaign.pk, actor=request.user)
     except dispatch.DispatchRefused as exc:
@@ -233,7 +228,7 @@ def resume(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def cancel(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     if request.POST.get("confirm") != "yes":
         request.session[f"campaign-{campaign.pk}-cancel-errors"] = [
             _("Tick the box to confirm: a cancelled campaign cannot be resumed.")
@@ -253,7 +248,7 @@ def cancel(request, campaign_id: int):
 def start_now(request, campaign_id: int):
     """An approved campaign that is due: hand its start to a worker now (the start re-checks the
     approval, creates the messages and is audited there) rather than at the next periodic check."""
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     due = campaign.send_at is None or campaign.send_at <= timezone.now()
     if campaign.status != Campaign.Status.SCHEDULED or approval.live_approval(campaign) is None:
         messages.error(request, _("Only an approved, scheduled campaign can be started."))
@@ -278,7 +273,7 @@ def _masked(phone: str) -> str:
 @require_capability("view_campaigns")
 def recipients(request, campaign_id: int):
     """Every recipient of a started campaign, by id (keyset pagination: `after`), filtered by state."""
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     state = request.GET.get("state", "")
     if state not in S.values:
         state = ""
@@ -320,7 +315,7 @@ def recipients(request, campaign_id: int):
 def timeline(request, campaign_id: int, message_id: int):
     """One recipient's message: every state with its time (Vietnam), the request and response codes,
     the reports and the failover leg."""
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     message = CampaignMessage.objects.filter(campaign_id=campaign.pk, pk=message_id).first()
     if message is None:
         raise Http404(_("No such recipient in this campaign."))

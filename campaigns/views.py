@@ -14,19 +14,13 @@ from django.views.decorators.http import require_POST
 
 from audiences.models import ContactList, Segment
 from campaigns import approval, composer, dispatch, mapping, progress_views
+from campaigns.access import visible_campaign
 from campaigns.models import Campaign, DeliveryDay, SpeedLimitTimeUnit, ValidityTimeUnit
 from oas.models import OfficialAccount
-from teams.scoping import get_visible_or_404, visible
+from teams.scoping import visible
 from zalo_admin import jobs
 from zalo_admin.lib.keyset import keyset_page
 from zalo_admin.roles import has_capability, require_capability
-
-
-def _campaign(request, campaign_id: int) -> Campaign:
-    """The campaign, when the user's teams see it (another team's: 404, see teams.scoping)."""
-    return get_visible_or_404(
-        request.user, Campaign.objects.select_related("oa", "template", "author"), pk=campaign_id
-    )
 
 
 @require_capability("view_campaigns")
@@ -193,7 +187,7 @@ def new(request):
 
 @require_capability("manage_campaigns")
 def edit(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     if campaign.status not in approval.EDITABLE_STATUSES:
         messages.error(request, _("This campaign can no longer be edited."))
         return redirect("campaigns:detail", campaign.pk)
@@ -219,7 +213,7 @@ def edit(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def autosave(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     try:
         result = composer.autosave_draft(campaign.pk, actor=request.user, data=request.POST)
     except composer.CampaignNotEditable:
@@ -239,7 +233,7 @@ def autosave(request, campaign_id: int):
 
 @require_capability("view_campaigns")
 def detail(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     user = request.user
     can_manage = has_capability(user, "manage_campaigns")
     can_approve = has_capability(user, "approve_campaigns")
@@ -274,7 +268,7 @@ def detail(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def submit(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     result = composer.submit_for_approval(campaign.pk, actor=request.user)
     if result.ok:
         messages.success(request, _("Submitted for approval."))
@@ -287,7 +281,7 @@ def submit(request, campaign_id: int):
 @require_capability("approve_campaigns")
 @require_POST
 def approve(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     try:
         record = approval.approve_campaign(campaign.pk, user=request.user)
     except approval.ApprovalRefused as exc:
@@ -306,7 +300,7 @@ def approve(request, campaign_id: int):
 @require_capability("approve_campaigns")
 @require_POST
 def reject(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     try:
         approval.reject_campaign(campaign.pk, user=request.user, reason=request.POST.get("reason", ""))
     except approval.ApprovalRefused as exc:
@@ -319,7 +313,7 @@ def reject(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def clone(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     copy = composer.clone_campaign(campaign.pk, actor=request.user)
     messages.success(request, _("Cloned as a new draft."))
     return redirect("campaigns:edit", copy.pk)
@@ -328,7 +322,7 @@ def clone(request, campaign_id: int):
 @require_capability("manage_campaigns")
 @require_POST
 def test_send(request, campaign_id: int):
-    campaign = _campaign(request, campaign_id)
+    campaign = visible_campaign(request.user, campaign_id)
     outcomes, errors = composer.test_send(
         campaign.pk, actor=request.user, phones_text=request.POST.get("phones", "")
     )
