@@ -29,6 +29,7 @@ being processed again.
 import hashlib
 import json
 import logging
+import re
 from datetime import datetime
 
 from django.conf import settings
@@ -80,19 +81,23 @@ def _parse(raw: bytes) -> dict:
         raise Rejected(400, "body is not UTF-8 JSON") from None
     if not isinstance(payload, dict):
         raise Rejected(400, "body is not a JSON object")
-    if _has_nul(payload):
-        # PostgreSQL text cannot hold U+0000, and no provider sends it: refuse rather than fail later.
-        raise Rejected(400, "body contains a NUL character (\\u0000)")
+    if _unstorable(payload):
+        # PostgreSQL text cannot hold U+0000 nor a lone surrogate (\\ud800-\\udfff, valid JSON
+        # escapes but no character), and no provider sends them: refuse rather than fail later.
+        raise Rejected(400, "body contains a NUL character or a lone surrogate")
     return payload
 
 
-def _has_nul(value) -> bool:
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return _UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+        return any(_unstorable(item) for item in value)
     return False
 
 

@@ -111,7 +111,7 @@ def _period(value, path, violations, default_unit="MINUTES"):
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
         violations.append((f"{path}.amount", "must be a positive integer"))
         return None
-    if unit not in UNIT_SECONDS:
+    if not isinstance(unit, str) or unit not in UNIT_SECONDS:
         violations.append((f"{path}.timeUnit", "must be one of SECONDS, MINUTES, HOURS"))
         return None
     return min(amount * UNIT_SECONDS[unit], MAX_VALIDITY)
@@ -168,7 +168,9 @@ def validate_schedule(body: dict) -> list:
         if speed is not None:
             if not isinstance(speed, dict) or not isinstance(speed.get("amount"), int) or speed["amount"] < 1:
                 violations.append(("options.schedule.sendingSpeedLimit.amount", "must be a positive integer"))
-            elif speed.get("timeUnit", "MINUTE") not in SPEED_UNIT_SECONDS:
+            elif (
+                not isinstance(unit := speed.get("timeUnit", "MINUTE"), str) or unit not in SPEED_UNIT_SECONDS
+            ):
                 violations.append(
                     ("options.schedule.sendingSpeedLimit.timeUnit", "must be MINUTE, HOUR or DAY")
                 )

@@ -351,11 +351,12 @@ def test_two_worker_processes_share_the_sending_speed_limit(quality_admin, sb):
         )
     )
     assert len(sent) == len(set(sent)) and set(sent) == accepted  # each accepted one sent once, no other
-    # An attempt the sandbox refused (its own request rate) waits for its retry when the budget ends.
+    # A row taken to `sending` but refused or not attempted (the workers' budget ended) waits in the
+    # queue for its retry; one whose answer was lost is unconfirmed. Neither is in the sandbox's ledger.
     others = CampaignMessage.objects.filter(campaign=campaign, sending_at__isnull=False).exclude(
         state=S.ACCEPTED
     )
-    assert all(m.state == S.QUEUED and (m.error_code or m.provider_error_code) for m in others)
+    assert {m.state for m in others} <= {S.QUEUED, S.UNCONFIRMED}, [(m.state, m.error_code) for m in others]
     assert len(accepted) >= len(rows) - 2
 
 

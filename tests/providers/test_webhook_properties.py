@@ -27,23 +27,30 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+# Any character a client can encode (a lone surrogate cannot be sent as UTF-8; its JSON escape is
+# refused with 400: test_a_lone_surrogate_or_nul_escape_is_refused).
+CHARS = st.characters(blacklist_categories=("Cs",))
 # JSON values of any shape, and the fields the handlers read, filled with them or with plausible values.
-LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(CHARS, max_size=40)
 JSON = st.recursive(
     LEAVES,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(CHARS, max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 PHONES = st.sampled_from(["84912345678", "0912345678", "+84 912 345 678", "", "8491234567", "abc"])
-IDS = st.sampled_from(["c1-abc", "order-88213", "", "x" * 60]) | st.text(max_size=20)
+IDS = st.sampled_from(["c1-abc", "order-88213", "", "x" * 60]) | st.text(CHARS, max_size=20)
 MESSAGE = st.fixed_dictionaries(
     {},
     optional={
-        "msg_id": IDS, "tracking_id": IDS, "delivery_time": st.one_of(st.text(max_size=15), st.integers()),
-        "rate": st.one_of(st.integers(-5, 10), st.text(max_size=3)), "note": st.text(max_size=80),
-        "feedbacks": st.lists(st.text(max_size=30), max_size=3) | JSON, "phone": PHONES,
-        "text": st.text(max_size=60),
-        "submit_time": st.one_of(st.text(max_size=15), st.integers()),
+        "msg_id": IDS, "tracking_id": IDS,
+        "delivery_time": st.one_of(st.text(CHARS, max_size=15), st.integers()),
+        "rate": st.one_of(st.integers(-5, 10), st.text(CHARS, max_size=3)),
+        "note": st.text(CHARS, max_size=80),
+        "feedbacks": st.lists(st.text(CHARS, max_size=30), max_size=3) | JSON, "phone": PHONES,
+        "text": st.text(CHARS, max_size=60),
+        "submit_time": st.one_of(st.text(CHARS, max_size=15), st.integers()),
     },
 )  # fmt: skip
 
@@ -53,8 +60,8 @@ def zalo_payloads(draw):
     payload = {
         "app_id": "app-1",
         "timestamp": now_ms(),
-        "event_name": draw(st.sampled_from(ZALO_EVENTS) | st.text(max_size=20)),
-        "oa_id": draw(st.sampled_from(["1234567890", ""]) | st.text(max_size=12)),
+        "event_name": draw(st.sampled_from(ZALO_EVENTS) | st.text(CHARS, max_size=20)),
+        "oa_id": draw(st.sampled_from(["1234567890", ""]) | st.text(CHARS, max_size=12)),
         "sender": draw(st.fixed_dictionaries({"id": st.sampled_from(["1234567890"]) | IDS}) | JSON),
         "recipient": draw(st.fixed_dictionaries({"id": PHONES}) | JSON),
         "message": draw(MESSAGE | JSON),
@@ -102,7 +109,7 @@ def _side_effects() -> tuple[int, int, int]:
 
 
 @FUZZ
-@given(raw=st.binary(max_size=600), signature=st.text(max_size=80))
+@given(raw=st.binary(max_size=600), signature=st.text(CHARS, max_size=80))
 def test_any_bytes_with_any_signature_get_a_4xx_with_a_reason(oa, raw, signature):
     client = Client()
     response = client.post(
@@ -159,3 +166,13 @@ def test_infobip_posts_of_any_shape_are_answered_and_handled_without_a_crash(inf
 
     post()
     assert len(stored) >= 3  # some examples were well-formed enough to be stored and handled
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800"])
+def test_a_lone_surrogate_or_nul_escape_is_refused(infobip_token, escape):
+    body = ('{"results": [{"messageId": "m' + escape + '", "status": {"groupName": "DELIVERED"}}]}').encode()
+    response = Client().post(
+        f"/webhooks/infobip/{infobip_token}/", data=body, content_type="application/json"
+    )
+    assert response.status_code == 400 and "lone surrogate" in response.json()["error"]
+    assert not WebhookEvent.objects.exists()
