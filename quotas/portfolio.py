@@ -487,11 +487,13 @@ def _labels() -> dict:
             "sending": _("Sending"),
         }.items()
     }
+    # (gettext calls stay outside the f-strings: xgettext cannot read them inside one)
+    act_now, today, watch, ok = _("Act now"), _("Today"), _("Watch"), _("OK")
     t["badges"] = {
-        ACT_NOW: f'<span class="badge attention-badge sev-3">{esc(_("Act now"))}</span>',
-        TODAY: f'<span class="badge attention-badge sev-2">{esc(_("Today"))}</span>',
-        WATCH: f'<span class="badge attention-badge sev-1">{esc(_("Watch"))}</span>',
-        0: f'<span class="badge ok">{esc(_("OK"))}</span>',
+        ACT_NOW: f'<span class="badge attention-badge sev-3">{esc(act_now)}</span>',
+        TODAY: f'<span class="badge attention-badge sev-2">{esc(today)}</span>',
+        WATCH: f'<span class="badge attention-badge sev-1">{esc(watch)}</span>',
+        0: f'<span class="badge ok">{esc(ok)}</span>',
     }
     t["tiers"] = {"HIGH": esc(_("High")), "MEDIUM": esc(_("Medium")), "LOW": esc(_("Low"))}
     t["providers"] = {value: esc(label) for value, label in OfficialAccount.Provider.choices}
