@@ -303,12 +303,9 @@ def run_one(ledger: int, seconds: float) -> dict:
 
 
 def _db_path(sandbox: Sandbox) -> str:
-    # running_sandbox puts the SQLite file in its temp folder, named in the process environment.
-    with open(f"/proc/{sandbox.process.pid}/environ", "rb") as env:
-        for item in env.read().split(b"\0"):
-            if item.startswith(b"SANDBOX_DATABASE_URL=sqlite:///"):
-                return item.split(b"sqlite:///", 1)[1].decode()
-    raise RuntimeError("the bench seeds a SQLite sandbox only")
+    if not sandbox.database_url.startswith("sqlite:///"):
+        raise RuntimeError("the bench seeds a SQLite sandbox only")
+    return sandbox.database_url.removeprefix("sqlite:///")
 
 
 def _drain(sandbox: Sandbox) -> bool:

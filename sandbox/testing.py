@@ -52,6 +52,7 @@ class Sandbox:
     base_url: str
     process: subprocess.Popen | None = None
     session: requests.Session = field(default_factory=requests.Session)
+    database_url: str = ""  # its ledger (benches and query-plan tests read it directly)
 
     @property
     def zalo_base(self) -> str:
@@ -197,7 +198,7 @@ def running_sandbox(
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
-            sandbox = Sandbox(f"http://127.0.0.1:{port}", process)
+            sandbox = Sandbox(f"http://127.0.0.1:{port}", process, database_url=db)
             if wait_ready(sandbox, startup_timeout):
                 break
             sandbox.stop()

@@ -326,3 +326,34 @@ def test_bad_reports_reach_the_inbound_messages_webhook(sb, infobip, receiver):
     assert result["to"] == "demo-oa-2" and result["sender"] == phone and result["callbackData"] == "cb-1"
     assert inbound["messageCount"] == 1
     assert sb.oa("demo-oa-2")["quality_48h"] == "LOW"
+
+
+def test_the_duplicate_check_reads_the_message_id_index_without_statistics(sb):
+    """The duplicate check of every Infobip send must not walk the account's ledger (which grows
+    with every send): on the sandbox's own database, without ANALYZE statistics, its query is a
+    search of the (provider, account, messageId) unique index."""
+    import sqlite3
+
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    from sandbox.infobip_views import used_message_ids
+    from sandbox.models import SandboxInfobipAccount
+
+    path = sb.database_url.removeprefix("sqlite:///")
+    sqlite = DatabaseWrapper(
+        {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {}, "TIME_ZONE": None,
+         "AUTOCOMMIT": True, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "ATOMIC_REQUESTS": False,
+         "TEST": {}, "USER": "", "PASSWORD": "", "HOST": "", "PORT": ""},
+        alias="sandbox-plan",
+    )  # fmt: skip
+    query = used_message_ids(SandboxInfobipAccount(pk=1), "infobip", [f"m-{i}" for i in range(500)]).query
+    sql, params = query.get_compiler(connection=sqlite).as_sql()  # compiled only: no connection
+    db = sqlite3.connect(path)
+    try:
+        plan = " ".join(
+            str(row[-1]) for row in db.execute("EXPLAIN QUERY PLAN " + sql.replace("%s", "?"), params)
+        )
+        assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall()
+    finally:
+        db.close()
+    assert "sandbox_one_message_id" in plan, plan
