@@ -141,23 +141,22 @@ def _source_key(campaign_id, oa_id, source_id, moment: datetime) -> tuple:
     return (campaign_id, oa_id, source_id or UNKNOWN_SOURCE, vietnam_day(moment), vietnam_hour(moment))
 
 
-def record_transitions(moved: list[tuple[int, str]], new: str) -> None:
-    """After `dispatch.transition` moved `moved` ((id, old state) pairs) to `new`: the state
-    counts, and for a move into accepted / delivered the sent counters and the latency buckets."""
+def record_transitions(moved: list[tuple], new: str) -> None:
+    """After `dispatch.transition` moved rows to `new` (each as `dispatch.MOVED_COLUMNS`: id, the
+    state it left, campaign, source and times): the state counts, and for a move into accepted /
+    delivered the sent counters and the latency buckets."""
     if not moved:
         return
-    old_state = dict(moved)
-    rows = CampaignMessage.objects.filter(pk__in=list(old_state)).values_list(*_ROW_FIELDS)
+    oa_of = dict(Campaign.objects.filter(pk__in={row[2] for row in moved}).values_list("pk", "oa_id"))
     states: Counter = Counter()
     sent: Counter = Counter()
     latencies: Counter = Counter()
-    for pk, campaign_id, oa_id, source_id, sending_at, accepted_at, delivered_at, created_at in rows:
-        old = old_state[pk]
+    for _pk, old, campaign_id, source_id, sending_at, accepted_at, delivered_at, created_at in moved:
         states[(campaign_id, old)] -= 1
         states[(campaign_id, new)] += 1
         if new == S.ACCEPTED or (new == S.DELIVERED and old in (S.SENDING, S.UNCONFIRMED)):
             moment = send_moment(sending_at, accepted_at, delivered_at, created_at)
-            sent[_source_key(campaign_id, oa_id, source_id, moment)] += 1
+            sent[_source_key(campaign_id, oa_of[campaign_id], source_id, moment)] += 1
         if new == S.DELIVERED and delivered_at is not None:
             start = _latency_start(sending_at, accepted_at, created_at)
             latencies[(campaign_id, latency_bucket(delivered_at - start))] += 1

@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 S = CampaignMessage.State
 ACTOR = "system:dispatcher"
 TABLE = CampaignMessage._meta.db_table
+EVENTS_TABLE = CampaignMessageEvent._meta.db_table
 JOB = "campaigns.jobs.dispatch_batch"
 START_JOB = "campaigns.jobs.start_campaign"
 GATE_JOB = "campaigns.jobs.evaluate_stage_gate"
@@ -200,23 +201,78 @@ def transition(
         if require_running
         else ""
     )
+    event = _event_columns(columns, values or {}, detail)
     if connection.vendor != "postgresql":
         moved = _transition_rows_sqlite(ids, expected, sets[:shared], params, columns, per_row, running)
+        _record_events_sqlite(moved, new, now, per_row or {}, values or {}, detail, actor)
+        moved = list(_moved_rows_sqlite(moved))
     else:
-        # The CTE locks the rows still in an expected state (re-checked after any concurrent change),
-        # so the timeline can name the state each row left.
+        # One statement: the CTE locks the rows still in an expected state (re-checked after any
+        # concurrent change), so the timeline can name the state each row left; the moves are
+        # appended to the timeline by the same statement, which returns what the rollups need.
         sql = (
-            f"WITH old AS (SELECT id, state FROM {TABLE} WHERE id = ANY(%s) AND state = ANY(%s) FOR UPDATE) "  # noqa: S608
-            f"UPDATE {TABLE} AS m SET {', '.join(sets)} FROM {source} "
-            f"WHERE m.id = old.id AND m.state = old.state{running} RETURNING m.id, old.state"
+            f"WITH old AS (SELECT id, state FROM {TABLE} WHERE id = ANY(%s) AND state = ANY(%s) FOR UPDATE), "  # noqa: S608
+            f"moved AS (UPDATE {TABLE} AS m SET {', '.join(sets)} FROM {source} "
+            f"WHERE m.id = old.id AND m.state = old.state{running} "
+            f"RETURNING m.id, old.state AS from_state, {', '.join(f'm.{c}' for c in MOVED_COLUMNS[2:])}, "
+            f"{event.sql} AS event_error, {event.provider_sql} AS event_provider, "
+            f"{event.detail_sql} AS event_detail), "
+            f"events AS (INSERT INTO {EVENTS_TABLE} "
+            "(message_id, from_state, to_state, at, error_code, provider_code, detail, actor) "
+            "SELECT id, from_state, %s, %s, event_error, event_provider, event_detail, %s FROM moved) "
+            f"SELECT id, from_state, {', '.join(MOVED_COLUMNS[2:])} FROM moved"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [ids, list(expected), *params, *source_params])
+            cursor.execute(
+                sql, [ids, list(expected), *params, *source_params, *event.params, new, now, actor[:150]]
+            )
             moved = cursor.fetchall()
+    analytics_rollups.record_transitions(moved, new)  # funnel counts, sends per source, latency
+    return [row[0] for row in moved]
+
+
+# What `transition` returns per moved row (its rollups read them): id, the state it left, then these
+# message columns.
+MOVED_COLUMNS = (
+    "id", "from_state", "campaign_id", "audience_source_id",
+    "sending_at", "accepted_at", "delivered_at", "created_at",
+)  # fmt: skip
+
+
+@dataclass
+class _EventColumns:
+    """SQL for the timeline entry's codes and detail, as the moved row's new values give them: the
+    row's own value first, else the value set on every row (detail: the row's provider message,
+    else its provider message id, else the move's `detail`)."""
+
+    sql: str
+    provider_sql: str
+    detail_sql: str
+    params: list
+
+
+def _event_columns(columns: list[str], common: dict, detail: str) -> _EventColumns:
+    quote = connection.ops.quote_name
+    params: list = []
+
+    def first_of(names: list[str], fallback, limit: int) -> str:
+        parts = [f"NULLIF(v.{quote(name)}, '')" for name in names if name in columns]
+        if fallback:
+            parts.append("%s")
+            params.append(str(fallback))
+        return f"LEFT(COALESCE({', '.join(parts)}, ''), {limit})" if parts else "''"
+
+    error = first_of(["error_code"], common.get("error_code"), 64)
+    provider = first_of(["provider_error_code"], common.get("provider_error_code"), 64)
+    text = first_of(["provider_error_message", "provider_message_id"], detail, 500)
+    return _EventColumns(error, provider, text, params)
+
+
+def _record_events_sqlite(moved, new, now, per_row, common, detail, actor) -> None:
+    """The timeline entries of `transition` on SQLite (PostgreSQL writes them in its statement)."""
     events = []
-    common = values or {}
     for message_id, old_state in moved:
-        row = (per_row or {}).get(message_id, {})
+        row = per_row.get(message_id, {})
         events.append(
             CampaignMessageEvent(
                 message_id=message_id,
@@ -234,8 +290,14 @@ def transition(
             )
         )
     CampaignMessageEvent.objects.bulk_create(events, batch_size=2000)
-    analytics_rollups.record_transitions(moved, new)  # funnel counts, sends per source, latency
-    return [message_id for message_id, _old in moved]
+
+
+def _moved_rows_sqlite(moved):
+    old_state = dict(moved)
+    for row in CampaignMessage.objects.filter(pk__in=list(old_state)).values_list(
+        "pk", *MOVED_COLUMNS[2:]
+    ).order_by("pk"):
+        yield (row[0], old_state[row[0]], *row[1:])
 
 
 def _transition_rows_sqlite(ids, expected, sets, params, columns, per_row, running) -> list[tuple[int, str]]:
