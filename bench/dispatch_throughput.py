@@ -8,12 +8,14 @@ Infobip OA (100 messages a request) and a Zalo-direct OA (one a request).
 
 Uses its own database (bench_dispatch, dropped and created anew) and REDIS_URL (default db 14). For
 each provider: N message rows of a running campaign (transactional OTP template, unlimited quota),
-then the raw loop first (the requests the dispatcher's client builds for those rows, by the
-client's own body builders, ids prefixed "raw-"; so the dispatcher meets the fuller ledger), then, once the sandbox has
-simulated what the raw loop sent (deliveries, reads, reports: no phase pays for the one before), 2
-worker processes that loop `campaigns.dispatch.run_batch` until the campaign completes (each
-worker's Zalo pool: DISPATCH_ZALO_CONCURRENCY lanes; the raw loop uses 2 x that many threads for
-Zalo and 2 threads of 100-message requests for Infobip). Prints msg/s of both, the ratio, the
+then the raw loop first (the request bodies the dispatcher's client builds for those rows, by the
+client's own body builders, ids prefixed "raw-"; so the dispatcher meets the fuller ledger), then,
+once the sandbox has simulated what the raw loop sent (deliveries, reads, reports: no phase pays
+for the one before), 2 worker processes that each run one dispatch job
+(`campaigns.dispatch.dispatch_batches`: DISPATCH_JOB_LANES lanes sharing one send gate, so one
+batch in flight per worker) until the campaign completes. Same concurrency: Zalo, each worker's
+DISPATCH_ZALO_CONCURRENCY connections vs 2 x that many raw threads; Infobip, 2 raw threads of
+100-message requests. Prints msg/s of both, the ratio, the
 workers' CPU ms per message (user + system, all threads), their peak RSS and RSS sampled along the
 run (flat or growing), and checks the sandbox's ledger: every tracking id once. Goals (issue 13):
 Infobip >= 1,000 msg/s, ratio >= 0.5 on both, worker RSS flat and < 300 MB. Exit 1 only when a
@@ -52,7 +54,7 @@ SANDBOX_CONFIG = {
 GOAL_INFOBIP, GOAL_RATIO, GOAL_RSS_MB = 1000.0, 0.5, 300.0
 
 WORKER = r"""
-import json, os, resource, sys, time
+import json, os, resource, sys, threading, time
 import django
 django.setup()
 from campaigns import dispatch
@@ -72,23 +74,23 @@ dispatch.message_counts(campaign_id)  # connections open before the clock starts
 while time.time() < start_at:
     time.sleep(0.005)
 t0, r0 = time.time(), resource.getrusage(resource.RUSAGE_SELF)
-samples, handled, batches = [rss_mb()], 0, 0
-while True:
-    outcome = dispatch.run_batch(campaign_id)
-    batches += 1
-    handled += sum((outcome.counts or {}).values())
-    if batches % 25 == 0:
+samples, running = [rss_mb()], True
+
+def sample():
+    while running:
+        time.sleep(1.0)
         samples.append(rss_mb())
+
+threading.Thread(target=sample, daemon=True).start()
+while True:  # one dispatch job (its lanes) for as long as it takes
+    outcome = dispatch.dispatch_batches(campaign_id, seconds=3600)
     if outcome.kind in ("done", "stop"):
         break
-    if outcome.kind == "wait":
-        time.sleep(min(1.0, max(0.01, (outcome.wait_until.timestamp() - time.time()))))
-    elif outcome.kind == "idle":
-        time.sleep(0.02)
+running = False
 t1, r1 = time.time(), resource.getrusage(resource.RUSAGE_SELF)
 samples.append(rss_mb())
 cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-json.dump({"t0": t0, "t1": t1, "cpu_s": cpu, "handled": handled, "batches": batches,
+json.dump({"t0": t0, "t1": t1, "cpu_s": cpu,
            "peak_rss_mb": peak_rss_mb(), "rss_samples": samples, "last": outcome.kind}, open(out, "w"))
 """
 

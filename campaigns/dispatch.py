@@ -294,9 +294,11 @@ def _record_events_sqlite(moved, new, now, per_row, common, detail, actor) -> No
 
 def _moved_rows_sqlite(moved):
     old_state = dict(moved)
-    for row in CampaignMessage.objects.filter(pk__in=list(old_state)).values_list(
-        "pk", *MOVED_COLUMNS[2:]
-    ).order_by("pk"):
+    for row in (
+        CampaignMessage.objects.filter(pk__in=list(old_state))
+        .values_list("pk", *MOVED_COLUMNS[2:])
+        .order_by("pk")
+    ):
         yield (row[0], old_state[row[0]], *row[1:])
 
 
@@ -663,8 +665,15 @@ def expire_overdue(campaign_id: int, now: datetime) -> int:
     return len(transition(ids, S.QUEUED, S.EXPIRED, now=now, values={"error_code": VALIDITY_PASSED}))
 
 
-def run_batch(campaign_id: int, *, worker: str = "", now: datetime | None = None) -> BatchOutcome:
-    """Claim, limit, reserve, send and record one batch of the campaign."""
+def run_batch(
+    campaign_id: int,
+    *,
+    worker: str = "",
+    now: datetime | None = None,
+    send_gate: threading.Lock | None = None,
+) -> BatchOutcome:
+    """Claim, limit, reserve, send and record one batch of the campaign. `send_gate`: held while the
+    batch's requests are in flight (a job's lanes share one: one batch in flight per job)."""
     now = now or timezone.now()
     worker = worker or worker_name()
     campaign = Campaign.objects.select_related("oa", "template").get(pk=campaign_id)
@@ -766,7 +775,7 @@ def run_batch(campaign_id: int, *, worker: str = "", now: datetime | None = None
     to_send = [row for row in granted if row["id"] in sending_ids]
     unused = [row["phone"] for row in not_sent] + refused_now
     if to_send:
-        counts, unused_sent = _send_and_record(campaign, to_send, reservation)
+        counts, unused_sent = _send_and_record(campaign, to_send, reservation, send_gate)
         unused += unused_sent
     else:
         counts = {}
@@ -855,7 +864,9 @@ def _backoff(attempt: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not security)
 
 
-def _send_and_record(campaign: Campaign, rows: list[dict], reservation) -> tuple[dict, list[str]]:
+def _send_and_record(
+    campaign: Campaign, rows: list[dict], reservation, send_gate: threading.Lock | None = None
+) -> tuple[dict, list[str]]:
     """Send the rows (state sending) and record every outcome; returns the counts and the phones
     whose quota was not used (failed or back in the queue)."""
     template_id = str(campaign.template.template_id)
@@ -885,7 +896,8 @@ def _send_and_record(campaign: Campaign, rows: list[dict], reservation) -> tuple
     ]
     by_tracking = {row["tracking_id"]: row for row in rows}
     try:
-        results = _send(campaign.oa, requests_)
+        with send_gate or contextlib.nullcontext():
+            results = _send(campaign.oa, requests_)
     except Exception as exc:  # a bug or an unreadable setup: whether anything left is unknown
         log.exception("dispatch of campaign #%s failed mid-batch", campaign.pk)
         transition(
@@ -1217,27 +1229,63 @@ def worker_name() -> str:
 
 def dispatch_batches(campaign_id: int, *, seconds: float | None = None) -> BatchOutcome:
     """Batches for up to `seconds` (DISPATCH_JOB_SECONDS), then the job hands over to a fresh one
-    (re-enqueued) while work remains; a long wait reschedules it at the wait's end."""
+    (re-enqueued) while work remains; a long wait reschedules it at the wait's end. The job works in
+    DISPATCH_JOB_LANES lanes (one on SQLite, which has one writer) that share one send gate: while
+    one lane's batch is in flight, another claims or records, so the requests never wait for the
+    database, and the job still sends one batch at a time."""
     deadline = time.monotonic() + (settings.DISPATCH_JOB_SECONDS if seconds is None else seconds)
     worker = f"{worker_name()}:{uuid.uuid4().hex[:6]}"
-    while True:
+    lanes = 1 if connection.vendor == "sqlite" else settings.DISPATCH_JOB_LANES
+    if lanes == 1:
+        outcome = _lane(campaign_id, f"{worker}:0", deadline, None, threading.Event())
+    else:
+        gate, ended = threading.Lock(), threading.Event()
+
+        def lane(number: int) -> BatchOutcome:
+            try:
+                return _lane(campaign_id, f"{worker}:{number}", deadline, gate, ended)
+            finally:
+                connection.close()  # each lane thread has its own connection
+
+        with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="dispatch-lane") as pool:
+            outcomes = list(pool.map(lane, range(lanes)))
+        outcome = min(outcomes, key=lambda o: LANE_PRECEDENCE[o.kind])
+    if outcome.kind in ("stop", "done"):
+        return outcome
+    if outcome.kind == "wait" and outcome.wait_until is not None:
+        delay = (outcome.wait_until - timezone.now()).total_seconds()
+        _heartbeat(campaign_id, max(delay, 0) + 60)
+        jobs.enqueue_at(outcome.wait_until, JOB, campaign_id)
+        return outcome
+    jobs.enqueue(JOB, campaign_id)
+    return outcome
+
+
+# Which lane's outcome the job acts on: a stop or the end before a long wait before the time up.
+LANE_PRECEDENCE = {"stop": 0, "done": 1, "wait": 2, "sent": 3, "idle": 3}
+
+
+def _lane(campaign_id: int, worker: str, deadline: float, gate, ended: threading.Event) -> BatchOutcome:
+    """One lane of a dispatch job: batches until the campaign stops or is done, a wait too long to
+    sleep through, the job's time is up, or another lane ended for one of these."""
+    outcome = BatchOutcome("idle")
+    while not ended.is_set():
         _heartbeat(campaign_id, settings.DISPATCH_JOB_SECONDS * 2 + 30)
-        outcome = run_batch(campaign_id, worker=worker)
+        outcome = run_batch(campaign_id, worker=worker, send_gate=gate)
         if outcome.kind in ("stop", "done"):
-            return outcome
+            break
         if outcome.kind == "wait":
             delay = (outcome.wait_until - timezone.now()).total_seconds()
             if delay <= MAX_SLEEP and time.monotonic() + delay < deadline:
                 time.sleep(max(0.0, delay))
                 continue
-            _heartbeat(campaign_id, max(delay, 0) + 60)
-            jobs.enqueue_at(outcome.wait_until, JOB, campaign_id)
-            return outcome
+            break
         if outcome.kind == "idle":
             time.sleep(0.5)
         if time.monotonic() >= deadline:
-            jobs.enqueue(JOB, campaign_id)
-            return outcome
+            break
+    ended.set()
+    return outcome
 
 
 # --- control (people and automatic) ------------------------------------------------------------------

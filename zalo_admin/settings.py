@@ -179,6 +179,9 @@ DISPATCH_MAX_ATTEMPTS = envint("DISPATCH_MAX_ATTEMPTS", 5, minimum=1)
 DISPATCH_PAUSE_AFTER_ERRORS = envint("DISPATCH_PAUSE_AFTER_ERRORS", 50, minimum=1)
 DISPATCH_JOB_SECONDS = envint("DISPATCH_JOB_SECONDS", 30, minimum=1)
 DISPATCH_PARALLEL_JOBS = envint("DISPATCH_PARALLEL_JOBS", 2, minimum=1)
+# Batches each dispatch job works on at once (threads): while one batch's requests are in flight
+# the next is claimed and the last recorded; a job never has more than one batch in flight.
+DISPATCH_JOB_LANES = envint("DISPATCH_JOB_LANES", 2, minimum=1)
 DISPATCH_ZALO_APP_RATE = envint("DISPATCH_ZALO_APP_RATE", 500, minimum=1)
 DISPATCH_INFOBIP_ACCOUNT_RATE = envint("DISPATCH_INFOBIP_ACCOUNT_RATE", 5000, minimum=1)
 DISPATCH_PROVIDER_RATES = {

@@ -6,6 +6,8 @@ start guard of the periodic recovery and the set-based per-recipient caps of a b
 import os
 import subprocess
 import sys
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -149,6 +151,40 @@ def test_infobip_sends_100_messages_per_request_and_each_tracking_id_once(qualit
         if (row.get("tracking_id") or "").startswith(f"c{campaign.pk}-"):
             per_request[row["bulk_id"]] = per_request.get(row["bulk_id"], 0) + 1
     assert sorted(per_request.values(), reverse=True) == [100, 100, 50]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_jobs_lanes_claim_and_record_side_by_side_but_send_one_batch_at_a_time(
+    quality_admin, sb, settings, monkeypatch
+):
+    settings.DISPATCH_BATCH_SIZE = 100
+    settings.DISPATCH_JOB_LANES = 3
+    sb.oa("demo-oa-2", policy_overrides=UNLIMITED, initial_limit=10**9)
+    campaign = build_campaign(600, quality_admin=quality_admin, provider="infobip", sb=sb)
+    assert dispatch.start_campaign(campaign.pk).started
+    in_flight, most, lock = [0], [0], threading.Lock()
+    send = dispatch._send
+
+    def observed_send(oa, messages):  # the real send, with the number of batches in flight counted
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)  # time for the other lanes to claim and reach the gate
+            return send(oa, messages)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(dispatch, "_send", observed_send)
+    assert dispatch.dispatch_batches(campaign.pk, seconds=120).kind == "done"
+    assert most[0] == 1
+    lanes = set(CampaignMessage.objects.filter(campaign=campaign).values_list("claimed_by", flat=True))
+    assert len(lanes) >= 2, lanes  # several lanes claimed batches
+    counts = states(campaign)
+    assert counts.get(S.ACCEPTED, 0) + counts.get(S.FAILED, 0) == 600
+    sent = [r["tracking_id"] for r in ours(sb, campaign)]
+    assert len(sent) == len(set(sent)) == counts[S.ACCEPTED]
 
 
 @pytest.mark.django_db(transaction=True)
