@@ -279,11 +279,22 @@ def settle(sandbox) -> None:
         pass
 
 
+def quiet_database() -> None:
+    """Vacuum, analyse and checkpoint after the bulk insert of the rows, so that neither phase shares
+    the machine with the autovacuum and checkpoint the insert would otherwise set off."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE campaigns_campaignmessage")
+        cursor.execute("CHECKPOINT")
+
+
 def run_provider(provider: str, sandbox, redis_url: str) -> dict:
     from campaigns import dispatch
     from campaigns.models import CampaignMessage
 
     campaign = make_campaign(provider, sandbox, MESSAGES)
+    quiet_database()
     settle(sandbox)
     raw = raw_loop(provider, sandbox, campaign)
     raw["load"] = os.getloadavg()[0]
