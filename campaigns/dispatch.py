@@ -756,29 +756,39 @@ def run_batch(
         _release(reservation, refused_now)
         return wait or BatchOutcome("idle")
 
-    # The point of no return: only rows this UPDATE moves are sent, and only while the campaign runs.
-    sending_ids = set(
-        transition(
-            [row["id"] for row in granted],
-            S.CLAIMED,
-            S.SENDING,
-            values={"lease_until": timezone.now() + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)},
-            attempts_delta=1,
-            require_running=True,
+    # The job's send gate is taken before the move to `sending`, so rows are `sending` only while
+    # their requests are (about to be) in flight: a worker killed while a lane waits at the gate
+    # leaves that lane's rows claimed (queued again after the lease), not unconfirmed.
+    gate = _HeldGate(send_gate)
+    try:
+        # The point of no return: only rows this UPDATE moves are sent, and only while the campaign runs.
+        sending_ids = set(
+            transition(
+                [row["id"] for row in granted],
+                S.CLAIMED,
+                S.SENDING,
+                values={"lease_until": timezone.now() + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)},
+                attempts_delta=1,
+                require_running=True,
+            )
         )
-    )
-    not_sent = [row for row in granted if row["id"] not in sending_ids]
-    if not_sent:
-        transition(
-            [r["id"] for r in not_sent], S.CLAIMED, S.QUEUED, values={"claimed_by": "", "lease_until": None}
-        )
-    to_send = [row for row in granted if row["id"] in sending_ids]
-    unused = [row["phone"] for row in not_sent] + refused_now
-    if to_send:
-        counts, unused_sent = _send_and_record(campaign, to_send, reservation, send_gate)
-        unused += unused_sent
-    else:
-        counts = {}
+        not_sent = [row for row in granted if row["id"] not in sending_ids]
+        if not_sent:
+            transition(
+                [r["id"] for r in not_sent],
+                S.CLAIMED,
+                S.QUEUED,
+                values={"claimed_by": "", "lease_until": None},
+            )
+        to_send = [row for row in granted if row["id"] in sending_ids]
+        unused = [row["phone"] for row in not_sent] + refused_now
+        if to_send:
+            counts, unused_sent = _send_and_record(campaign, to_send, reservation, gate)
+            unused += unused_sent
+        else:
+            counts = {}
+    finally:
+        gate.release()
     _release(reservation, unused)
     return wait or BatchOutcome("sent", counts=counts)
 
@@ -864,8 +874,21 @@ def _backoff(attempt: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not security)
 
 
+class _HeldGate:
+    """A job's send gate (or none), held from the move to `sending` until the answers are in."""
+
+    def __init__(self, lock: threading.Lock | None):
+        self.lock = lock
+        self.held = lock is not None and lock.acquire()
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.lock.release()
+
+
 def _send_and_record(
-    campaign: Campaign, rows: list[dict], reservation, send_gate: threading.Lock | None = None
+    campaign: Campaign, rows: list[dict], reservation, gate: _HeldGate
 ) -> tuple[dict, list[str]]:
     """Send the rows (state sending) and record every outcome; returns the counts and the phones
     whose quota was not used (failed or back in the queue)."""
@@ -896,8 +919,7 @@ def _send_and_record(
     ]
     by_tracking = {row["tracking_id"]: row for row in rows}
     try:
-        with send_gate or contextlib.nullcontext():
-            results = _send(campaign.oa, requests_)
+        results = _send(campaign.oa, requests_)
     except Exception as exc:  # a bug or an unreadable setup: whether anything left is unknown
         log.exception("dispatch of campaign #%s failed mid-batch", campaign.pk)
         transition(
@@ -908,6 +930,8 @@ def _send_and_record(
         )
         pause_campaign(campaign.pk, _("The dispatcher failed: %(error)s") % {"error": exc}, actor=ACTOR)
         return {"unconfirmed": len(rows)}, []
+    finally:
+        gate.release()  # the answers are in: another lane's batch may leave while this one is recorded
     now = timezone.now()
     accepted, failed, retry, unconfirmed = {}, {}, {}, {}
     unused: list[str] = []

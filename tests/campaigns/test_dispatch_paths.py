@@ -188,6 +188,34 @@ def test_a_jobs_lanes_claim_and_record_side_by_side_but_send_one_batch_at_a_time
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_batch_waiting_at_the_send_gate_stays_claimed_until_the_gate_is_its(quality_admin, sb, settings):
+    """Rows become `sending` only once their lane holds the gate: a worker killed while a lane waits
+    leaves them claimed (queued again after the lease), never unconfirmed."""
+    settings.DISPATCH_BATCH_SIZE = 50
+    sb.oa("demo-oa-2", policy_overrides=UNLIMITED, initial_limit=10**9)
+    campaign = build_campaign(50, quality_admin=quality_admin, provider="infobip", sb=sb)
+    assert dispatch.start_campaign(campaign.pk).started
+    gate = threading.Lock()
+    gate.acquire()  # another lane's batch is in flight
+    outcome = []
+    lane = threading.Thread(target=lambda: outcome.append(dispatch.run_batch(campaign.pk, send_gate=gate)))
+    lane.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and states(campaign).get(S.CLAIMED, 0) < 50:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the lane has claimed, reserved and checked; it now waits at the gate
+        waiting = states(campaign)
+    finally:
+        gate.release()
+        lane.join(timeout=30)
+    assert waiting.get(S.CLAIMED, 0) == 50 and waiting.get(S.SENDING, 0) == 0, waiting
+    assert outcome and outcome[0].kind == "sent"
+    assert states(campaign).get(S.ACCEPTED, 0) + states(campaign).get(S.FAILED, 0) == 50
+    assert not gate.locked()  # given back once the answers were in
+
+
+@pytest.mark.django_db(transaction=True)
 def test_infobip_answering_duplicate_message_id_is_recorded_as_accepted(quality_admin, sb, settings):
     sb.oa("demo-oa-2", policy_overrides=UNLIMITED, initial_limit=10**9)
     campaign = build_campaign(3, quality_admin=quality_admin, provider="infobip", sb=sb)
