@@ -142,8 +142,8 @@ def _source_key(campaign_id, oa_id, source_id, moment: datetime) -> tuple:
 
 
 def record_transitions(moved: list[tuple], new: str) -> None:
-    """After `dispatch.transition` moved rows to `new` (each as `dispatch.MOVED_COLUMNS`: id, the
-    state it left, campaign, source and times): the state counts, and for a move into accepted /
+    """After `dispatch.transition` moved rows to `new` (each: id, the state it left, then
+    `dispatch.MOVED_MESSAGE_COLUMNS`): the state counts, and for a move into accepted /
     delivered the sent counters and the latency buckets."""
     if not moved:
         return

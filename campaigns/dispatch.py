@@ -201,7 +201,6 @@ def transition(
         if require_running
         else ""
     )
-    event = _event_columns(columns, values or {}, detail)
     if connection.vendor != "postgresql":
         moved = _transition_rows_sqlite(ids, expected, sets[:shared], params, columns, per_row, running)
         _record_events_sqlite(moved, new, now, per_row or {}, values or {}, detail, actor)
@@ -210,17 +209,19 @@ def transition(
         # One statement: the CTE locks the rows still in an expected state (re-checked after any
         # concurrent change), so the timeline can name the state each row left; the moves are
         # appended to the timeline by the same statement, which returns what the rollups need.
+        event = _event_columns(columns, values or {}, detail)
+        returned = ", ".join(MOVED_MESSAGE_COLUMNS)
         sql = (
             f"WITH old AS (SELECT id, state FROM {TABLE} WHERE id = ANY(%s) AND state = ANY(%s) FOR UPDATE), "  # noqa: S608
             f"moved AS (UPDATE {TABLE} AS m SET {', '.join(sets)} FROM {source} "
             f"WHERE m.id = old.id AND m.state = old.state{running} "
-            f"RETURNING m.id, old.state AS from_state, {', '.join(f'm.{c}' for c in MOVED_COLUMNS[2:])}, "
+            f"RETURNING m.id, old.state AS from_state, {', '.join(f'm.{c}' for c in MOVED_MESSAGE_COLUMNS)}, "
             f"{event.sql} AS event_error, {event.provider_sql} AS event_provider, "
             f"{event.detail_sql} AS event_detail), "
             f"events AS (INSERT INTO {EVENTS_TABLE} "
             "(message_id, from_state, to_state, at, error_code, provider_code, detail, actor) "
             "SELECT id, from_state, %s, %s, event_error, event_provider, event_detail, %s FROM moved) "
-            f"SELECT id, from_state, {', '.join(MOVED_COLUMNS[2:])} FROM moved"
+            f"SELECT id, from_state, {returned} FROM moved"
         )
         with connection.cursor() as cursor:
             cursor.execute(
@@ -231,11 +232,9 @@ def transition(
     return [row[0] for row in moved]
 
 
-# What `transition` returns per moved row (its rollups read them): id, the state it left, then these
-# message columns.
-MOVED_COLUMNS = (
-    "id", "from_state", "campaign_id", "audience_source_id",
-    "sending_at", "accepted_at", "delivered_at", "created_at",
+# What `transition` hands its rollups per moved row: the id, the state it left, then these columns.
+MOVED_MESSAGE_COLUMNS = (
+    "campaign_id", "audience_source_id", "sending_at", "accepted_at", "delivered_at", "created_at",
 )  # fmt: skip
 
 
@@ -269,7 +268,8 @@ def _event_columns(columns: list[str], common: dict, detail: str) -> _EventColum
 
 
 def _record_events_sqlite(moved, new, now, per_row, common, detail, actor) -> None:
-    """The timeline entries of `transition` on SQLite (PostgreSQL writes them in its statement)."""
+    """The timeline entries of `transition` on SQLite, by the rules `_event_columns` gives
+    PostgreSQL's statement in SQL (keep the two alike)."""
     events = []
     for message_id, old_state in moved:
         row = per_row.get(message_id, {})
@@ -296,7 +296,7 @@ def _moved_rows_sqlite(moved):
     old_state = dict(moved)
     for row in (
         CampaignMessage.objects.filter(pk__in=list(old_state))
-        .values_list("pk", *MOVED_COLUMNS[2:])
+        .values_list("pk", *MOVED_MESSAGE_COLUMNS)
         .order_by("pk")
     ):
         yield (row[0], old_state[row[0]], *row[1:])
@@ -672,8 +672,9 @@ def run_batch(
     now: datetime | None = None,
     send_gate: threading.Lock | None = None,
 ) -> BatchOutcome:
-    """Claim, limit, reserve, send and record one batch of the campaign. `send_gate`: held while the
-    batch's requests are in flight (a job's lanes share one: one batch in flight per job)."""
+    """Claim, limit, reserve, send and record one batch of the campaign. `send_gate`: held from the
+    move to `sending` until the answers are in (a job's lanes share one: one batch in flight per
+    job)."""
     now = now or timezone.now()
     worker = worker or worker_name()
     campaign = Campaign.objects.select_related("oa", "template").get(pk=campaign_id)
@@ -1285,7 +1286,8 @@ def dispatch_batches(campaign_id: int, *, seconds: float | None = None) -> Batch
     return outcome
 
 
-# Which lane's outcome the job acts on: a stop or the end before a long wait before the time up.
+# Which lane's outcome the job acts on when its lanes end differently: a stop, then the campaign's
+# end, then a long wait (rescheduled at its end); otherwise the job's time is up (handed over).
 LANE_PRECEDENCE = {"stop": 0, "done": 1, "wait": 2, "sent": 3, "idle": 3}
 
 
